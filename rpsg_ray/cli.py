@@ -1,0 +1,167 @@
+"""`rpsg`: generate synthetic data, compute privacy parameters, prepare models and demo data."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from rpsg_ray.errors import ConfigError, RpsgError
+
+EPILOG = """examples:
+  rpsg prepare                                   # convert packaged models, write the demo corpus
+  rpsg generate --config configs/demo.yaml       # run the pipeline on the embedded local Ray runtime
+  rpsg generate --config configs/demo.yaml --set privacy.epsilon=2 --output runs/eps2
+  rpsg account --epsilon 4 --delta 1e-6 --candidates 4 --selections 2
+"""
+
+
+def _find_user_error(exc: BaseException) -> RpsgError | None:
+    """Ray wraps errors raised inside tasks; find ours so the user sees one line, not a traceback."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, RpsgError):
+            return e
+        stack.extend([e.__cause__, e.__context__, getattr(e, "cause", None)])
+    return None
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from rpsg_ray.config import load_config
+    from rpsg_ray.pipeline import generate
+    from rpsg_ray.report import terminal_summary
+
+    overrides = list(args.set or [])
+    if args.input:
+        overrides.append(f"input.path={args.input}")
+    if args.output:
+        overrides.append(f"output_dir={args.output}")
+    cfg = load_config(args.config, overrides)
+    result = generate(cfg, resume=args.resume, overwrite=args.overwrite, address=args.address)
+    print(terminal_summary(result.run_dir, result.manifest, result.ledger))
+    return 0 if result.manifest["accounting"]["balanced"] else 1
+
+
+def _cmd_account(args: argparse.Namespace) -> int:
+    from rpsg_ray.privacy.accountant import PrivacyParameterError, calibrate_sigma, epsilon_for_sigma, pld_epsilon
+    from rpsg_ray.privacy.mechanisms import score_range, selection_sensitivity
+
+    if args.delta is None:
+        raise ConfigError("--delta is required")
+    try:
+        if args.method == "augpe":
+            sens, count, what = 1.0, args.iterations, f"AUG-PE, T={args.iterations} histogram releases, sensitivity 1"
+        else:
+            lo, hi = score_range(args.w_cos, args.w_agree, args.w_disagree, args.cos_min, args.cos_max)
+            sens, count = selection_sensitivity(lo, hi, args.candidates), args.selections
+            what = f"RPSG selection, K={args.candidates}, {count} selection(s)/record, score range [{lo:g}, {hi:g}]"
+        if (args.epsilon is None) == (args.sigma is None):
+            raise ConfigError("give exactly one of --epsilon or --sigma")
+        if args.epsilon is not None:
+            sigma = calibrate_sigma(args.epsilon, args.delta, sens, count)
+            eps = args.epsilon
+        else:
+            sigma, eps = args.sigma, epsilon_for_sigma(args.sigma, args.delta, sens, count)
+        check = pld_epsilon(sigma, args.delta, sens, count)
+    except PrivacyParameterError as e:
+        raise ConfigError(str(e)) from None
+    print(f"{what}\n  sensitivity Δ₂ = {sens:.6g}\n  sigma = {sigma:.6g}\n  epsilon = {eps:.6g} at delta = {args.delta:g}"
+          f" (PLD cross-check: {check:.6g})")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from rpsg_ray.demo_data import write_demo_corpus
+    from rpsg_ray.engines.registry import MINILM, SMOLLM2, resolve_model_path
+
+    for name in (SMOLLM2, MINILM):
+        print(f"model {name}: {resolve_model_path(name)}")
+    path = write_demo_corpus(Path(args.demo_data), args.demo_rows)
+    print(f"demo corpus: {path} ({args.demo_rows} rows of rotten_tomatoes)")
+    return 0
+
+
+def _cmd_config_reference(args: argparse.Namespace) -> int:
+    from rpsg_ray.config import reference_markdown
+
+    print(reference_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rpsg",
+        description="RPSG synthetic data from private seeds, as a streaming Ray Data job.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details (never record text)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="run the RPSG pipeline on a seed corpus",
+                       description="Read private seed records, generate synthetic rows, filter them, and write "
+                       "synthetic.parquet, lineage.parquet, quarantine.parquet, manifest.json, ledger.json and "
+                       "report.html into the output directory. An unfinished run in the output directory is resumed.")
+    g.add_argument("--config", required=True, help="YAML config (see configs/ and docs/CONFIG.md)")
+    g.add_argument("--input", help="seed file or directory (overrides input.path)")
+    g.add_argument("--output", help="run directory (overrides output_dir)")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. privacy.epsilon=2")
+    g.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local runtime)")
+    g.add_argument("--resume", action="store_true", help="require resuming an unfinished run in --output")
+    g.add_argument("--overwrite", action="store_true", help="delete a previous run in --output first")
+    g.set_defaults(func=_cmd_generate)
+
+    a = sub.add_parser("account", help="turn (ε, δ) into σ, or σ into ε",
+                       description="Privacy calculator; the same code computes every run's ledger.")
+    a.add_argument("--method", choices=["rpsg", "augpe"], default="rpsg")
+    a.add_argument("--epsilon", type=float)
+    a.add_argument("--sigma", type=float)
+    a.add_argument("--delta", type=float)
+    a.add_argument("--candidates", type=int, default=4, help="K candidates per selection (rpsg)")
+    a.add_argument("--selections", type=int, default=2, help="noisy selections per record (rpsg; 2 with retry)")
+    a.add_argument("--iterations", type=int, default=10, help="T iterations (augpe)")
+    a.add_argument("--w-cos", type=float, default=0.75)
+    a.add_argument("--w-agree", type=float, default=0.25)
+    a.add_argument("--w-disagree", type=float, default=0.15)
+    a.add_argument("--cos-min", type=float, default=0.0)
+    a.add_argument("--cos-max", type=float, default=1.0)
+    a.set_defaults(func=_cmd_account)
+
+    p = sub.add_parser("prepare", help="convert the packaged models and write the demo corpus")
+    p.add_argument("--demo-data", default="data/demo/rotten_tomatoes.parquet")
+    p.add_argument("--demo-rows", type=int, default=2000)
+    p.set_defaults(func=_cmd_prepare)
+
+    r = sub.add_parser("config-reference", help="print the field-by-field config reference (Markdown)")
+    r.set_defaults(func=_cmd_config_reference)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line for the user, details in a file
+        user = _find_user_error(e)
+        if user is not None:
+            print(f"error: {user}", file=sys.stderr)
+            return 2
+        log = Path("rpsg-error.log")
+        log.write_text("".join(traceback.format_exception(e)))
+        print(f"error: unexpected {type(e).__name__}; traceback written to {log}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

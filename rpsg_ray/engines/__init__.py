@@ -1,0 +1,1 @@
+"""Model engines: the only package that imports model libraries (and never Ray)."""

@@ -1,0 +1,89 @@
+"""What a stage may ask of a model: generate n samples, score NLL, embed, classify, find entities.
+
+Stages talk to these protocols only, so swapping vLLM for transformers (or CPU for GPU) is
+one config line and never a code change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Chat = list[dict[str, str]]
+"""An OpenAI-style message list: [{"role": "system"|"user"|"assistant", "content": ...}]."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How to build a generator/scorer engine (a plain dataclass so engines stay config-free)."""
+
+    kind: Literal["vllm", "transformers", "echo"]
+    model: str
+    dtype: str = "bfloat16"
+    max_model_len: int = 512
+    threads: int | None = None
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.85
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings for one generate call; n completions per prompt."""
+
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 0.95
+    top_k: int = 50
+    max_tokens: int = 128
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The n texts generated for one prompt and how many tokens they cost."""
+
+    texts: list[str]
+    tokens: int
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+        """One Completion per chat; ``seeds[i]`` makes prompt i reproducible."""
+        ...
+
+
+@runtime_checkable
+class TextScorer(Protocol):
+    def nll(self, texts: list[str]) -> list[float]:
+        """Mean next-token negative log-likelihood of each text (nats/token), one value per text."""
+        ...
+
+
+class EmbedderEngine(Protocol):
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 embeddings, shape (len(texts), dim)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    label: Literal["positive", "negative", "unknown"]
+    confidence: float
+
+
+class Classifier(Protocol):
+    def classify(self, texts: list[str]) -> list[Sentiment]: ...
+
+
+@dataclass(frozen=True)
+class Entity:
+    start: int
+    end: int
+    label: str
+
+
+class NerEngine(Protocol):
+    def entities(self, texts: list[str]) -> list[list[Entity]]: ...

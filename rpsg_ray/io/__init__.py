@@ -1,0 +1,1 @@
+"""Reading, validating and writing records; the run manifest."""

@@ -1,0 +1,102 @@
+"""Count the input before the stream starts: rows, valid unique records, duplicates, the seed sample.
+
+Runs as Ray Data passes over ids only (no text is kept): a hash groupby finds duplicate ids, and a
+sort over keyed hashes picks the seed sample. The driver receives only the duplicate ids (few) and
+scalars, never the corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray.data
+from ray.data.aggregate import Count, Min
+
+from rpsg_ray.rows import DONE, NOT_SAMPLED, OK, QUARANTINED, with_columns
+
+DUPLICATE = "duplicate id (an earlier row has the same id)"
+
+
+def sample_key(run_seed: int, record_id: str) -> int:
+    """Keyed hash that orders records for the uniform seed sample (63-bit, Arrow int64)."""
+    digest = hashlib.blake2b(f"{run_seed}\x1f{record_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def id_hashes(ids: list[str]) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids], dtype=np.uint64)
+
+
+@dataclass
+class Inventory:
+    input_rows: int
+    valid_unique: int
+    duplicates: dict[str, int] = field(default_factory=dict)  # id -> pos of the first occurrence
+    seed_threshold: int | None = None  # rows with sample_key <= threshold are seeds; None: all
+    seeds: int = 0
+
+
+def _keys(batch: pa.Table, run_seed: int) -> pa.Table:
+    return batch.append_column("key", pa.array([sample_key(run_seed, i) for i in batch.column("id").to_pylist()], pa.int64()))
+
+
+def take_inventory(parsed: ray.data.Dataset, run_seed: int, seeds: int | None) -> Inventory:
+    input_rows = parsed.count()
+    valid = parsed.filter(lambda row: row["status"] == OK).select_columns(["id", "pos"])
+    grouped = valid.groupby("id").aggregate(Count(alias_name="n"), Min("pos", alias_name="first")).materialize()
+    unique = grouped.count()
+    dups = grouped.filter(lambda row: row["n"] > 1).take_all()
+    inventory = Inventory(input_rows, unique, {d["id"]: int(d["first"]) for d in dups}, None, unique)
+    if seeds is not None and seeds < unique:
+        keyed = grouped.map_batches(_keys, fn_kwargs={"run_seed": run_seed}, batch_format="pyarrow")
+        inventory.seed_threshold = int(keyed.sort("key").limit(seeds).max("key"))
+        inventory.seeds = seeds
+    return inventory
+
+
+class MarkRows:
+    """Quarantine duplicate ids, set aside rows outside the seed sample, skip rows a resumed run has done."""
+
+    def __init__(self, inventory: Inventory, run_seed: int, done: np.ndarray | None = None) -> None:
+        self.inventory, self.run_seed = inventory, run_seed
+        self.done = done if done is not None and len(done) else None
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        ids = batch.column("id").to_pylist()
+        pos = batch.column("pos").to_pylist()
+        status = batch.column("status").to_pylist()
+        stage = batch.column("stage").to_pylist()
+        reason = batch.column("reason").to_pylist()
+        dups, threshold = self.inventory.duplicates, self.inventory.seed_threshold
+        done = np.isin(id_hashes(ids), self.done) if self.done is not None else np.zeros(len(ids), bool)
+        for i, rid in enumerate(ids):
+            if done[i]:
+                status[i] = DONE
+            elif status[i] != OK:
+                continue
+            elif rid in dups and pos[i] != dups[rid]:
+                status[i], stage[i], reason[i] = QUARANTINED, "read", DUPLICATE
+            elif threshold is not None and sample_key(self.run_seed, rid) > threshold:
+                status[i], stage[i], reason[i] = NOT_SAMPLED, "sample", "not drawn into the seed sample"
+        return with_columns(
+            batch,
+            {"status": pa.array(status, pa.string()), "stage": pa.array(stage, pa.string()), "reason": pa.array(reason, pa.string())},
+        )
+
+
+def only_ok(batch: pa.Table) -> pa.Table:
+    return batch.filter(pc.equal(batch.column("status"), OK))
+
+
+def describe(inventory: Inventory) -> dict[str, Any]:
+    return {
+        "input_rows": inventory.input_rows,
+        "valid_unique_records": inventory.valid_unique,
+        "duplicate_ids": len(inventory.duplicates),
+        "seeds": inventory.seeds,
+    }

@@ -1,0 +1,183 @@
+"""Build and run the streaming Ray Data plan. Wiring only: no model code here.
+
+read units → parse+validate → mark (duplicates, seed sample, resume) → label → abstract → select
+→ rewrite_1 → rewrite_2 → redact → nll_filter → similarity_filter → committed Parquet parts,
+then finalize (outputs, manifest, ledger, report). Before the stream: inventory (counts, duplicates,
+seed sample), the privacy ledger (σ from ε, δ, N), NLL bound calibration and the private index.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import ray.data
+
+from rpsg_ray.config import Config, Resources
+from rpsg_ray.errors import InputError
+from rpsg_ray.io.finalize import RunCounts, finalize
+from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, take_inventory
+from rpsg_ray.io.parse import parse_units
+from rpsg_ray.io.run_state import prepare_run_dir, write_state
+from rpsg_ray.io.sink import CommittedParquetSink
+from rpsg_ray.io.sources import plan_read_units
+from rpsg_ray.privacy.ledger import Ledger, rpsg_ledger
+from rpsg_ray.runtime import engine_env, ray_runtime
+from rpsg_ray.stages.abstract import Abstract
+from rpsg_ray.stages.label import Label
+from rpsg_ray.stages.nll_filter import NllFilter
+from rpsg_ray.stages.private_index import EmbedRecords
+from rpsg_ray.stages.redact import Redact
+from rpsg_ray.stages.rewrite import Rewrite
+from rpsg_ray.stages.select import Select
+from rpsg_ray.stages.similarity_filter import SimilarityFilter
+
+log = logging.getLogger("rpsg_ray")
+
+
+@dataclass(frozen=True)
+class StageOp:
+    """One map_batches operator: a callable class, its constructor kwargs and its resources."""
+
+    name: str
+    cls: type
+    kwargs: dict[str, Any]
+    resources: Resources
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    counts: RunCounts
+    ledger: Ledger
+    manifest: dict[str, Any]
+
+
+def apply(ds: ray.data.Dataset, op: StageOp) -> ray.data.Dataset:
+    r = op.resources
+    return ds.map_batches(
+        op.cls,
+        fn_constructor_kwargs=op.kwargs,
+        compute=ray.data.ActorPoolStrategy(min_size=r.min_actors, max_size=r.max_actors),
+        num_cpus=r.num_cpus,
+        num_gpus=r.num_gpus or None,
+        batch_size=r.batch_size,
+        batch_format="pyarrow",
+        runtime_env={"env_vars": engine_env()},
+    )
+
+
+def read_rows(cfg: Config, units: list) -> ray.data.Dataset:
+    items = [u.as_item() for u in units]
+    return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+        parse_units, batch_size=1, batch_format="pyarrow", num_cpus=cfg.runtime.read_num_cpus
+    )
+
+
+def calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
+    """Absolute NLL bounds: from the config, or quantiles of NLLs of a private sample (computed once)."""
+    f = cfg.stages.nll_filter
+    if f.lo is not None and f.hi is not None:
+        return {"lo": f.lo, "hi": f.hi, "source": "config"}
+    c = f.calibration
+    sample = valid.limit(c.sample_size)
+    scored = apply(sample, StageOp("nll_calibration", NllFilter, {"cfg": f, "lo": None, "hi": None, "column": "text"}, f.resources))
+    rows = scored.select_columns(["nll"]).take_all()  # the calibration sample only (≤ sample_size rows)
+    nlls = np.array([r["nll"] for r in rows if r["nll"] is not None and r["nll"] == r["nll"]], dtype=float)
+    if not len(nlls):
+        raise InputError("NLL calibration found no scorable records")
+    lo = f.lo if f.lo is not None else float(np.quantile(nlls, c.lo_quantile) * c.lo_scale)
+    hi = f.hi if f.hi is not None else float(np.quantile(nlls, c.hi_quantile) * c.hi_scale)
+    return {
+        "lo": lo, "hi": hi, "source": "calibrated on private sample",
+        "calibration": {"n": int(len(nlls)), "quantiles": {str(q): float(np.quantile(nlls, q)) for q in (0.0, 0.05, 0.5, 0.95, 1.0)},
+                        **c.model_dump()},
+    }
+
+
+@ray.remote
+def _stack_embeddings(ds: ray.data.Dataset) -> np.ndarray:
+    blocks = [b["embedding"] for b in ds.iter_batches(batch_format="numpy", batch_size=4096)]
+    return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+
+
+def build_index(cfg: Config, valid: ray.data.Dataset) -> ray.ObjectRef:
+    """Embed every valid private record once; the matrix lives in the object store, not on the driver."""
+    s = cfg.stages.similarity_filter
+    embedded = apply(valid, StageOp("private_index", EmbedRecords, {"embedder": s.embedder}, s.resources))
+    return _stack_embeddings.options(num_cpus=cfg.runtime.read_num_cpus).remote(embedded)
+
+
+def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef) -> list[StageOp]:
+    st, seed, dom = cfg.stages, cfg.runtime.seed, cfg.domain
+    load_index = functools.partial(ray.get, index_ref)
+    return [
+        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+        StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "run_seed": seed}, st.abstract.resources),
+        StageOp("select", Select, {"cfg": st.select, "sigma": sigma, "abstract": st.abstract, "domain": dom, "run_seed": seed},
+                st.select.resources),
+        StageOp("rewrite_1", Rewrite, {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 1}, st.rewrite.resources),
+        StageOp("rewrite_2", Rewrite, {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 2}, st.rewrite.resources),
+        StageOp("redact", Redact, {"cfg": st.redact}, st.redact.resources),
+        StageOp("nll_filter", NllFilter, {"cfg": st.nll_filter, "lo": bounds["lo"], "hi": bounds["hi"]}, st.nll_filter.resources),
+        StageOp("similarity_filter", SimilarityFilter, {"cfg": st.similarity_filter, "index": load_index},
+                st.similarity_filter.resources),
+    ]
+
+
+def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address: str | None = None) -> RunResult:
+    """Run the whole job; returns counts, the ledger and the manifest (also written to the run dir)."""
+    from rpsg_ray.manifest import build_manifest, write_outputs
+
+    started = time.time()
+    run_dir = Path(cfg.output_dir)
+    units = plan_read_units(cfg.input)  # file-level problems fail here, before any Ray work
+    digest = cfg.digest()
+    done, resumed = prepare_run_dir(run_dir, digest, resume, overwrite)
+    timings: dict[str, float] = {}
+    with ray_runtime(cfg.runtime, address):
+        t = time.time()
+        parsed = read_rows(cfg, units)
+        inventory = take_inventory(parsed, cfg.runtime.seed, cfg.input.seeds)
+        if inventory.valid_unique == 0:
+            raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
+        timings["inventory"] = time.time() - t
+        ledger = rpsg_ledger(
+            cfg.privacy.epsilon, cfg.privacy.delta, inventory.valid_unique, cfg.stages.abstract.candidates,
+            cfg.stages.select.selections, _weights(cfg),
+        )
+        unsampled = Inventory(inventory.input_rows, inventory.valid_unique, inventory.duplicates)
+        valid = parsed.map_batches(MarkRows(unsampled, cfg.runtime.seed), batch_format="pyarrow").map_batches(
+            only_ok, batch_format="pyarrow"
+        )
+        t = time.time()
+        bounds = calibrate_nll(cfg, valid)
+        timings["nll_calibration"] = time.time() - t
+        t = time.time()
+        index_ref = build_index(cfg, valid)
+        ray.wait([index_ref], fetch_local=False)
+        timings["private_index"] = time.time() - t
+        t = time.time()
+        ds = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
+        for op in stage_ops(cfg, ledger.sigma, bounds, index_ref):
+            ds = apply(ds, op)
+        ds.write_datasink(CommittedParquetSink(str(run_dir / "parts")))
+        timings["stream"] = time.time() - t
+    t = time.time()
+    counts = finalize(run_dir, digest)
+    timings["finalize"] = time.time() - t
+    manifest = build_manifest(cfg, inventory, counts, bounds, ledger, timings, time.time() - started, resumed)
+    write_outputs(run_dir, manifest, ledger, counts)
+    write_state(run_dir, digest, "complete")
+    return RunResult(run_dir, counts, ledger, manifest)
+
+
+def _weights(cfg: Config) -> dict[str, float]:
+    s = cfg.stages.select
+    return {"w_cos": s.w_cos, "w_agree": s.w_agree, "w_disagree": s.w_disagree, "cos_min": s.cos_min, "cos_max": s.cos_max}

@@ -1,0 +1,107 @@
+"""A run report a person would rather read than logs: Markdown + HTML with plots, and a terminal summary."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+
+
+from rpsg_ray.io.finalize import NLL_BINS, SIM_BINS, RunCounts
+from rpsg_ray.privacy.ledger import Ledger
+
+
+def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    c = manifest["counts"]
+    rows = [
+        ("input rows", str(manifest["accounting"]["input_rows_read"])),
+        ("valid unique records (N)", str(manifest["input"]["valid_unique_records"])),
+        ("seeds processed", str(manifest["input"]["seeds"])),
+        ("kept (synthetic rows)", str(c["kept"])),
+    ]
+    for stage, reasons in c["dropped"].items():
+        for reason, n in reasons.items():
+            rows.append((f"dropped by {stage}: {reason}", str(n)))
+    for reason, n in c["quarantined"].items():
+        rows.append((f"quarantined: {reason}", str(n)))
+    if c["not_sampled"]:
+        rows.append(("not drawn into the seed sample", str(c["not_sampled"])))
+    rows.append(("every row accounted for", "yes" if manifest["accounting"]["balanced"] else "NO"))
+    b = manifest["thresholds"]["nll_filter"]
+    rows.append(("NLL bounds (nats/token)", f"[{b['lo']:.3f}, {b['hi']:.3f}] ({b['source']})"))
+    rows.append(("similarity threshold", str(manifest["thresholds"]["similarity_filter"]["max_cosine"])))
+    rows.append(("tokens generated", str(sum(manifest["tokens_generated"].values()))))
+    rows.append(("wall time", f"{manifest['wall_seconds']:.1f} s"))
+    return rows
+
+
+def terminal_summary(run_dir: Path, manifest: dict[str, Any], ledger: Ledger) -> str:
+    rows = summary_rows(manifest)
+    width = max(len(k) for k, _ in rows)
+    lines = [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    files = "synthetic.parquet, lineage.parquet (private), quarantine.parquet, manifest.json, ledger.json, report.html"
+    return "\n".join(["", f"run: {run_dir}", *lines, "", f"privacy: {ledger.summary()}", f"outputs: {files}", ""])
+
+
+def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    c = manifest["counts"]
+    funnel = {"input": manifest["accounting"]["input_rows_read"], "quarantined": c["quarantined_total"],
+              "not sampled": c["not_sampled"]}
+    funnel.update({f"dropped:\n{s}": sum(r.values()) for s, r in c["dropped"].items()})
+    funnel["kept"] = c["kept"]
+    axes[0].barh(list(funnel)[::-1], list(funnel.values())[::-1], color="#4c72b0")
+    axes[0].set_title("where the rows went")
+    bounds = manifest["thresholds"]["nll_filter"]
+    centers = (NLL_BINS[:-1] + NLL_BINS[1:]) / 2
+    axes[1].bar(centers, counts.nll_hist, width=NLL_BINS[1] - NLL_BINS[0], color="#55a868")
+    for x in (bounds["lo"], bounds["hi"]):
+        axes[1].axvline(x, color="#c44e52", linestyle="--")
+    axes[1].set_title("NLL of outputs (nats/token) and bounds")
+    centers = (SIM_BINS[:-1] + SIM_BINS[1:]) / 2
+    axes[2].bar(centers, counts.sim_hist, width=SIM_BINS[1] - SIM_BINS[0], color="#8172b2")
+    axes[2].axvline(manifest["thresholds"]["similarity_filter"]["max_cosine"], color="#c44e52", linestyle="--")
+    axes[2].set_title("max cosine to any private record")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_report(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
+    plot = run_dir / "report.png"
+    _plot(counts, manifest, plot)
+    rows = summary_rows(manifest)
+    busy = manifest["stage_busy_seconds"]
+    examples = [e for e in counts.examples if e]
+    md = ["# rpsg run report", "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
+          "## Privacy", "", ledger.summary(), "", "Covered:", *[f"- {s}" for s in ledger.scope["covers"]], "",
+          "Not covered:", *[f"- {s}" for s in ledger.scope["not_covered"]], "",
+          "## Stage busy time (actor-seconds)", "", "| stage | seconds |", "|---|---|",
+          *[f"| {k} | {v} |" for k, v in busy.items()], "", "![plots](report.png)", "",
+          "## Example synthetic rows", "", *[f"> {e}\n" for e in examples]]
+    (run_dir / "report.md").write_text("\n".join(md))
+    image = base64.b64encode(plot.read_bytes()).decode()
+    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    stage_table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in busy.items())
+    covers = "".join(f"<li>{html.escape(s)}</li>" for s in ledger.scope["covers"])
+    not_covered = "".join(f"<li>{html.escape(s)}</li>" for s in ledger.scope["not_covered"])
+    samples = "".join(f"<blockquote>{html.escape(e)}</blockquote>" for e in examples)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>rpsg run report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:4px 12px}}
+blockquote{{background:#f6f6f6;margin:.5em 0;padding:.5em 1em;border-left:3px solid #4c72b0}}</style></head><body>
+<h1>rpsg run report</h1><table>{table}</table>
+<h2>Privacy</h2><p>{html.escape(ledger.summary())}</p><p>Covered:</p><ul>{covers}</ul><p>Not covered:</p><ul>{not_covered}</ul>
+<h2>Where the rows went, and the filters</h2><img style="max-width:100%" src="data:image/png;base64,{image}">
+<h2>Stage busy time (actor-seconds)</h2><table>{stage_table}</table>
+<h2>Example synthetic rows</h2>{samples}</body></html>"""
+    (run_dir / "report.html").write_text(page)
+
+

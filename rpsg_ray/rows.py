@@ -1,0 +1,114 @@
+"""The row contract every stage shares: one row per input record, drops are data.
+
+A stage never deletes a row. It works on the rows whose ``status`` is ``ok``, fills its output
+columns for them (nulls elsewhere, so every block has the same schema), and marks a row it rejects
+with ``status='dropped'``, its own name in ``stage`` and a ``reason``. The writer then splits kept
+rows from dropped and quarantined ones, so every input row is accounted for exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+OK = "ok"
+DROPPED = "dropped"
+QUARANTINED = "quarantined"
+NOT_SAMPLED = "not_sampled"
+DONE = "already_done"
+
+ROW_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("label", pa.string()),
+        ("source", pa.string()),
+        ("pos", pa.int64()),
+        ("status", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+
+def derive_seed(run_seed: int, record_id: str, stage: str, pass_index: int = 0) -> int:
+    """A 31-bit seed from (run seed, record id, stage, pass): retried tasks redraw the same values."""
+    key = f"{run_seed}\x1f{record_id}\x1f{stage}\x1f{pass_index}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "little") & 0x7FFFFFFF
+
+
+def with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    for name, values in columns.items():
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, values)
+        else:
+            table = table.append_column(name, values)
+    return table
+
+
+def scatter(n: int, indices: np.ndarray, values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """A length-n column holding ``values`` at ``indices`` and nulls elsewhere."""
+    full: list[Any] = [None] * n
+    for i, v in zip(indices.tolist(), values, strict=True):
+        full[i] = v
+    return pa.array(full, type=type_)
+
+
+@dataclass
+class StageResult:
+    """What a stage computed for its active rows (same order as they came in)."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    drops: list[str | None] | None = None  # a reason per active row, or None to keep it
+
+
+class Stage:
+    """Base of every map_batches stage: active-row bookkeeping, drops, timing; subclasses do `process`."""
+
+    name: ClassVar[str]
+    outputs: ClassVar[dict[str, pa.DataType]] = {}
+
+    def process(self, rows: pa.Table) -> StageResult:
+        raise NotImplementedError
+
+    def output_types(self) -> dict[str, pa.DataType]:
+        return self.outputs
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        start = time.perf_counter()
+        n = batch.num_rows
+        active = np.flatnonzero(pc.equal(batch.column("status"), OK).to_numpy(zero_copy_only=False))
+        result = self.process(batch.take(active)) if len(active) else StageResult()
+        columns = {
+            name: scatter(n, active, result.columns.get(name, [None] * len(active)), type_)
+            for name, type_ in self.output_types().items()
+        }
+        batch = with_columns(batch, columns)
+        if result.drops is not None:
+            batch = mark_dropped(batch, active, result.drops, self.name)
+        per_row = (time.perf_counter() - start) / max(len(active), 1)
+        return with_columns(batch, {f"sec_{self.name}": scatter(n, active, [per_row] * len(active), pa.float64())})
+
+
+def mark_dropped(batch: pa.Table, indices: np.ndarray, reasons: Sequence[str | None], stage: str) -> pa.Table:
+    status = batch.column("status").to_pylist()
+    stages = batch.column("stage").to_pylist()
+    why = batch.column("reason").to_pylist()
+    for i, reason in zip(indices.tolist(), reasons, strict=True):
+        if reason is not None:
+            status[i], stages[i], why[i] = DROPPED, stage, reason
+    return with_columns(
+        batch,
+        {"status": pa.array(status, pa.string()), "stage": pa.array(stages, pa.string()), "reason": pa.array(why, pa.string())},
+    )
+
+
+def texts(rows: pa.Table, column: str) -> list[str]:
+    return [t or "" for t in rows.column(column).to_pylist()]

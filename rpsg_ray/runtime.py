@@ -1,0 +1,65 @@
+"""Connect to Ray: a cluster when an address is given (config, --address or RAY_ADDRESS), else a local
+in-process runtime. Model actors get the engine environment (offline hub, vLLM CPU settings, caches)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rpsg_ray.config import RuntimeConfig
+from rpsg_ray.engines.registry import cache_root
+
+log = logging.getLogger("rpsg_ray")
+
+
+def engine_env() -> dict[str, str]:
+    """Environment for model actors. vLLM runs in-process inside the actor (no extra engine process)."""
+    cache = cache_root()
+    env = {
+        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+        "TOKENIZERS_PARALLELISM": "false",
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+        "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING"),
+        "VLLM_CACHE_ROOT": str(cache / "vllm"),
+        "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
+        "RPSG_CACHE": str(cache),
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+    return env
+
+
+@contextmanager
+def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None]:
+    """Start or join Ray for the duration of a run; shut down only what we started."""
+    import ray
+    from ray.data import DataContext
+
+    target = address or cfg.address or os.environ.get("RAY_ADDRESS")
+    started = False
+    if not ray.is_initialized():
+        if target:
+            log.info("joining Ray cluster at %s", target)
+            ray.init(address=target, log_to_driver=False)
+        else:
+            log.info("starting a local Ray runtime (%d logical CPUs)", cfg.local_num_cpus)
+            ray.init(
+                num_cpus=cfg.local_num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": engine_env()},
+                configure_logging=True,
+                logging_level=logging.WARNING,
+            )
+        started = True
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = cfg.progress
+    ctx.print_on_execution_start = False
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()

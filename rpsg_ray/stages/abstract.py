@@ -1,0 +1,31 @@
+"""abstract: K candidate abstractions per seed from one generate call (n=K); a list column on the row."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from rpsg_ray.config import AbstractStage, Domain
+from rpsg_ray.engines.base import Sampling
+from rpsg_ray.engines.registry import load_generator
+from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
+from rpsg_ray.stages.prompts import abstraction_chat
+
+
+def abstraction_sampling(cfg: AbstractStage, n: int) -> Sampling:
+    return Sampling(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+
+
+class Abstract(Stage):
+    name = "abstract"
+    outputs = {"candidates": pa.list_(pa.string()), "tokens_abstract": pa.int64()}
+
+    def __init__(self, cfg: AbstractStage, domain: Domain, run_seed: int) -> None:
+        self.cfg, self.domain, self.run_seed = cfg, domain, run_seed
+        self.generator = load_generator(cfg.engine.spec())
+
+    def process(self, rows: pa.Table) -> StageResult:
+        ids = rows.column("id").to_pylist()
+        chats = [abstraction_chat(self.domain, t) for t in texts(rows, "text")]
+        seeds = [derive_seed(self.run_seed, i, self.name) for i in ids]
+        out = self.generator.generate(chats, abstraction_sampling(self.cfg, self.cfg.candidates), seeds)
+        return StageResult({"candidates": [c.texts for c in out], "tokens_abstract": [c.tokens for c in out]})

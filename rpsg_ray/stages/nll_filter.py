@@ -1,0 +1,39 @@
+"""nll_filter: per-text mean token NLL from a causal LM; keep rows inside absolute bounds [lo, hi].
+
+Too likely (NLL < lo) looks memorised or degenerate (repetition loops); too unlikely (NLL > hi)
+looks like garbage. The bounds are absolute numbers fixed before the stream starts (from the config
+or calibrated once on a sample) and written to the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow as pa
+
+from rpsg_ray.config import NllFilterStage
+from rpsg_ray.engines.registry import load_scorer
+from rpsg_ray.rows import Stage, StageResult, texts
+
+
+def nll_verdict(nll: float, lo: float | None, hi: float | None) -> str | None:
+    if math.isnan(nll):
+        return "NLL undefined (text has fewer than two tokens)"
+    if lo is not None and nll < lo:
+        return "NLL below lo (memorised- or degenerate-looking)"
+    if hi is not None and nll > hi:
+        return "NLL above hi (garbage-looking)"
+    return None
+
+
+class NllFilter(Stage):
+    name = "nll_filter"
+    outputs = {"nll": pa.float64()}
+
+    def __init__(self, cfg: NllFilterStage, lo: float | None, hi: float | None, column: str = "synthetic_text") -> None:
+        self.lo, self.hi, self.column = lo, hi, column
+        self.scorer = load_scorer(cfg.engine.spec())
+
+    def process(self, rows: pa.Table) -> StageResult:
+        scores = self.scorer.nll(texts(rows, self.column))
+        return StageResult({"nll": scores}, [nll_verdict(s, self.lo, self.hi) for s in scores])

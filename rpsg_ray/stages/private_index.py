@@ -1,0 +1,17 @@
+"""Embeddings of every valid private record, for the similarity filter's index (a pre-pass)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from rpsg_ray.engines.registry import load_embedder
+from rpsg_ray.rows import texts
+
+
+class EmbedRecords:
+    def __init__(self, embedder: str) -> None:
+        self.embedder = load_embedder(embedder)
+
+    def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
+        return {"embedding": self.embedder.embed(texts(batch, "text"))}

@@ -1,0 +1,79 @@
+"""select: pick one abstraction per seed by Gaussian report-noisy-max on fixed-range scores.
+
+score = w_cos·clip(cos(seed, candidate)) + w_agree·agree − w_disagree·(1 − agree). σ comes from the
+privacy ledger (calibrated for the configured ε, δ); noise is seeded by (run seed, record id, pass),
+so a retried task redraws the same noise and never spends budget twice. Retry pass: when the seed
+is labelled and the released pick disagrees with the label, K−1 fresh samples plus the pass-1 pick
+compete in a second noisy selection (accounted whenever retry is enabled).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from rpsg_ray.config import AbstractStage, Domain, SelectStage
+from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
+from rpsg_ray.privacy.mechanisms import noisy_argmax, score
+from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
+from rpsg_ray.stages.abstract import abstraction_sampling
+from rpsg_ray.stages.prompts import abstraction_chat
+
+
+class Select(Stage):
+    name = "select"
+    outputs = {
+        "abstraction": pa.string(),
+        "select_pass": pa.int8(),
+        "select_agree": pa.bool_(),
+        "select_cos": pa.float32(),
+        "tokens_select": pa.int64(),
+    }
+
+    def __init__(self, cfg: SelectStage, sigma: float, abstract: AbstractStage, domain: Domain, run_seed: int) -> None:
+        self.cfg, self.sigma, self.abstract, self.domain, self.run_seed = cfg, sigma, abstract, domain, run_seed
+        self.embedder = load_embedder(cfg.embedder)
+        self.classifier = load_classifier(cfg.classifier)
+        self.generator = load_generator(abstract.engine.spec()) if cfg.retry and abstract.candidates > 1 else None
+
+    def _score(self, seed_vec: np.ndarray, candidates: list[str], label: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores, cosines and agreement (1/0) of one seed's candidates."""
+        cos = self.embedder.embed(candidates) @ seed_vec
+        labelled = label in ("positive", "negative")
+        agree = np.array([s.label == label for s in self.classifier.classify(candidates)], dtype=float)
+        c = self.cfg
+        scores = score(cos, agree, labelled, c.w_cos, c.w_agree, c.w_disagree, c.cos_min, c.cos_max)
+        return scores, cos, agree
+
+    def process(self, rows: pa.Table) -> StageResult:
+        ids = rows.column("id").to_pylist()
+        labels = rows.column("label").to_pylist()
+        seed_texts = texts(rows, "text")
+        seed_vecs = self.embedder.embed(seed_texts)
+        picks, passes, agrees, coss, retry_rows = [], [], [], [], []
+        for r, candidates in enumerate(rows.column("candidates").to_pylist()):
+            scores, cos, agree = self._score(seed_vecs[r], candidates, labels[r])
+            choice = noisy_argmax(scores, self.sigma, derive_seed(self.run_seed, ids[r], self.name, 1))
+            picks.append(candidates[choice])
+            passes.append(1)
+            coss.append(float(cos[choice]))
+            labelled = labels[r] in ("positive", "negative")
+            agrees.append(bool(agree[choice]) if labelled else None)
+            if self.generator is not None and labelled and not agree[choice]:
+                retry_rows.append(r)
+        tokens = [0] * len(ids)
+        if retry_rows:
+            fresh = self.generator.generate(
+                [abstraction_chat(self.domain, seed_texts[r]) for r in retry_rows],
+                abstraction_sampling(self.abstract, self.abstract.candidates - 1),
+                [derive_seed(self.run_seed, ids[r], self.name, 2) for r in retry_rows],
+            )
+            for r, completion in zip(retry_rows, fresh, strict=True):
+                candidates = [picks[r], *completion.texts]
+                scores, cos, agree = self._score(seed_vecs[r], candidates, labels[r])
+                choice = noisy_argmax(scores, self.sigma, derive_seed(self.run_seed, ids[r], self.name, 2))
+                picks[r], passes[r], coss[r], agrees[r] = candidates[choice], 2, float(cos[choice]), bool(agree[choice])
+                tokens[r] = completion.tokens
+        return StageResult(
+            {"abstraction": picks, "select_pass": passes, "select_agree": agrees, "select_cos": coss, "tokens_select": tokens}
+        )
