@@ -72,8 +72,10 @@ def _cmd_account(args: argparse.Namespace) -> int:
         check = pld_epsilon(sigma, args.delta, sens, count)
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
-    print(f"{what}\n  sensitivity Δ₂ = {sens:.6g}\n  sigma = {sigma:.6g}\n  epsilon = {eps:.6g} at delta = {args.delta:g}"
-          f" (PLD cross-check: {check:.6g})")
+    print(
+        f"{what}\n  sensitivity Δ₂ = {sens:.6g}\n  sigma = {sigma:.6g}\n  epsilon = {eps:.6g} at delta = {args.delta:g}"
+        f" (PLD cross-check: {check:.6g})"
+    )
     return 0
 
 
@@ -105,10 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details (never record text)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="run the RPSG pipeline on a seed corpus",
-                       description="Read private seed records, generate synthetic rows, filter them, and write "
-                       "synthetic.parquet, lineage.parquet, quarantine.parquet, manifest.json, ledger.json and "
-                       "report.html into the output directory. An unfinished run in the output directory is resumed.")
+    g = sub.add_parser(
+        "generate",
+        help="run the RPSG pipeline on a seed corpus",
+        description="Read private seed records, generate synthetic rows, filter them, and write "
+        "synthetic.parquet, lineage.parquet, quarantine.parquet, manifest.json, ledger.json and "
+        "report.html into the output directory. An unfinished run in the output directory is resumed.",
+    )
     g.add_argument("--config", required=True, help="YAML config (see configs/ and docs/CONFIG.md)")
     g.add_argument("--input", help="seed file or directory (overrides input.path)")
     g.add_argument("--output", help="run directory (overrides output_dir)")
@@ -118,8 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="delete a previous run in --output first")
     g.set_defaults(func=_cmd_generate)
 
-    a = sub.add_parser("account", help="turn (ε, δ) into σ, or σ into ε",
-                       description="Privacy calculator; the same code computes every run's ledger.")
+    a = sub.add_parser(
+        "account",
+        help="turn (ε, δ) into σ, or σ into ε",
+        description="Privacy calculator; the same code computes every run's ledger.",
+    )
     a.add_argument("--method", choices=["rpsg", "augpe"], default="rpsg")
     a.add_argument("--epsilon", type=float)
     a.add_argument("--sigma", type=float)

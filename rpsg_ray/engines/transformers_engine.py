@@ -26,9 +26,7 @@ class TransformersGenerator:
 
     def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
         torch = self.torch
-        prompts = [
-            self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats
-        ]
+        prompts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
         budget = self.max_model_len - sampling.max_tokens - 1
         enc = self.tokenizer(
             prompts, return_tensors="pt", padding=True, truncation=True, max_length=budget, add_special_tokens=False
@@ -60,7 +58,11 @@ class TransformersGenerator:
         torch = self.torch
         self.tokenizer.padding_side = "right"
         enc = self.tokenizer(
-            texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_model_len,
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=self.max_model_len,
             add_special_tokens=False,
         ).to(self.device)
         self.tokenizer.padding_side = "left"
@@ -68,9 +70,7 @@ class TransformersGenerator:
             logits = self.model(**enc).logits.float()
         targets = enc["input_ids"][:, 1:]
         mask = enc["attention_mask"][:, 1:].float()
-        losses = torch.nn.functional.cross_entropy(
-            logits[:, :-1].transpose(1, 2), targets, reduction="none"
-        )
+        losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
         totals = (losses * mask).sum(dim=1)
         counts = mask.sum(dim=1)
         return [float(t / c) if c > 0 else math.nan for t, c in zip(totals, counts, strict=True)]

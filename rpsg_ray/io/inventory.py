@@ -29,7 +29,9 @@ def sample_key(run_seed: int, record_id: str) -> int:
 
 
 def id_hashes(ids: list[str]) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids], dtype=np.uint64)
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids], dtype=np.uint64
+    )
 
 
 @dataclass
@@ -41,16 +43,23 @@ class Inventory:
     seeds: int = 0
 
 
+def _repeated(batch: pa.Table) -> pa.Table:
+    return batch.filter(pc.greater(batch.column("n"), 1))
+
+
 def _keys(batch: pa.Table, run_seed: int) -> pa.Table:
-    return batch.append_column("key", pa.array([sample_key(run_seed, i) for i in batch.column("id").to_pylist()], pa.int64()))
+    return batch.append_column(
+        "key", pa.array([sample_key(run_seed, i) for i in batch.column("id").to_pylist()], pa.int64())
+    )
 
 
 def take_inventory(parsed: ray.data.Dataset, run_seed: int, seeds: int | None) -> Inventory:
-    input_rows = parsed.count()
-    valid = parsed.filter(lambda row: row["status"] == OK).select_columns(["id", "pos"])
+    ids = parsed.select_columns(["id", "pos", "status"]).materialize()  # ids only, kept in the object store
+    input_rows = ids.count()
+    valid = ids.map_batches(only_ok, batch_format="pyarrow").select_columns(["id", "pos"])
     grouped = valid.groupby("id").aggregate(Count(alias_name="n"), Min("pos", alias_name="first")).materialize()
     unique = grouped.count()
-    dups = grouped.filter(lambda row: row["n"] > 1).take_all()
+    dups = grouped.map_batches(_repeated, batch_format="pyarrow").take_all()
     inventory = Inventory(input_rows, unique, {d["id"]: int(d["first"]) for d in dups}, None, unique)
     if seeds is not None and seeds < unique:
         keyed = grouped.map_batches(_keys, fn_kwargs={"run_seed": run_seed}, batch_format="pyarrow")
@@ -85,12 +94,22 @@ class MarkRows:
                 status[i], stage[i], reason[i] = NOT_SAMPLED, "sample", "not drawn into the seed sample"
         return with_columns(
             batch,
-            {"status": pa.array(status, pa.string()), "stage": pa.array(stage, pa.string()), "reason": pa.array(reason, pa.string())},
+            {
+                "status": pa.array(status, pa.string()),
+                "stage": pa.array(stage, pa.string()),
+                "reason": pa.array(reason, pa.string()),
+            },
         )
 
 
 def only_ok(batch: pa.Table) -> pa.Table:
     return batch.filter(pc.equal(batch.column("status"), OK))
+
+
+def only_settled(batch: pa.Table) -> pa.Table:
+    """Rows that need no model stage: quarantined, not sampled (already-done rows are not rewritten)."""
+    status = batch.column("status")
+    return batch.filter(pc.and_(pc.not_equal(status, OK), pc.not_equal(status, DONE)))
 
 
 def describe(inventory: Inventory) -> dict[str, Any]:

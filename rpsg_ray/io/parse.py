@@ -72,11 +72,27 @@ def _row(raw: Raw, unit: dict[str, Any]) -> dict[str, Any]:
     rid = _normalise_id(raw_id)
     if problem is None:
         label = LABELS.get(str(raw_label).strip().lower()) if raw_label is not None else None
-        return {"id": rid or content_id(text), "text": text, "label": label, "source": source, "pos": pos,
-                "status": "ok", "stage": None, "reason": None}
+        return {
+            "id": rid or content_id(text),
+            "text": text,
+            "label": label,
+            "source": source,
+            "pos": pos,
+            "status": "ok",
+            "stage": None,
+            "reason": None,
+        }
     fallback = "q" + hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
-    return {"id": rid or fallback, "text": None, "label": None, "source": source, "pos": pos,
-            "status": QUARANTINED, "stage": "read", "reason": problem}
+    return {
+        "id": rid or fallback,
+        "text": None,
+        "label": None,
+        "source": source,
+        "pos": pos,
+        "status": QUARANTINED,
+        "stage": "read",
+        "reason": problem,
+    }
 
 
 def _error_row(reason: str, source: str, offset: int) -> Raw:
@@ -185,8 +201,9 @@ def parse_unit(unit: dict[str, Any]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
 
-def parse_units(batch: dict[str, Any]) -> pa.Table:
-    """map_batches entry point: a batch of read units in, their rows out."""
-    units = [dict(zip(batch.keys(), values, strict=True)) for values in zip(*batch.values(), strict=True)]
-    tables = [parse_unit(u) for u in units]
-    return pa.concat_tables(tables) if tables else ROW_SCHEMA.empty_table()
+def parse_units(batch: pa.Table, block_rows: int = 1024) -> Iterator[pa.Table]:
+    """map_batches entry point: a batch of read units in, their rows out in blocks of ≤ block_rows."""
+    for unit in batch.to_pylist():
+        table = parse_unit(unit)
+        for start in range(0, table.num_rows, block_rows):
+            yield table.slice(start, block_rows)

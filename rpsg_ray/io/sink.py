@@ -1,9 +1,9 @@
 """Committed Parquet chunks: each write task writes a temp file, then renames it into ``parts/``.
 
 A crash never leaves a half file that later counts as done. The chunk name is a hash of the ids it
-holds, so a retried write task (same rows) overwrites its own chunk instead of adding a twin. Rows
-marked ``already_done`` (resumed runs) are not written again. Seed text and candidate lists are not
-written at all: parts keep ids, statuses, outputs and metrics only.
+holds, so a retried write task (same rows) overwrites its own chunk instead of adding a twin. Seed
+text, candidates and intermediate rewrites are not written at all: parts keep ids, statuses, final
+outputs and metrics only.
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from ray.data import Datasink
 from ray.data.block import Block
-
-from rpsg_ray.rows import DONE
 
 PRIVATE_INPUT_COLUMNS = ("text", "candidates", "abstraction", "rewrite_1", "rewrite_2")
 
@@ -37,7 +34,6 @@ class CommittedParquetSink(Datasink[int]):
         if not tables:
             return 0
         table = pa.concat_tables(tables, promote_options="default")
-        table = table.filter(pc.not_equal(table.column("status"), DONE))
         keep = [c for c in table.column_names if c not in PRIVATE_INPUT_COLUMNS]
         table = table.select(keep)
         if not table.num_rows:

@@ -71,7 +71,9 @@ def _format_of(path: Path, configured: str) -> str:
         return configured
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown file type {path.suffix!r} (use .parquet, .jsonl or .csv, or set input.format)")
+        raise InputError(
+            f"{path}: unknown file type {path.suffix!r} (use .parquet, .jsonl or .csv, or set input.format)"
+        )
     return fmt
 
 

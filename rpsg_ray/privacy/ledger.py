@@ -95,17 +95,45 @@ def rpsg_ledger(
     neighbouring = "add/remove one private record (its K-score vector moves anywhere in [lo, hi]^K)"
     mechanism = f"Gaussian report-noisy-max over K={k} candidate scores in fixed range [{lo:g}, {hi:g}]"
     if epsilon is None:
-        return Ledger("rpsg", mechanism, None, None, 0.0, sensitivity, composition, neighbouring, "none",
-                      "none", n_records, "n/a", {"covers": [], "not_covered": ["Everything: no noise is added."]},
-                      ["no formal guarantee: privacy.epsilon is null"])
+        return Ledger(
+            "rpsg",
+            mechanism,
+            None,
+            None,
+            0.0,
+            sensitivity,
+            composition,
+            neighbouring,
+            "none",
+            "none",
+            n_records,
+            "n/a",
+            {"covers": [], "not_covered": ["Everything: no noise is added."]},
+            ["no formal guarantee: privacy.epsilon is null"],
+        )
     d, source, notes = resolve_delta(delta, n_records)
     sigma = calibrate_sigma(epsilon, d, sensitivity, selections)
-    return Ledger("rpsg", mechanism, epsilon, d, sigma, sensitivity, composition, neighbouring, ACCOUNTANT,
-                  library_version(), n_records, source, scope, notes)
+    return Ledger(
+        "rpsg",
+        mechanism,
+        epsilon,
+        d,
+        sigma,
+        sensitivity,
+        composition,
+        neighbouring,
+        ACCOUNTANT,
+        library_version(),
+        n_records,
+        source,
+        scope,
+        notes,
+    )
 
 
-def augpe_ledger(epsilon: float | None, delta: float | None, n_records: int, iterations: int,
-                 sigma: float | None = None) -> Ledger:
+def augpe_ledger(
+    epsilon: float | None, delta: float | None, n_records: int, iterations: int, sigma: float | None = None
+) -> Ledger:
     """AUG-PE: T Gaussian histogram releases, sensitivity 1 (each record votes once) → μ = √T/σ."""
     d, source, notes = resolve_delta(delta, n_records)
     if sigma is None:
@@ -114,12 +142,22 @@ def augpe_ledger(epsilon: float | None, delta: float | None, n_records: int, ite
         sigma = calibrate_sigma(epsilon, d, 1.0, iterations)
     eps = GaussianComposition(1.0, sigma, iterations).epsilon(d)
     return Ledger(
-        "augpe", "Gaussian noise on nearest-neighbour vote histograms (sensitivity 1)", eps, d, sigma, 1.0,
+        "augpe",
+        "Gaussian noise on nearest-neighbour vote histograms (sensitivity 1)",
+        eps,
+        d,
+        sigma,
+        1.0,
         {"count": iterations, "kind": "sequential over iterations; μ-GDP μ = √T/σ"},
-        "add/remove one private record (it casts one vote per iteration)", ACCOUNTANT, library_version(),
-        n_records, source,
-        {"covers": ["The whole released synthetic set: the generator never sees private text; only noisy votes do."],
-         "not_covered": ["The public generator's own training data (assumed public)."]},
+        "add/remove one private record (it casts one vote per iteration)",
+        ACCOUNTANT,
+        library_version(),
+        n_records,
+        source,
+        {
+            "covers": ["The whole released synthetic set: the generator never sees private text; only noisy votes do."],
+            "not_covered": ["The public generator's own training data (assumed public)."],
+        },
         notes,
     )
 

@@ -31,8 +31,16 @@ def selection_sensitivity(lo: float, hi: float, k: int) -> float:
     return (hi - lo) * math.sqrt(k)
 
 
-def score(cos: np.ndarray, agree: np.ndarray | float, labelled: bool, w_cos: float, w_agree: float,
-          w_disagree: float, cos_min: float, cos_max: float) -> np.ndarray:
+def score(
+    cos: np.ndarray,
+    agree: np.ndarray | float,
+    labelled: bool,
+    w_cos: float,
+    w_agree: float,
+    w_disagree: float,
+    cos_min: float,
+    cos_max: float,
+) -> np.ndarray:
     """Candidate scores on the fixed range; `agree` is 1/0 per candidate (ignored when unlabelled)."""
     clipped = np.clip(cos, cos_min, cos_max)
     if not labelled:

@@ -21,8 +21,9 @@ def _sentiment_clause(label: str | None) -> str:
     return ""
 
 
-def rewrite_chat(domain: Domain, notes: str, label: str | None, target_words: int, tolerance: float,
-                 second_pass: bool) -> Chat:
+def rewrite_chat(
+    domain: Domain, notes: str, label: str | None, target_words: int, tolerance: float, second_pass: bool
+) -> Chat:
     lo = max(1, round(target_words * (1 - tolerance)))
     hi = max(lo + 1, round(target_words * (1 + tolerance)))
     if second_pass:

@@ -18,7 +18,9 @@ from rpsg_ray.rows import Stage, StageResult, texts
 PATTERNS: dict[str, re.Pattern[str]] = {
     "EMAIL": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     "URL": re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE),
-    "PHONE": re.compile(r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?![\w])"),
+    "PHONE": re.compile(
+        r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?![\w])"
+    ),
     "ID": re.compile(r"\b(?:\d{6,}|[A-Za-z]{2,}[-_]?\d{4,}[A-Za-z0-9]*)\b"),
 }
 

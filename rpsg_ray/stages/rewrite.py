@@ -64,7 +64,9 @@ class Rewrite(Stage):
             for n, lab, t in zip(notes, labels, targets, strict=True)
         ]
         c = self.cfg
-        sampling = Sampling(n=c.attempts, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k, max_tokens=c.max_tokens)
+        sampling = Sampling(
+            n=c.attempts, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k, max_tokens=c.max_tokens
+        )
         seeds = [derive_seed(self.run_seed, i, self.name) for i in ids]
         completions = self.generator.generate(chats, sampling, seeds)
         flat = [a for comp in completions for a in comp.texts]
@@ -76,7 +78,11 @@ class Rewrite(Stage):
             chosen.append(text)
             matched.append(match)
             drops.append(None if text else EMPTY)
-        columns = {self.name: chosen, f"{self.name}_match": matched, f"tokens_{self.name}": [x.tokens for x in completions]}
+        columns = {
+            self.name: chosen,
+            f"{self.name}_match": matched,
+            f"tokens_{self.name}": [x.tokens for x in completions],
+        }
         if self.pass_index == 1:
             columns["target_words"] = targets
         return StageResult(columns, drops)

@@ -36,7 +36,9 @@ class Select(Stage):
         self.classifier = load_classifier(cfg.classifier)
         self.generator = load_generator(abstract.engine.spec()) if cfg.retry and abstract.candidates > 1 else None
 
-    def _score(self, seed_vec: np.ndarray, candidates: list[str], label: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _score(
+        self, seed_vec: np.ndarray, candidates: list[str], label: str | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores, cosines and agreement (1/0) of one seed's candidates."""
         cos = self.embedder.embed(candidates) @ seed_vec
         labelled = label in ("positive", "negative")
@@ -75,5 +77,11 @@ class Select(Stage):
                 picks[r], passes[r], coss[r], agrees[r] = candidates[choice], 2, float(cos[choice]), bool(agree[choice])
                 tokens[r] = completion.tokens
         return StageResult(
-            {"abstraction": picks, "select_pass": passes, "select_agree": agrees, "select_cos": coss, "tokens_select": tokens}
+            {
+                "abstraction": picks,
+                "select_pass": passes,
+                "select_agree": agrees,
+                "select_cos": coss,
+                "tokens_select": tokens,
+            }
         )

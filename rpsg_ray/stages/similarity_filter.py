@@ -6,6 +6,8 @@ object store, shared zero-copy by all actors on a node; similarity is a blocked 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 
@@ -26,11 +28,13 @@ class SimilarityFilter(Stage):
     name = "similarity_filter"
     outputs = {"max_similarity": pa.float32()}
 
-    def __init__(self, cfg: SimilarityFilterStage, index: np.ndarray) -> None:
-        self.cfg, self.index = cfg, index
+    def __init__(self, cfg: SimilarityFilterStage, index: Callable[[], np.ndarray]) -> None:
+        self.cfg, self.index = cfg, index()  # the loader fetches the shared matrix from the object store
         self.embedder = load_embedder(cfg.embedder)
 
     def process(self, rows: pa.Table) -> StageResult:
         sims = max_cosine(self.embedder.embed(texts(rows, "synthetic_text")), self.index, self.cfg.block_rows)
         reason = f"max cosine to a private record above {self.cfg.threshold}"
-        return StageResult({"max_similarity": sims.tolist()}, [reason if s > self.cfg.threshold else None for s in sims])
+        return StageResult(
+            {"max_similarity": sims.tolist()}, [reason if s > self.cfg.threshold else None for s in sims]
+        )

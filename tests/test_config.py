@@ -1,0 +1,66 @@
+"""Config loading: defaults, overrides, and one-line errors for bad configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rpsg_ray.config import Config, load_config, reference_markdown
+from rpsg_ray.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_config_loads() -> None:
+    cfg = load_config(ROOT / "configs" / "demo.yaml")
+    assert cfg.input.seeds == 64 and cfg.stages.abstract.engine.kind == "vllm"
+
+
+def test_override_and_digest() -> None:
+    a = load_config(ROOT / "configs" / "demo.yaml")
+    b = load_config(ROOT / "configs" / "demo.yaml", ["privacy.epsilon=2"])
+    assert b.privacy.epsilon == 2.0 and a.digest() != b.digest()
+    c = load_config(ROOT / "configs" / "demo.yaml", ["runtime.local_num_cpus=4"])
+    assert c.digest() == a.digest()  # runtime knobs do not change outputs
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("stages.abstract.bogus=1", "stages.abstract.bogus"),
+        ("stages.abstract.candidates=many", "candidates"),
+        ("stages.abstract.resources.batch_size=-3", "batch_size"),
+        ("stages.abstract.candidates=0", "candidates"),
+        ("privacy.epsilon=0", "epsilon"),
+        ("privacy.epsilon=-1", "epsilon"),
+        ("privacy.delta=1", "delta"),
+        ("privacy.delta=1.5", "delta"),
+        ("stages.nll_filter.lo=5", None),
+    ],
+)
+def test_bad_configs_are_one_line_errors(override: str, fragment: str | None) -> None:
+    overrides = [override]
+    if override.startswith("stages.nll_filter.lo"):
+        overrides.append("stages.nll_filter.hi=1")
+        fragment = "lo"
+    with pytest.raises(ConfigError) as err:
+        load_config(ROOT / "configs" / "demo.yaml", overrides)
+    message = str(err.value)
+    assert "\n" not in message and fragment in message
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("input: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+
+
+def test_reference_documents_every_leaf() -> None:
+    doc = reference_markdown()
+    for key in ("input.path", "stages.abstract.candidates", "privacy.epsilon", "stages.nll_filter.calibration.sample_size"):
+        assert f"`{key}`" in doc
+    assert Config().stages.select.selections == 2
