@@ -49,6 +49,9 @@ class Engine(Section):
     max_model_len: int = Field(512, ge=64, description="Context length (prompt + generation) in tokens.")
     threads: int | None = Field(None, ge=1, description="torch threads in the actor (None: Ray's default).")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one engine spans (vLLM; one node).")
+    options: dict[str, Any] = Field(
+        {}, description="Extra engine arguments: vLLM `LLM(...)` kwargs; echo: delay_s (simulated latency)."
+    )
 
     def spec(self) -> EngineSpec:
         return EngineSpec(
@@ -58,6 +61,7 @@ class Engine(Section):
             max_model_len=self.max_model_len,
             threads=self.threads,
             tensor_parallel_size=self.tensor_parallel_size,
+            extra=dict(self.options),
         )
 
 

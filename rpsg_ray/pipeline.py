@@ -91,31 +91,26 @@ def read_rows(cfg: Config, units: list) -> ray.data.Dataset:
     )
 
 
-def calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
+@ray.remote
+def _calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
     """Absolute NLL bounds: from the config, or quantiles of NLLs of a private sample (computed once)."""
     f = cfg.stages.nll_filter
     if f.lo is not None and f.hi is not None:
         return {"lo": f.lo, "hi": f.hi, "source": "config"}
     c = f.calibration
-    sample = valid.limit(c.sample_size)
-    scored = apply(
-        sample, StageOp("nll_calibration", NllFilter, {"cfg": f, "lo": None, "hi": None, "column": "text"}, f.resources)
-    )
-    rows = scored.select_columns(["nll"]).take_all()  # the calibration sample only (≤ sample_size rows)
+    op = StageOp("nll_calibration", NllFilter, {"cfg": f, "bounds": None, "column": "text"}, f.resources)
+    rows = apply(valid.limit(c.sample_size), op).select_columns(["nll"]).take_all()  # the sample only
     nlls = np.array([r["nll"] for r in rows if r["nll"] is not None and r["nll"] == r["nll"]], dtype=float)
     if not len(nlls):
         raise InputError("NLL calibration found no scorable records")
     lo = f.lo if f.lo is not None else float(np.quantile(nlls, c.lo_quantile) * c.lo_scale)
     hi = f.hi if f.hi is not None else float(np.quantile(nlls, c.hi_quantile) * c.hi_scale)
+    quantiles = {str(q): float(np.quantile(nlls, q)) for q in (0.0, 0.05, 0.5, 0.95, 1.0)}
     return {
         "lo": lo,
         "hi": hi,
         "source": "calibrated on private sample",
-        "calibration": {
-            "n": len(nlls),
-            "quantiles": {str(q): float(np.quantile(nlls, q)) for q in (0.0, 0.05, 0.5, 0.95, 1.0)},
-            **c.model_dump(),
-        },
+        "calibration": {"n": len(nlls), "quantiles": quantiles, **c.model_dump()},
     }
 
 
@@ -132,9 +127,11 @@ def build_index(cfg: Config, valid: ray.data.Dataset) -> ray.ObjectRef:
     return _stack_embeddings.options(num_cpus=cfg.runtime.read_num_cpus).remote(embedded)
 
 
-def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef) -> list[StageOp]:
+def stage_ops(cfg: Config, sigma: float, bounds_ref: ray.ObjectRef, index_ref: ray.ObjectRef) -> list[StageOp]:
+    """The model stages in order. Bounds and index arrive as object refs: actors wait for them on start."""
     st, seed, dom = cfg.stages, cfg.runtime.seed, cfg.domain
     load_index = functools.partial(ray.get, index_ref)
+    load_bounds = functools.partial(ray.get, bounds_ref)
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
         StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "run_seed": seed}, st.abstract.resources),
@@ -160,7 +157,7 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.
         StageOp(
             "nll_filter",
             NllFilter,
-            {"cfg": st.nll_filter, "lo": bounds["lo"], "hi": bounds["hi"]},
+            {"cfg": st.nll_filter, "bounds": load_bounds},
             st.nll_filter.resources,
         ),
         StageOp(
@@ -201,21 +198,21 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         valid = parsed.map_batches(MarkRows(unsampled, cfg.runtime.seed), batch_format="pyarrow").map_batches(
             only_ok, batch_format="pyarrow"
         )
-        index_ref = build_index(cfg, valid)  # builds while calibration and the stream run
-        t = time.time()
-        bounds = calibrate_nll(cfg, valid)
-        timings["nll_calibration"] = time.time() - t
+        # Calibration and the private index are computed while the generation stages already run.
+        index_ref = build_index(cfg, valid)
+        bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid)
         t = time.time()
         marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
-        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref)
+        ops = stage_ops(cfg, ledger.sigma, bounds_ref, index_ref)
         ds = marked.map_batches(only_ok, batch_format="pyarrow")
         for op in ops:
             ds = apply(ds, op, _threads(op))
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
         ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
         timings["stream"] = time.time() - t
+        bounds = ray.get(bounds_ref)
     t = time.time()
     counts = finalize(run_dir, digest)
     timings["finalize"] = time.time() - t

@@ -61,6 +61,11 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 
 def test_reference_documents_every_leaf() -> None:
     doc = reference_markdown()
-    for key in ("input.path", "stages.abstract.candidates", "privacy.epsilon", "stages.nll_filter.calibration.sample_size"):
+    for key in (
+        "input.path",
+        "stages.abstract.candidates",
+        "privacy.epsilon",
+        "stages.nll_filter.calibration.sample_size",
+    ):
         assert f"`{key}`" in doc
     assert Config().stages.select.selections == 2

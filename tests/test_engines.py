@@ -18,8 +18,14 @@ TEXTS = ["The film is a tedious, overlong mess with no heart at all.", "zxq vbn 
 
 @pytest.fixture(scope="module")
 def vllm_engine():
-    os.environ.update({"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
-                       "VLLM_CPU_OMP_THREADS_BIND": "nobind", "VLLM_LOGGING_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+            "VLLM_LOGGING_LEVEL": "WARNING",
+        }
+    )
     return load_generator(EngineSpec(kind="vllm", model=SMOLLM2))
 
 
@@ -66,4 +72,3 @@ def test_nll_is_per_text_and_matches_direct(hf_engine, vllm_engine) -> None:
         assert value == pytest.approx(_direct_nll(text), abs=1e-3)
     for a, b in zip(vllm_engine.nll(TEXTS), hf, strict=True):
         assert a == pytest.approx(b, abs=0.1)  # bf16 vLLM vs fp32 transformers: bf16 rounding only
-

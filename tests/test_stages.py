@@ -41,8 +41,19 @@ SEEDS = [
 
 def batch(rows: list[tuple[str, str, str | None]], **extra: list) -> pa.Table:
     base = pa.Table.from_pylist(
-        [{"id": i, "text": t, "label": lab, "source": f"f:{n}", "pos": n, "status": "ok", "stage": None, "reason": None}
-         for n, (i, t, lab) in enumerate(rows)],
+        [
+            {
+                "id": i,
+                "text": t,
+                "label": lab,
+                "source": f"f:{n}",
+                "pos": n,
+                "status": "ok",
+                "stage": None,
+                "reason": None,
+            }
+            for n, (i, t, lab) in enumerate(rows)
+        ],
         schema=ROW_SCHEMA,
     )
     for name, values in extra.items():
@@ -100,8 +111,13 @@ def test_select_huge_noise_is_near_uniform() -> None:
 
 def test_select_retry_pass_runs_for_disagreeing_picks() -> None:
     candidates = [["Awful, boring, terrible.", "Dreadful and dull.", "Ugly and painful."]]
-    stage = Select(SelectStage(retry=True), sigma=0.0, abstract=AbstractStage(engine=HF, candidates=3, max_tokens=24),
-                   domain=DOMAIN, run_seed=1)
+    stage = Select(
+        SelectStage(retry=True),
+        sigma=0.0,
+        abstract=AbstractStage(engine=HF, candidates=3, max_tokens=24),
+        domain=DOMAIN,
+        run_seed=1,
+    )
     out = stage(batch(SEEDS[:1], candidates=candidates))
     assert out.column("select_pass").to_pylist() == [2]
     assert out.column("tokens_select").to_pylist()[0] > 0
@@ -130,7 +146,9 @@ def test_redact_catches_planted_pii() -> None:
     fake = Faker()
     Faker.seed(11)
     name, email, phone = fake.name(), fake.email(), "(555) 123-4567"
-    text = f"My friend {name} emailed {email} and called {phone} about account AB123456 from Chicago; see https://x.io/a"
+    text = (
+        f"My friend {name} emailed {email} and called {phone} about account AB123456 from Chicago; see https://x.io/a"
+    )
     stage = Redact(RedactStage())
     out = stage(batch([("p1", "seed", None)], rewrite_1=["x"], rewrite_2=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
@@ -149,7 +167,7 @@ def test_redact_leaves_plain_text_alone() -> None:
 def test_nll_filter_drops_outside_bounds() -> None:
     texts = ["The film is a tedious, overlong mess with no heart.", "zxq vbn lkj qwe poi mnb asd fgh"]
     rows = batch([("a", "s", None), ("b", "s", None)], synthetic_text=texts)
-    stage = NllFilter(NllFilterStage(engine=HF), lo=None, hi=None)
+    stage = NllFilter(NllFilterStage(engine=HF), bounds=None)
     nll = stage(rows).column("nll").to_pylist()
     assert nll[1] > nll[0] + 1.0  # gibberish is much less likely than prose
     stage.lo, stage.hi = 0.5, (nll[0] + nll[1]) / 2

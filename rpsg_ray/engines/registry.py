@@ -80,7 +80,7 @@ def load_generator(spec: EngineSpec) -> TextGenerator:
     if spec.kind == "echo":
         from rpsg_ray.engines.trivial import EchoGenerator
 
-        return EchoGenerator()
+        return EchoGenerator(delay_s=float(spec.extra.get("delay_s", 0.0)))
     raise ValueError(f"unknown generator engine {spec.kind!r}")
 
 

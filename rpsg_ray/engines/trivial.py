@@ -4,6 +4,7 @@ not models, and no quality claim is ever made with them."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 import numpy as np
 
@@ -13,9 +14,13 @@ DIM = 16
 
 
 class EchoGenerator:
-    """Returns the last user message, reversed word order, n times."""
+    """Returns the last user message, words in order or reversed, n times; `delay_s` per call simulates latency."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
 
     def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+        time.sleep(self.delay_s)
         out = []
         for chat, seed in zip(chats, seeds, strict=True):
             words = chat[-1]["content"].split()[: sampling.max_tokens]

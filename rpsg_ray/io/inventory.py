@@ -57,7 +57,11 @@ def take_inventory(parsed: ray.data.Dataset, run_seed: int, seeds: int | None) -
     ids = parsed.select_columns(["id", "pos", "status"]).materialize()  # ids only, kept in the object store
     input_rows = ids.count()
     valid = ids.map_batches(only_ok, batch_format="pyarrow").select_columns(["id", "pos"])
-    grouped = valid.groupby("id").aggregate(Count(alias_name="n"), Min("pos", alias_name="first")).materialize()
+    partitions = min(200, 1 + input_rows // 100_000)  # Ray's default of 200 costs ~10 s even for a tiny corpus
+    grouped = valid.groupby("id", num_partitions=partitions).aggregate(
+        Count(alias_name="n"), Min("pos", alias_name="first")
+    )
+    grouped = grouped.materialize()
     unique = grouped.count()
     dups = grouped.map_batches(_repeated, batch_format="pyarrow").take_all()
     inventory = Inventory(input_rows, unique, {d["id"]: int(d["first"]) for d in dups}, None, unique)

@@ -8,6 +8,8 @@ or calibrated once on a sample) and written to the manifest.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -30,9 +32,13 @@ class NllFilter(Stage):
     name = "nll_filter"
     outputs = {"nll": pa.float64()}
 
-    def __init__(self, cfg: NllFilterStage, lo: float | None, hi: float | None, column: str = "synthetic_text") -> None:
-        self.lo, self.hi, self.column = lo, hi, column
+    def __init__(
+        self, cfg: NllFilterStage, bounds: Callable[[], dict[str, Any]] | None, column: str = "synthetic_text"
+    ) -> None:
+        """`bounds` fetches {"lo", "hi"} once (calibration may still be running); None scores without filtering."""
         self.scorer = load_scorer(cfg.engine.spec())
+        limits = bounds() if bounds is not None else {}
+        self.lo, self.hi, self.column = limits.get("lo"), limits.get("hi"), column
 
     def process(self, rows: pa.Table) -> StageResult:
         scores = self.scorer.nll(texts(rows, self.column))

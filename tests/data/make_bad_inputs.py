@@ -68,16 +68,39 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
         "header but no rows",
     ),
     "wrong_columns_csv": (lambda p: _write(p / "w.csv", b"id,body\n1,hello there\n"), "error", "no 'text' column"),
-    "wrong_columns_parquet": (lambda p: _parquet(p / "w.parquet", pa.table({"body": [GOOD]})), "error", "no 'text' column"),
-    "text_of_numbers": (lambda p: _parquet(p / "n.parquet", pa.table({"text": [1, 2, 3]})), "quarantine", "not a string"),
+    "wrong_columns_parquet": (
+        lambda p: _parquet(p / "w.parquet", pa.table({"body": [GOOD]})),
+        "error",
+        "no 'text' column",
+    ),
+    "text_of_numbers": (
+        lambda p: _parquet(p / "n.parquet", pa.table({"text": [1, 2, 3]})),
+        "quarantine",
+        "not a string",
+    ),
     "digits_only_csv": (lambda p: _write(p / "d.csv", b"text\n12345\n"), "quarantine", "no letters"),
-    "nulls": (lambda p: _jsonl(p / "n.jsonl", [{"id": "a", "text": None}, {"id": "b", "text": GOOD}]), "quarantine", "null"),
+    "nulls": (
+        lambda p: _jsonl(p / "n.jsonl", [{"id": "a", "text": None}, {"id": "b", "text": GOOD}]),
+        "quarantine",
+        "null",
+    ),
     "empty_strings": (lambda p: _jsonl(p / "e.jsonl", [{"text": ""}, {"text": GOOD}]), "quarantine", "empty"),
-    "whitespace_only": (lambda p: _jsonl(p / "w.jsonl", [{"text": " \t\n "}, {"text": GOOD}]), "quarantine", "whitespace"),
-    "ten_mb_record": (lambda p: _jsonl(p / "big.jsonl", [{"text": "word " * 2_000_000}, {"text": GOOD}]), "quarantine", "too long"),
+    "whitespace_only": (
+        lambda p: _jsonl(p / "w.jsonl", [{"text": " \t\n "}, {"text": GOOD}]),
+        "quarantine",
+        "whitespace",
+    ),
+    "ten_mb_record": (
+        lambda p: _jsonl(p / "big.jsonl", [{"text": "word " * 2_000_000}, {"text": GOOD}]),
+        "quarantine",
+        "too long",
+    ),
     "100k_char_records": (lambda p: _jsonl(p / "long.jsonl", [{"text": "x" * 100_000}] * 3), "quarantine", "too long"),
     "invalid_utf8_jsonl": (
-        lambda p: _write(p / "u.jsonl", b'{"text": "caf\xe9 ' + CANARY.encode() + b'"}\n' + json.dumps({"text": GOOD}).encode() + b"\n"),
+        lambda p: _write(
+            p / "u.jsonl",
+            b'{"text": "caf\xe9 ' + CANARY.encode() + b'"}\n' + json.dumps({"text": GOOD}).encode() + b"\n",
+        ),
         "quarantine",
         "not valid UTF-8",
     ),
@@ -93,12 +116,18 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
         "duplicate id",
     ),
     "mixed_id_types": (
-        lambda p: _jsonl(p / "i.jsonl", [{"id": 7, "text": GOOD}, {"id": "x7", "text": GOOD}, {"id": 7.0, "text": GOOD}]),
+        lambda p: _jsonl(
+            p / "i.jsonl", [{"id": 7, "text": GOOD}, {"id": "x7", "text": GOOD}, {"id": 7.0, "text": GOOD}]
+        ),
         "duplicate",
         "duplicate id",
     ),
     "truncated_parquet": (lambda p: _truncated_parquet(p / "t.parquet"), "error", "not a readable Parquet file"),
-    "unbalanced_quotes_csv": (lambda p: _write(p / "q.csv", b'text\n"never closed, ' + CANARY.encode() + b"\n"), "error", "malformed CSV"),
+    "unbalanced_quotes_csv": (
+        lambda p: _write(p / "q.csv", b'text\n"never closed, ' + CANARY.encode() + b"\n"),
+        "error",
+        "malformed CSV",
+    ),
     "broken_jsonl_line": (
         lambda p: _write(p / "b.jsonl", b'{"text": "ok line here"}\n{"text": "broken ' + CANARY.encode() + b"\n"),
         "quarantine",
