@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -53,9 +54,9 @@ def test_augpe_yelp_sigma(epsilon: float, published: float) -> None:
 def test_monotonicity() -> None:
     d = 1e-6
     sigmas = [calibrate_sigma(e, d, 1.0, 2) for e in (0.5, 1, 2, 4, 8)]
-    assert all(a > b for a, b in zip(sigmas, sigmas[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(sigmas))
     by_count = [calibrate_sigma(2.0, d, 1.0, m) for m in (1, 2, 4, 8)]
-    assert all(a < b for a, b in zip(by_count, by_count[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(by_count))
 
 
 @pytest.mark.parametrize(("sigma", "count"), [(13.26, 10), (3.2, 2), (1.0, 1)])

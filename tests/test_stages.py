@@ -129,6 +129,9 @@ def test_guard_prefers_matching_sentiment() -> None:
     assert guard(attempts, sentiments, "positive", 5) == ("I loved it so much.", True)
     assert guard(attempts, sentiments, "negative", 5) == ("I hated it.", True)
     assert guard(["", " "], sentiments[:2], "positive", 5) == ("", False)
+    chatty = ["Sure, here's a review: I loved it.", "I loved it, a joy."]
+    both_positive = [Sentiment("positive", 0.9), Sentiment("positive", 0.6)]
+    assert guard(chatty, both_positive, "positive", 5) == ("I loved it, a joy.", True)
 
 
 def test_rewrite_two_passes_and_records_match() -> None:

@@ -6,32 +6,37 @@ from rpsg_ray.config import Domain
 from rpsg_ray.engines.base import Chat
 
 
+def _critic(domain: Domain) -> dict[str, str]:
+    return {"role": "system", "content": f"You write short, realistic {domain.name} in the first person."}
+
+
 def abstraction_chat(domain: Domain, text: str) -> Chat:
-    system = (
-        f"You summarise {domain.name}. Write a short, plain abstraction of the {domain.item} below in one or two "
-        "sentences: what is discussed and the main opinion. Use your own words. Do not copy phrases, names, "
-        "numbers or any detail that could identify the writer."
+    ask = (
+        f"Text: {text}\n\nSummarise this {domain.item} in one or two plain sentences: what is discussed and the "
+        "main opinion. Use your own words. Do not copy phrases, names, numbers or any identifying detail."
     )
-    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+    return [_critic(domain), {"role": "user", "content": ask}]
 
 
-def _sentiment_clause(label: str | None) -> str:
-    if label in ("positive", "negative"):
-        return f" The opinion must be clearly {label}."
-    return ""
+def _bounds(target_words: int, tolerance: float) -> tuple[int, int]:
+    lo = max(1, round(target_words * (1 - tolerance)))
+    return lo, max(lo + 1, round(target_words * (1 + tolerance)))
 
 
 def rewrite_chat(
     domain: Domain, notes: str, label: str | None, target_words: int, tolerance: float, second_pass: bool
 ) -> Chat:
-    lo = max(1, round(target_words * (1 - tolerance)))
-    hi = max(lo + 1, round(target_words * (1 + tolerance)))
+    """Instruction last, in the user turn: small instruction models follow it far better there."""
+    lo, hi = _bounds(target_words, tolerance)
+    tone = f"{label} " if label in ("positive", "negative") else ""
     if second_pass:
-        task = f"Rewrite the {domain.item} below in different words, keeping its meaning and opinion."
+        ask = (
+            f"Text: {notes}\n\nRewrite this {domain.item} in different words, keeping its {tone}opinion, "
+            f"in {lo} to {hi} words. Output only the rewritten {domain.item}."
+        )
     else:
-        task = f"Write a realistic {domain.item} based on these notes. Keep what the notes say; add no new facts."
-    system = (
-        f"You write realistic {domain.name}. {task}{_sentiment_clause(label)} Write {lo} to {hi} words. "
-        f"Use no names of real people and no identifying details. Output only the {domain.item}."
-    )
-    return [{"role": "system", "content": system}, {"role": "user", "content": notes}]
+        ask = (
+            f"Notes: {notes}\n\nWrite a {tone}{domain.item} of {lo} to {hi} words based on these notes. "
+            f"Add no names and no new facts. Output only the {domain.item}."
+        )
+    return [_critic(domain), {"role": "user", "content": ask}]

@@ -5,6 +5,8 @@ the best one whose classified sentiment matches the seed's label; each row recor
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, RewriteStage
@@ -14,6 +16,11 @@ from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
 from rpsg_ray.stages.prompts import rewrite_chat
 
 EMPTY = "generator returned only empty text"
+CHATTER = re.compile(
+    r"^\W*(sure|certainly|of course|here'?s|here is|i'?m (glad|happy|sorry|all in)|i (can|cannot|can't|will|'ll)|"
+    r"as an ai|thank you|you'?re welcome)\b",
+    re.IGNORECASE,
+)
 
 
 def target_words(seed_text: str, cfg: RewriteStage) -> int:
@@ -21,12 +28,14 @@ def target_words(seed_text: str, cfg: RewriteStage) -> int:
 
 
 def guard(attempts: list[str], sentiments: list[Sentiment], label: str | None, target: int) -> tuple[str, bool]:
-    """Best attempt: sentiment match first, then confidence, then closeness to the length target."""
+    """Best attempt: sentiment match first, then no assistant chatter ("Sure, here's..."), then
+    confidence, then closeness to the length target. Returns (text, matched)."""
     labelled = label in ("positive", "negative")
 
-    def key(i: int) -> tuple[bool, float, float]:
+    def key(i: int) -> tuple[bool, bool, float, float]:
         match = sentiments[i].label == label if labelled else True
-        return (match, sentiments[i].confidence, -abs(len(attempts[i].split()) - target))
+        plain = not CHATTER.match(attempts[i])
+        return (match, plain, sentiments[i].confidence, -abs(len(attempts[i].split()) - target))
 
     usable = [i for i, a in enumerate(attempts) if a.strip()]
     if not usable:

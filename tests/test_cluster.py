@@ -1,0 +1,126 @@
+"""KubeRay manifests validate against the real CRD schemas, made strict the way a strict API server is;
+pod templates pass kubernetes-validate --strict; no inline secrets anywhere in cluster/, jobs/ or configs/."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CRDS = ROOT.parent / "shared" / "kuberay"
+MANIFESTS = sorted((ROOT / "cluster").glob("*.yaml"))
+K8S_VERSION = "1.30.0"
+
+
+def strict(schema: Any) -> Any:
+    """additionalProperties: false on every object schema with properties and no preserve-unknown-fields."""
+    if isinstance(schema, dict):
+        out = {k: strict(v) for k, v in schema.items()}
+        if (
+            "properties" in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+            and "additionalProperties" not in out
+        ):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+def crd_schema(kind: str) -> dict[str, Any]:
+    name = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml"}[kind]
+    crd = yaml.safe_load((CRDS / name).read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return strict(version["schema"]["openAPIV3Schema"])
+
+
+def validator(kind: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(crd_schema(kind))
+
+
+def pod_templates(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc["spec"].get("rayClusterSpec", doc["spec"])
+    if "headGroupSpec" not in spec:
+        return []
+    groups = [spec["headGroupSpec"], *spec.get("workerGroupSpecs", [])]
+    return [g["template"] for g in groups]
+
+
+@pytest.mark.skipif(not CRDS.exists(), reason="shared/kuberay not beside the checkout")
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_manifest_matches_strict_crd(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    errors = list(validator(doc["kind"]).iter_errors(doc))
+    assert not errors, [e.message for e in errors]
+
+
+@pytest.mark.skipif(not CRDS.exists(), reason="shared/kuberay not beside the checkout")
+def test_typo_and_wrong_type_are_caught() -> None:
+    doc = yaml.safe_load((ROOT / "cluster" / "rayjob-demo.yaml").read_text())
+    v = validator("RayJob")
+    typo = copy.deepcopy(doc)
+    typo["spec"]["shutdownAfterJobFinish"] = typo["spec"].pop("shutdownAfterJobFinishes")
+    assert list(v.iter_errors(typo))
+    nested = copy.deepcopy(doc)
+    nested["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["replica"] = 2
+    assert list(v.iter_errors(nested))
+    wrong = copy.deepcopy(doc)
+    wrong["spec"]["shutdownAfterJobFinishes"] = "yes"
+    assert list(v.iter_errors(wrong))
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_pod_templates_pass_kubernetes_validate_strict(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    for template in pod_templates(doc):
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"}, "spec": template["spec"]}
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+        assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_gpu_manifests_request_gpus_and_keep_auth_on() -> None:
+    for path in MANIFESTS:
+        doc = yaml.safe_load(path.read_text())
+        spec = doc["spec"].get("rayClusterSpec", doc["spec"])
+        if "authOptions" in spec:
+            assert spec["authOptions"] == {"mode": "token", "secretName": "rpsg-ray-auth-token"}
+    gpu = yaml.safe_load((ROOT / "cluster" / "raycluster-gpu.yaml").read_text())
+    limits = gpu["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == "8"
+
+
+SECRET_PATTERNS = [
+    re.compile(r"AKIA[0-9A-Z]{16}"),  # AWS access key id
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(
+        r"(?i)[a-z_]*(password|passwd|secret|token|api[_-]?key|access[_-]?key)\b\s*[:=]\s*[\"']?[A-Za-z0-9+/_\-]{8,}"
+    ),
+    re.compile(r"hf_[A-Za-z0-9]{30,}"),  # Hugging Face token
+    re.compile(r"ghp_[A-Za-z0-9]{30,}"),
+]
+
+
+def find_secrets(text: str) -> list[str]:
+    return [m.group(0) for p in SECRET_PATTERNS for m in p.finditer(text)]
+
+
+def test_no_inline_secrets() -> None:
+    files = [p for d in ("cluster", "jobs", "configs") for p in (ROOT / d).rglob("*") if p.is_file()]
+    assert files
+    leaks = {str(p): find_secrets(p.read_text()) for p in files}
+    assert not {k: v for k, v in leaks.items() if v}
+
+
+@pytest.mark.parametrize(
+    "line", ["RAY_AUTH_TOKEN: 3f9a8c7d6e5b4a39", "aws_access_key: AKIAIOSFODNN7EXAMPLE", "password = hunter2hunter2"]
+)
+def test_secret_scanner_catches_inline_secrets(line: str) -> None:
+    assert find_secrets(line)

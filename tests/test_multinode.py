@@ -1,0 +1,31 @@
+"""The pipeline on a Ray cluster of two worker nodes (ray.cluster_utils.Cluster): both nodes do work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.e2e
+def test_two_worker_nodes_share_the_work(tmp_path: Path) -> None:
+    corpus = tmp_path / "seeds.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": f"m{i}", "text": f"Film {i} is a quiet, clever drama."}) + "\n" for i in range(2000))
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "multinode_run.py"), str(corpus), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["balanced"] and report["kept"] > 0
+    assert report["nodes_used"] == report["workers"], report  # actors ran on both worker nodes
