@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
 import threading
 import time
@@ -13,7 +15,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(os.environ.get("RPSG_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 
 
 def machine() -> str:
@@ -53,10 +55,8 @@ class PeakSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(Exception):  # the runtime may not be up yet
                 self.peak = max(self.peak, float(self.read()))
-            except Exception:  # the runtime may not be up yet
-                pass
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakSampler:

@@ -49,6 +49,23 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0 if result.manifest["accounting"]["balanced"] else 1
 
 
+def _cmd_augpe(args: argparse.Namespace) -> int:
+    from rpsg_ray.baselines.augpe import run_augpe
+    from rpsg_ray.config import load_config
+
+    overrides = list(args.set or [])
+    if args.input:
+        overrides.append(f"input.path={args.input}")
+    if args.output:
+        overrides.append(f"output_dir={args.output}")
+    manifest = run_augpe(load_config(args.config, overrides), overwrite=args.overwrite, address=args.address)
+    print(
+        f"AUG-PE: {manifest['retained']} samples, {manifest['llm_calls']} LLM calls "
+        f"({manifest['calls_per_retained']:.1f} per sample), {manifest['wall_seconds']:.1f} s -> {args.output or ''}"
+    )
+    return 0
+
+
 def _cmd_account(args: argparse.Namespace) -> int:
     from rpsg_ray.privacy.accountant import PrivacyParameterError, calibrate_sigma, epsilon_for_sigma, pld_epsilon
     from rpsg_ray.privacy.mechanisms import score_range, selection_sensitivity

@@ -200,6 +200,21 @@ class RuntimeConfig(Section):
     progress: bool = Field(True, description="Show Ray Data progress bars.")
 
 
+class AugpeConfig(Section):
+    """AUG-PE (Private Evolution for text) on the same engines; defaults from AUG-PE's scripts."""
+
+    engine: Engine = Engine()
+    embedder: str = Field("all-minilm-l6-v2", description="Embedding model for nearest-neighbour voting.")
+    samples: int = Field(64, ge=1, description="Ns: synthetic samples kept each iteration (split evenly over labels).")
+    variations: int = Field(6, ge=1, description="k: variations per kept sample each iteration (L = k + 1).")
+    iterations: int = Field(10, ge=1, description="T: voting iterations (each one Gaussian histogram release).")
+    threshold: float = Field(0.0, ge=0, description="Noisy counts below this are zeroed before ranking.")
+    labels: list[str] = Field(["positive", "negative"], description="Public label set for conditioned prompts.")
+    temperature: float = Field(1.0, gt=0)
+    max_tokens: int = Field(64, ge=8)
+    resources: Resources = Resources(batch_size=32)
+
+
 class Config(Section):
     input: InputConfig = InputConfig()
     output_dir: str = Field("runs/latest", description="Run directory (local path or s3://, gs:// URI).")
@@ -207,10 +222,11 @@ class Config(Section):
     stages: Stages = Stages()
     privacy: PrivacyConfig = PrivacyConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    augpe: AugpeConfig = AugpeConfig()
 
     def digest(self, exclude_runtime: bool = True) -> str:
-        """Hash of everything that shapes the outputs (the runtime section does not)."""
-        data = self.model_dump(mode="json", exclude={"runtime", "output_dir"} if exclude_runtime else None)
+        """Hash of everything that shapes an RPSG run's outputs (runtime knobs and the AUG-PE section do not)."""
+        data = self.model_dump(mode="json", exclude={"runtime", "output_dir", "augpe"} if exclude_runtime else None)
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

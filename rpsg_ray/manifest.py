@@ -84,11 +84,18 @@ def build_manifest(
         "tokens_generated": {
             k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")
         },
+        "llm_requests": _requests(counts),
         "pii_redactions": {k.removeprefix("pii_"): int(v) for k, v in counts.sums.items() if k.startswith("pii_")},
         "sentiment_rates": rate,
         "config": cfg.model_dump(mode="json"),
         "packages": package_versions(),
     }
+
+
+def _requests(counts: RunCounts) -> int:
+    """Generation requests (one prompt, n samples): one per live row per generating stage, plus retries."""
+    retries = counts.sums["select_pass"] - counts.active["select_pass"]
+    return int(sum(counts.active[f"tokens_{s}"] for s in ("abstract", "rewrite_1", "rewrite_2")) + retries)
 
 
 def write_outputs(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:

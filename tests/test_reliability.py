@@ -144,3 +144,15 @@ def test_killed_model_actor_is_restarted(ray_session: None, corpus: Path, clean_
     assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
     check_complete(out)
     assert outputs(out)[0] == outputs(clean_run)[0]
+    assert_no_canary_in_logs()
+
+
+def assert_no_canary_in_logs() -> None:
+    """Every driver and worker log of this Ray session is free of the private-text canary."""
+    import ray
+
+    logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
+    files = [p for p in logs.rglob("*") if p.is_file()]
+    assert files
+    leaking = [p.name for p in files if CANARY.encode() in p.read_bytes()]
+    assert not leaking

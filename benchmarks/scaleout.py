@@ -1,0 +1,101 @@
+"""scaleout: a CPU-bound real-model stage (MiniLM embeddings) on 1 vs 2 worker nodes of a
+ray.cluster_utils.Cluster: one single-threaded actor per node (num_cpus=1, torch threads 1) and spare
+logical CPUs on each node for read/write tasks. Ratio of rows/s; target >= 1.8x. Wall time includes
+each actor's model load, which both settings pay once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+class EmbedOneThread:
+    def __init__(self) -> None:
+        from rpsg_ray.engines.registry import load_embedder
+
+        self.embedder = load_embedder("all-minilm-l6-v2", threads=1)
+
+    def __call__(self, batch: dict) -> dict:
+        return {"dim": [v.shape[0] for v in self.embedder.embed(list(batch["text"]))]}
+
+
+def one(nodes: int, rows: int) -> dict:
+    import ray
+    import ray.data
+    from ray.cluster_utils import Cluster
+
+    from rpsg_ray.demo_data import write_demo_corpus
+    from rpsg_ray.runtime import engine_env
+
+    corpus = write_demo_corpus(ROOT / "runs" / "bench-scaleout" / "corpus.parquet", 12_000)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(nodes):
+        cluster.add_node(num_cpus=3)  # one actor slot + spare CPUs for read tasks
+    cluster.wait_for_nodes()
+    ray.init(
+        address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {**engine_env(), "OMP_NUM_THREADS": "1"}}
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        ds = ray.data.read_parquet(str(corpus), columns=["text"]).limit(rows).repartition(target_num_rows_per_block=256)
+        ds = ds.map_batches(
+            EmbedOneThread,
+            compute=ray.data.ActorPoolStrategy(size=nodes),
+            num_cpus=1,
+            batch_size=256,
+            scheduling_strategy="SPREAD",
+        )
+        t = time.time()  # includes each actor's model load (~3 s), the same on 1 and 2 nodes
+        n = sum(len(b["dim"]) for b in ds.iter_batches(batch_size=None))
+        wall = time.time() - t
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    return {"worker_nodes": nodes, "rows": n, "seconds": wall, "rows_per_s": n / wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=6000)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.rows)))
+        return
+    from common import save
+
+    rows = []
+    for nodes in (1, 2):
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", str(nodes), "--rows", str(args.rows)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if done.returncode != 0:
+            sys.exit(done.stderr[-3000:])
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    ratio = rows[1]["rows_per_s"] / rows[0]["rows_per_s"]
+    print(
+        save(
+            "scaleout",
+            {
+                "stage": "all-MiniLM-L6-v2 embeddings, 1 thread per actor",
+                "target": "2 nodes >= 1.8x 1 node",
+                "verdict": f"{ratio:.2f}x: {'met' if ratio >= 1.8 else 'missed'}",
+            },
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

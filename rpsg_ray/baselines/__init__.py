@@ -1,0 +1,1 @@
+"""Baselines measured on the same engines, data plane and accountant as RPSG."""

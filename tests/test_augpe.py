@@ -1,0 +1,61 @@
+"""AUG-PE baseline end to end on the real packaged model: call counts, retained samples, and a ledger whose ε
+is the one `rpsg account --method augpe` prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rpsg_ray.baselines.augpe import run_augpe
+from rpsg_ray.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.e2e
+def test_augpe_runs_and_accounts(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "augpe"
+    cfg = load_config(
+        ROOT / "configs" / "demo.yaml",
+        [
+            f"input.path={demo_corpus}",
+            f"output_dir={out}",
+            "augpe.samples=4",
+            "augpe.iterations=2",
+            "augpe.variations=2",
+            "augpe.max_tokens=24",
+            "privacy.epsilon=2",
+            "augpe.engine.kind=transformers",
+            "augpe.engine.dtype=float32",
+        ],
+    )
+    manifest = run_augpe(cfg)
+    assert manifest["retained"] == 4 and manifest["llm_calls"] == 4 * (1 + 2 * 2)
+    assert len(manifest["phases"]["iterations"]) == 2
+    ledger = json.loads((out / "ledger.json").read_text())
+    assert ledger["method"] == "augpe" and ledger["epsilon"] == pytest.approx(2.0, rel=1e-6)
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rpsg_ray.cli",
+            "account",
+            "--method",
+            "augpe",
+            "--sigma",
+            str(ledger["sigma"]),
+            "--delta",
+            str(ledger["delta"]),
+            "--iterations",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    eps = float(printed.split("epsilon = ")[1].split()[0])
+    assert eps == pytest.approx(ledger["epsilon"], rel=1e-4)

@@ -1,0 +1,45 @@
+"""Each benchmark runs at its smallest size, so the scripts do not rot. Results go to a temp dir;
+no figure is asserted (benchmarks never gate CI on times), only that a table and JSON come out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("dataplane.py", ["--sizes", "1000", "2000"]),
+        ("scaleout.py", ["--rows", "300"]),
+        ("engine_ceiling.py", ["--rows", "8", "--batch", "4"]),
+        ("rpsg_vs_augpe.py", ["--quick", "--seeds", "4"]),
+    ],
+)
+def test_benchmark_smoke(script: str, args: list[str], tmp_path: Path) -> None:
+    env = {**os.environ, "RPSG_BENCH_RESULTS": str(tmp_path / "results")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, *_work(script, tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    name = script.removesuffix(".py")
+    payload = json.loads((tmp_path / "results" / f"{name}.json").read_text())
+    assert payload["rows"] and "verdict" in payload
+    assert (tmp_path / "results" / f"{name}.md").read_text().startswith(f"### {name}")
+
+
+def _work(script: str, tmp_path: Path) -> list[str]:
+    return ["--work", str(tmp_path / "work")] if script in ("dataplane.py", "rpsg_vs_augpe.py") else []
