@@ -15,6 +15,8 @@ EPILOG = """examples:
   rpsg generate --config configs/demo.yaml       # run the pipeline on the embedded local Ray runtime
   rpsg generate --config configs/demo.yaml --set privacy.epsilon=2 --output runs/eps2
   rpsg account --epsilon 4 --delta 1e-6 --candidates 4 --selections 2
+  rpsg augpe --config configs/demo.yaml --output runs/augpe --set augpe.iterations=2
+  rpsg bench rpsg_vs_augpe --quick
 """
 
 
@@ -107,6 +109,18 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+BENCHMARKS = ("rpsg_vs_augpe", "engine_ceiling", "dataplane", "scaleout")
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
+    if not script.exists():
+        raise ConfigError(f"benchmark scripts not found at {script.parent} (run from a repository checkout)")
+    return subprocess.call([sys.executable, str(script), *args.rest])
+
+
 def _cmd_config_reference(args: argparse.Namespace) -> int:
     from rpsg_ray.config import reference_markdown
 
@@ -140,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="delete a previous run in --output first")
     g.set_defaults(func=_cmd_generate)
 
+    b = sub.add_parser(
+        "augpe",
+        help="run the AUG-PE baseline (Private Evolution) on the same engines",
+        description="AUG-PE with the `augpe` config section; writes synthetic.parquet, manifest.json and "
+        "ledger.json (formal DP for the whole output, computed by the same accountant).",
+    )
+    b.add_argument("--config", required=True)
+    b.add_argument("--input")
+    b.add_argument("--output")
+    b.add_argument("--set", action="append", metavar="KEY=VALUE")
+    b.add_argument("--address")
+    b.add_argument("--overwrite", action="store_true")
+    b.set_defaults(func=_cmd_augpe)
+
     a = sub.add_parser(
         "account",
         help="turn (ε, δ) into σ, or σ into ε",
@@ -163,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-data", default="data/demo/rotten_tomatoes.parquet")
     p.add_argument("--demo-rows", type=int, default=2000)
     p.set_defaults(func=_cmd_prepare)
+
+    h = sub.add_parser("bench", help="run a benchmark from benchmarks/ (writes benchmarks/results/NAME.json and .md)")
+    h.add_argument("name", choices=BENCHMARKS)
+    h.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark (e.g. --quick)")
+    h.set_defaults(func=_cmd_bench)
 
     r = sub.add_parser("config-reference", help="print the field-by-field config reference (Markdown)")
     r.set_defaults(func=_cmd_config_reference)

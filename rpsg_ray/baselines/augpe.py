@@ -196,6 +196,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
         "tokens_generated": tokens,
         "wall_seconds": wall,
         "calls_per_retained": calls / len(kept),
+        "phases": phases,
         "private_records": inventory.valid_unique,
         "config": cfg.augpe.model_dump(mode="json"),
     }
