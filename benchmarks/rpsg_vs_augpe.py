@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="CPU setting for 2 cores (see above)")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--epsilon", type=float, default=4.0)
+    parser.add_argument("--corpus-rows", type=int, default=2000, help="private corpus size (rotten_tomatoes)")
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-rpsg-vs-augpe"))
     args = parser.parse_args()
     from common import save
@@ -59,7 +60,7 @@ def main() -> None:
     from rpsg_ray.demo_data import write_demo_corpus
 
     work = Path(args.work)
-    corpus = write_demo_corpus(work / "corpus.parquet", 2000)
+    corpus = write_demo_corpus(work / "corpus.parquet", args.corpus_rows)
     seeds = args.seeds or (16 if args.quick else 64)
     run = work / "rpsg"
     cli(
