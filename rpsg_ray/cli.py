@@ -7,8 +7,12 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rpsg_ray.errors import ConfigError, RpsgError
+
+if TYPE_CHECKING:
+    from rpsg_ray.config import Config
 
 EPILOG = """examples:
   rpsg prepare                                   # convert packaged models, write the demo corpus
@@ -35,17 +39,23 @@ def _find_user_error(exc: BaseException) -> RpsgError | None:
     return None
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace) -> Config:
+    """The config file with --set overrides, then --input/--output on top."""
     from rpsg_ray.config import load_config
-    from rpsg_ray.pipeline import generate
-    from rpsg_ray.report import terminal_summary
 
     overrides = list(args.set or [])
     if args.input:
         overrides.append(f"input.path={args.input}")
     if args.output:
         overrides.append(f"output_dir={args.output}")
-    cfg = load_config(args.config, overrides)
+    return load_config(args.config, overrides)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from rpsg_ray.pipeline import generate
+    from rpsg_ray.report import terminal_summary
+
+    cfg = _config(args)
     result = generate(cfg, resume=args.resume, overwrite=args.overwrite, address=args.address)
     print(terminal_summary(result.run_dir, result.manifest, result.ledger))
     return 0 if result.manifest["accounting"]["balanced"] else 1
@@ -53,14 +63,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_augpe(args: argparse.Namespace) -> int:
     from rpsg_ray.baselines.augpe import run_augpe
-    from rpsg_ray.config import load_config
 
-    overrides = list(args.set or [])
-    if args.input:
-        overrides.append(f"input.path={args.input}")
-    if args.output:
-        overrides.append(f"output_dir={args.output}")
-    manifest = run_augpe(load_config(args.config, overrides), overwrite=args.overwrite, address=args.address)
+    manifest = run_augpe(_config(args), overwrite=args.overwrite, address=args.address)
     print(
         f"AUG-PE: {manifest['retained']} samples, {manifest['llm_calls']} LLM calls "
         f"({manifest['calls_per_retained']:.1f} per sample), {manifest['wall_seconds']:.1f} s -> {args.output or ''}"
