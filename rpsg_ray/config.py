@@ -145,7 +145,7 @@ class Calibration(Section):
     sample_size: int = Field(256, ge=8, description="Private records scored before the stream starts.")
     lo_quantile: float = Field(0.0, ge=0, le=1, description="lo = this quantile of the calibration NLLs x lo_scale.")
     hi_quantile: float = Field(1.0, ge=0, le=1, description="hi = this quantile x hi_scale.")
-    lo_scale: float = Field(0.2, ge=0, description="Multiplier on the lo quantile.")
+    lo_scale: float = Field(0.5, ge=0, description="Multiplier on the lo quantile (catches repetition loops).")
     hi_scale: float = Field(1.3, ge=0, description="Multiplier on the hi quantile.")
 
 
