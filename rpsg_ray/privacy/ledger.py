@@ -61,8 +61,9 @@ class Ledger:
     def summary(self) -> str:
         if self.epsilon is None:
             return f"{self.method}: no noise (epsilon: null); NO formal privacy guarantee."
+        covered = self.scope["covers"][0].rstrip(".")
         return (
-            f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g})-DP for {self.scope['covers'][0].rstrip('.')} "
+            f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g})-DP for {covered[0].lower()}{covered[1:]} "
             f"(σ={self.sigma:.4g}, Δ₂={self.sensitivity:.4g}, {self.composition['count']} composed Gaussian "
             f"release(s) per record; {self.accountant.split(' (')[0]}). Not covered: see ledger scope."
         )
