@@ -35,8 +35,9 @@ from rpsg_ray.errors import InputError
 from rpsg_ray.io.inventory import MarkRows, only_ok, take_inventory
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.privacy.ledger import augpe_ledger
-from rpsg_ray.rows import derive_seed, texts
+from rpsg_ray.rows import derive_seed
 from rpsg_ray.runtime import ray_runtime
+from rpsg_ray.stages.private_index import EmbedRecords
 
 TONES = ["enthusiastic", "critical", "casual", "formal", "witty", "thoughtful"]
 
@@ -73,17 +74,6 @@ class Generate:
         return batch.append_column("text", pa.array([c.texts[0] for c in out])).append_column(
             "tokens", pa.array([c.tokens for c in out], pa.int64())
         )
-
-
-class Embed:
-    def __init__(self, embedder: str, column: str) -> None:
-        self.embedder, self.column = load_embedder(embedder), column
-
-    def __call__(self, batch: pa.Table) -> dict[str, Any]:
-        return {
-            "embedding": self.embedder.embed(texts(batch, self.column)),
-            "label": batch.column("label").to_numpy(False),
-        }
 
 
 class Vote:
@@ -139,8 +129,8 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             parsed.map_batches(MarkRows(inventory, cfg.runtime.seed), batch_format="pyarrow")
             .map_batches(only_ok, batch_format="pyarrow")
             .map_batches(
-                Embed,
-                fn_constructor_kwargs={"embedder": a.embedder, "column": "text"},
+                EmbedRecords,
+                fn_constructor_kwargs={"embedder": a.embedder},
                 batch_format="pyarrow",
                 batch_size=256,
                 compute=ray.data.ActorPoolStrategy(size=1),

@@ -1,4 +1,6 @@
-"""Embeddings of every valid private record, for the similarity filter's index (a pre-pass)."""
+"""Embeddings of every valid private record (a pre-pass): the similarity filter's index and AUG-PE's voters.
+
+The label travels with each embedding because AUG-PE's records vote only among samples of their own label."""
 
 from __future__ import annotations
 
@@ -14,4 +16,7 @@ class EmbedRecords:
         self.embedder = load_embedder(embedder)
 
     def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
-        return {"embedding": self.embedder.embed(texts(batch, "text"))}
+        return {
+            "embedding": self.embedder.embed(texts(batch, "text")),
+            "label": batch.column("label").to_numpy(zero_copy_only=False),
+        }
