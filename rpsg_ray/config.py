@@ -85,7 +85,10 @@ class Domain(Section):
 
 
 class LabelStage(Section):
-    classifier: str = Field("vader", description="Sentiment classifier: 'vader' or a HF text-classification model.")
+    classifier: str = Field(
+        "vader",
+        description="Sentiment classifier: 'vader', a HF text-classification model, or 'keywords' (stand-in).",
+    )
     resources: Resources = Resources(num_cpus=0.5, batch_size=64)
 
 

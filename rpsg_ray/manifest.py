@@ -1,4 +1,4 @@
-"""The run manifest (counts, thresholds, timings, tokens, versions) and the files written beside it."""
+"""The run manifest (counts, thresholds, timings, driver memory, tokens, versions) and the files written beside it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from rpsg_ray.config import Config
 from rpsg_ray.io.finalize import RunCounts
 from rpsg_ray.io.inventory import Inventory, describe
+from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.ledger import Ledger
 
 PACKAGES = (
@@ -46,7 +47,7 @@ def build_manifest(
     counts: RunCounts,
     bounds: dict[str, Any],
     ledger: Ledger,
-    timings: dict[str, float],
+    clock: PhaseClock,
     wall: float,
     resumed: bool,
 ) -> dict[str, Any]:
@@ -79,7 +80,8 @@ def build_manifest(
             "sigma": ledger.sigma,
         },
         "stage_busy_seconds": {s: round(counts.sums[f"sec_{s}"], 3) for s in STAGES},
-        "phase_wall_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "phase_wall_seconds": clock.seconds,
+        "driver_peak_rss_mib": clock.peak_rss_mib,
         "wall_seconds": round(wall, 3),
         "tokens_generated": {
             k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")

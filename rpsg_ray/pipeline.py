@@ -27,6 +27,7 @@ from rpsg_ray.io.parse import parse_units
 from rpsg_ray.io.run_state import prepare_run_dir, write_state
 from rpsg_ray.io.sink import CommittedParquetSink
 from rpsg_ray.io.sources import plan_read_units
+from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.ledger import Ledger, rpsg_ledger
 from rpsg_ray.runtime import engine_env, ray_runtime
 from rpsg_ray.stages.abstract import Abstract
@@ -178,14 +179,14 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     units = plan_read_units(cfg.input)  # file-level problems fail here, before any Ray work
     digest = cfg.digest()
     done, resumed = prepare_run_dir(run_dir, digest, resume, overwrite)
-    timings: dict[str, float] = {}
+    clock = PhaseClock()
     with ray_runtime(cfg.runtime, address):
-        t = time.time()
+        clock.start()
         parsed = read_rows(cfg, units)
         inventory = take_inventory(parsed, cfg.runtime.seed, cfg.input.seeds)
         if inventory.valid_unique == 0:
             raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
-        timings["inventory"] = time.time() - t
+        clock.done("inventory")
         ledger = rpsg_ledger(
             cfg.privacy.epsilon,
             cfg.privacy.delta,
@@ -201,7 +202,7 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         # Calibration and the private index are computed while the generation stages already run.
         index_ref = build_index(cfg, valid)
         bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid)
-        t = time.time()
+        clock.start()
         marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
@@ -211,12 +212,12 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
             ds = apply(ds, op, _threads(op))
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
         ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
-        timings["stream"] = time.time() - t
+        clock.done("stream")
         bounds = ray.get(bounds_ref)
-    t = time.time()
+    clock.start()
     counts = finalize(run_dir, digest)
-    timings["finalize"] = time.time() - t
-    manifest = build_manifest(cfg, inventory, counts, bounds, ledger, timings, time.time() - started, resumed)
+    clock.done("finalize")
+    manifest = build_manifest(cfg, inventory, counts, bounds, ledger, clock, time.time() - started, resumed)
     write_outputs(run_dir, manifest, ledger, counts)
     write_state(run_dir, digest, "complete")
     return RunResult(run_dir, counts, ledger, manifest)

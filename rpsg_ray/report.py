@@ -32,6 +32,9 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("similarity threshold", str(manifest["thresholds"]["similarity_filter"]["max_cosine"])))
     rows.append(("tokens generated", str(sum(manifest["tokens_generated"].values()))))
     rows.append(("wall time", f"{manifest['wall_seconds']:.1f} s"))
+    seconds, rss = manifest["phase_wall_seconds"], manifest["driver_peak_rss_mib"]
+    phases = ", ".join(f"{k} {seconds[k]:.1f} s / {rss[k]:.0f} MiB" for k in seconds)
+    rows.append(("phases: wall time / driver peak memory so far", phases))
     return rows
 
 

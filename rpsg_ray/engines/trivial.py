@@ -1,5 +1,6 @@
 """Trivially fast engines for data-plane benchmarks and plumbing tests. Named as such: they are
-not models, and no quality claim is ever made with them."""
+not models, and no quality claim is ever made with them. The embedder and classifier work on whole
+batches in Arrow compute kernels, so at scale the time measured is the data plane's, not theirs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import hashlib
 import time
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from rpsg_ray.engines.base import Chat, Completion, Sampling
+from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 
 DIM = 16
+POSITIVE_WORDS = r"\b(good|great|best|love|loved|fun|funny|fine|beautiful|brilliant|enjoy|enjoyable|wonderful)\b"
+NEGATIVE_WORDS = r"\b(bad|worst|boring|dull|awful|mess|poor|fails|stupid|waste|flat|tedious|worse)\b"
 
 
 class EchoGenerator:
@@ -37,12 +42,28 @@ class LengthScorer:
 
 
 class HashingEmbedder:
-    """Bag-of-words hashed into DIM buckets, L2-normalised."""
+    """Bag of lower-cased words hashed into DIM buckets, L2-normalised. Only the distinct words of
+    a batch are hashed in Python; splitting and counting are Arrow/numpy kernels."""
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, hashlib.blake2b(word.encode(), digest_size=2).digest()[0] % DIM] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-9)
+        words = pc.utf8_split_whitespace(pc.utf8_lower(pa.array(texts, pa.string())))
+        owner = pc.list_parent_indices(words).to_numpy()
+        encoded = pc.dictionary_encode(pc.list_flatten(words))
+        distinct = encoded.dictionary.to_pylist()
+        bucket = np.array([hashlib.blake2b(w.encode(), digest_size=2).digest()[0] % DIM for w in distinct], np.int64)
+        keep = np.array([bool(w) for w in distinct], bool)[encoded.indices.to_numpy()]
+        cells = owner[keep] * DIM + bucket[encoded.indices.to_numpy()[keep]]
+        out = np.bincount(cells, minlength=len(texts) * DIM).astype(np.float32).reshape(len(texts), DIM)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+class KeywordClassifier:
+    """Sentiment = which of two short word lists occurs more often (ties: unknown), counted by a regex kernel."""
+
+    def classify(self, texts: list[str]) -> list[Sentiment]:
+        lowered = pc.utf8_lower(pa.array(texts, pa.string()))
+        pos = pc.count_substring_regex(lowered, POSITIVE_WORDS).to_numpy(zero_copy_only=False)
+        neg = pc.count_substring_regex(lowered, NEGATIVE_WORDS).to_numpy(zero_copy_only=False)
+        confidence = np.abs(pos - neg) / np.maximum(pos + neg, 1)
+        labels = np.where(pos > neg, "positive", np.where(neg > pos, "negative", "unknown"))
+        return [Sentiment(str(lab), float(c)) for lab, c in zip(labels, confidence, strict=True)]

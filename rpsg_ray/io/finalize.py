@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from rpsg_ray.rows import DROPPED, NOT_SAMPLED, OK, QUARANTINED
@@ -114,17 +113,16 @@ def finalize(run_dir: Path, config_digest: str, max_examples: int = 5) -> RunCou
     parts = run_dir / "parts"
     counts = RunCounts()
     files = sorted(str(p) for p in parts.glob("part-*.parquet"))
-    # Parts differ in columns (settled rows never got model outputs): read with the unified schema.
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files]) if files else None
-    dataset = pads.dataset(files, schema=schema, format="parquet") if files else None
+    # One part at a time (a part is one write task's rows), so the driver holds one part at most. Parts
+    # differ in columns (settled rows never got model outputs); missing columns read as nulls below.
     writers = {
         "synthetic": pq.ParquetWriter(run_dir / "synthetic.parquet", SYNTHETIC_SCHEMA),
         "lineage": pq.ParquetWriter(run_dir / "lineage.parquet", LINEAGE_SCHEMA),
         "quarantine": pq.ParquetWriter(run_dir / "quarantine.parquet", QUARANTINE_SCHEMA),
     }
     try:
-        for record_batch in dataset.to_batches() if dataset is not None else []:
-            batch = pa.Table.from_batches([record_batch])
+        for file in files:
+            batch = pq.ParquetFile(file).read(use_threads=False)
             if not batch.num_rows:
                 continue
             _accumulate(counts, batch, max_examples)

@@ -37,15 +37,23 @@ class Select(Stage):
         self.generator = load_generator(abstract.engine.spec()) if cfg.retry and abstract.candidates > 1 else None
 
     def _score(
-        self, seed_vec: np.ndarray, candidates: list[str], label: str | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Scores, cosines and agreement (1/0) of one seed's candidates."""
-        cos = self.embedder.embed(candidates) @ seed_vec
-        labelled = label in ("positive", "negative")
-        agree = np.array([s.label == label for s in self.classifier.classify(candidates)], dtype=float)
-        c = self.cfg
-        scores = score(cos, agree, labelled, c.w_cos, c.w_agree, c.w_disagree, c.cos_min, c.cos_max)
-        return scores, cos, agree
+        self, seed_vecs: np.ndarray, candidates: list[list[str]], labels: list[str | None]
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Scores, cosines and agreement (1/0) of each seed's candidates; one embed and one classify call
+        for the whole batch, so model engines see full batches."""
+        flat = [c for row in candidates for c in row]
+        vecs = self.embedder.embed(flat)
+        agree_all = [s.label for s in self.classifier.classify(flat)]
+        out, start, c = [], 0, self.cfg
+        for seed_vec, row, label in zip(seed_vecs, candidates, labels, strict=True):
+            end = start + len(row)
+            cos = vecs[start:end] @ seed_vec
+            agree = np.array([lab == label for lab in agree_all[start:end]], dtype=float)
+            labelled = label in ("positive", "negative")
+            scores = score(cos, agree, labelled, c.w_cos, c.w_agree, c.w_disagree, c.cos_min, c.cos_max)
+            out.append((scores, cos, agree))
+            start = end
+        return out
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
@@ -53,10 +61,10 @@ class Select(Stage):
         seed_texts = texts(rows, "text")
         seed_vecs = self.embedder.embed(seed_texts)
         picks, passes, agrees, coss, retry_rows = [], [], [], [], []
-        for r, candidates in enumerate(rows.column("candidates").to_pylist()):
-            scores, cos, agree = self._score(seed_vecs[r], candidates, labels[r])
+        candidates = rows.column("candidates").to_pylist()
+        for r, (scores, cos, agree) in enumerate(self._score(seed_vecs, candidates, labels)):
             choice = noisy_argmax(scores, self.sigma, derive_seed(self.run_seed, ids[r], self.name, 1))
-            picks.append(candidates[choice])
+            picks.append(candidates[r][choice])
             passes.append(1)
             coss.append(float(cos[choice]))
             labelled = labels[r] in ("positive", "negative")
@@ -70,11 +78,11 @@ class Select(Stage):
                 abstraction_sampling(self.abstract, self.abstract.candidates - 1),
                 [derive_seed(self.run_seed, ids[r], self.name, 2) for r in retry_rows],
             )
-            for r, completion in zip(retry_rows, fresh, strict=True):
-                candidates = [picks[r], *completion.texts]
-                scores, cos, agree = self._score(seed_vecs[r], candidates, labels[r])
+            second = [[picks[r], *completion.texts] for r, completion in zip(retry_rows, fresh, strict=True)]
+            rescored = self._score(seed_vecs[retry_rows], second, [labels[r] for r in retry_rows])
+            for r, pool, completion, (scores, cos, agree) in zip(retry_rows, second, fresh, rescored, strict=True):
                 choice = noisy_argmax(scores, self.sigma, derive_seed(self.run_seed, ids[r], self.name, 2))
-                picks[r], passes[r], coss[r], agrees[r] = candidates[choice], 2, float(cos[choice]), bool(agree[choice])
+                picks[r], passes[r], coss[r], agrees[r] = pool[choice], 2, float(cos[choice]), bool(agree[choice])
                 tokens[r] = completion.tokens
         return StageResult(
             {
