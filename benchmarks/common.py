@@ -68,6 +68,69 @@ class PeakSampler:
         self._thread.join()
 
 
+class CpuProfile:
+    """CPU seconds used during a window by this process and every descendant (raylets, GCS, Ray workers),
+    grouped by role: where the machine's cores went, to explain a ratio rather than guess at it.
+
+    Polled in a thread so that processes that exit inside the window are still counted up to their last poll.
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval = interval
+        self._first: dict[tuple[int, float], float] = {}
+        self._last: dict[tuple[int, float], tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.wall = 0.0
+
+    @staticmethod
+    def _role(proc: psutil.Process) -> str:
+        if proc.pid == os.getpid():
+            return "driver"
+        cmd = proc.cmdline()
+        title = cmd[0] if cmd else proc.name()
+        if title.startswith("ray::"):
+            return title.split(" ")[0]
+        return Path(title).name if "python" not in title else "other python (" + " ".join(cmd[1:3])[-40:] + ")"
+
+    def _poll(self) -> None:
+        me = psutil.Process()
+        for proc in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                key = (proc.pid, proc.create_time())
+                t = proc.cpu_times()
+                used = t.user + t.system
+                self._first.setdefault(key, 0.0 if key[1] >= self._start else used)
+                self._last[key] = (self._role(proc), used)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._poll()
+            time.sleep(self.interval)
+
+    def __enter__(self) -> CpuProfile:
+        self._start = time.time()
+        self._poll()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+        self.wall = time.time() - self._start
+
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds per role, largest first, plus the share of the machine's cores they add up to."""
+        roles: dict[str, float] = {}
+        for key, (role, used) in self._last.items():
+            roles[role] = roles.get(role, 0.0) + used - self._first[key]
+        ranked = {k: round(v, 1) for k, v in sorted(roles.items(), key=lambda kv: -kv[1]) if v >= 0.05}
+        ranked["wall_s"] = round(self.wall, 1)
+        ranked["cores_busy"] = round(sum(roles.values()) / max(self.wall, 1e-9), 2)
+        return ranked
+
+
 def save(name: str, payload: dict[str, Any], table: list[dict[str, Any]]) -> str:
     """Write results/<name>.json and results/<name>.md; return the Markdown table."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 read units → parse+validate → mark (duplicates, seed sample, resume) → label → abstract → select
 → rewrite_1 → rewrite_2 → redact → nll_filter → similarity_filter → committed Parquet parts,
 then finalize (outputs, manifest, ledger, report). Before the stream: inventory (counts, duplicates,
-seed sample), the privacy ledger (σ from ε, δ, N), NLL bound calibration and the private index.
+seed sample), the privacy ledger (σ from ε, δ, N), then NLL bound calibration and the private index.
 """
 
 from __future__ import annotations
@@ -128,11 +128,10 @@ def build_index(cfg: Config, valid: ray.data.Dataset) -> ray.ObjectRef:
     return _stack_embeddings.options(num_cpus=cfg.runtime.read_num_cpus).remote(embedded)
 
 
-def stage_ops(cfg: Config, sigma: float, bounds_ref: ray.ObjectRef, index_ref: ray.ObjectRef) -> list[StageOp]:
-    """The model stages in order. Bounds and index arrive as object refs: actors wait for them on start."""
+def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef) -> list[StageOp]:
+    """The model stages in order. The index stays in the object store: each actor fetches it on start."""
     st, seed, dom = cfg.stages, cfg.runtime.seed, cfg.domain
     load_index = functools.partial(ray.get, index_ref)
-    load_bounds = functools.partial(ray.get, bounds_ref)
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
         StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "run_seed": seed}, st.abstract.resources),
@@ -158,7 +157,7 @@ def stage_ops(cfg: Config, sigma: float, bounds_ref: ray.ObjectRef, index_ref: r
         StageOp(
             "nll_filter",
             NllFilter,
-            {"cfg": st.nll_filter, "bounds": load_bounds},
+            {"cfg": st.nll_filter, "bounds": bounds},
             st.nll_filter.resources,
         ),
         StageOp(
@@ -199,21 +198,27 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         valid = parsed.map_batches(MarkRows(unsampled, cfg.runtime.seed), batch_format="pyarrow").map_batches(
             only_ok, batch_format="pyarrow"
         )
-        # Calibration and the private index are computed while the generation stages already run.
+        # The private index and the NLL bounds are built (side by side) before the stream starts. Were
+        # they built during it, the filter actors would block in their constructors while every upstream
+        # stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
+        # the plan. The driver waits on the refs without fetching the index.
+        clock.start()
         index_ref = build_index(cfg, valid)
         bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid)
+        ray.wait([index_ref], fetch_local=False)
+        bounds = ray.get(bounds_ref)
+        clock.done("index_and_calibration")
         clock.start()
         marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
-        ops = stage_ops(cfg, ledger.sigma, bounds_ref, index_ref)
+        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref)
         ds = marked.map_batches(only_ok, batch_format="pyarrow")
         for op in ops:
             ds = apply(ds, op, _threads(op))
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
         ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
         clock.done("stream")
-        bounds = ray.get(bounds_ref)
     clock.start()
     counts = finalize(run_dir, digest)
     clock.done("finalize")

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("dataplane.py", ["--sizes", "1000", "2000"]),
         ("scaleout.py", ["--rows", "300"]),
-        ("engine_ceiling.py", ["--rows", "8", "--batch", "4"]),
+        ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1"]),
         ("rpsg_vs_augpe.py", ["--quick", "--seeds", "4", "--corpus-rows", "200"]),
     ],
 )

@@ -60,5 +60,6 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
     assert ledger["composition"]["count"] == 2 and ledger["scope"]["not_covered"]
     assert manifest["tokens_generated"]["abstract"] > 0 and manifest["stage_busy_seconds"]["rewrite_1"] > 0
     rss = manifest["driver_peak_rss_mib"]  # a running peak, so it never falls from phase to phase
-    assert list(rss) == ["inventory", "stream", "finalize"] and 0 < rss["inventory"] <= rss["stream"] <= rss["finalize"]
+    assert list(rss) == ["inventory", "index_and_calibration", "stream", "finalize"]
+    assert 0 < rss["inventory"] <= rss["index_and_calibration"] <= rss["stream"] <= rss["finalize"]
     assert (run_dir / "report.html").stat().st_size > 10_000

@@ -8,7 +8,6 @@ or calibrated once on a sample) and written to the manifest.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -32,12 +31,10 @@ class NllFilter(Stage):
     name = "nll_filter"
     outputs = {"nll": pa.float64()}
 
-    def __init__(
-        self, cfg: NllFilterStage, bounds: Callable[[], dict[str, Any]] | None, column: str = "synthetic_text"
-    ) -> None:
-        """`bounds` fetches {"lo", "hi"} once (calibration may still be running); None scores without filtering."""
+    def __init__(self, cfg: NllFilterStage, bounds: dict[str, Any] | None, column: str = "synthetic_text") -> None:
+        """`bounds` holds the absolute {"lo", "hi"}; None scores without filtering (calibration)."""
         self.scorer = load_scorer(cfg.engine.spec())
-        limits = bounds() if bounds is not None else {}
+        limits = bounds or {}
         self.lo, self.hi, self.column = limits.get("lo"), limits.get("hi"), column
 
     def process(self, rows: pa.Table) -> StageResult:
