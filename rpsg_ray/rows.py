@@ -97,21 +97,20 @@ class Stage:
         return with_columns(batch, {f"sec_{self.name}": scatter(n, active, [per_row] * len(active), pa.float64())})
 
 
+def restatus(batch: pa.Table, changes: dict[int, tuple[str, str | None, str | None]]) -> pa.Table:
+    """Set (status, stage, reason) of the rows at the given positions; every other row keeps its own."""
+    if not changes:
+        return batch
+    columns = {name: batch.column(name).to_pylist() for name in ("status", "stage", "reason")}
+    for i, values in changes.items():
+        for column, value in zip(columns.values(), values, strict=True):
+            column[i] = value
+    return with_columns(batch, {name: pa.array(values, pa.string()) for name, values in columns.items()})
+
+
 def mark_dropped(batch: pa.Table, indices: np.ndarray, reasons: Sequence[str | None], stage: str) -> pa.Table:
-    status = batch.column("status").to_pylist()
-    stages = batch.column("stage").to_pylist()
-    why = batch.column("reason").to_pylist()
-    for i, reason in zip(indices.tolist(), reasons, strict=True):
-        if reason is not None:
-            status[i], stages[i], why[i] = DROPPED, stage, reason
-    return with_columns(
-        batch,
-        {
-            "status": pa.array(status, pa.string()),
-            "stage": pa.array(stages, pa.string()),
-            "reason": pa.array(why, pa.string()),
-        },
-    )
+    changes = {i: (DROPPED, stage, r) for i, r in zip(indices.tolist(), reasons, strict=True) if r is not None}
+    return restatus(batch, changes)
 
 
 def texts(rows: pa.Table, column: str) -> list[str]:

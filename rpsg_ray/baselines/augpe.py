@@ -28,12 +28,13 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 
-from rpsg_ray.config import AugpeConfig, Config, Domain
+from rpsg_ray.config import AugpeConfig, Config, Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder, load_generator
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.inventory import MarkRows, only_ok, take_inventory
 from rpsg_ray.io.sources import plan_read_units
+from rpsg_ray.pipeline import StageOp, apply, read_rows, run_stages
 from rpsg_ray.privacy.ledger import augpe_ledger
 from rpsg_ray.rows import derive_seed
 from rpsg_ray.runtime import ray_runtime
@@ -94,16 +95,8 @@ class Vote:
 
 
 def _generate(rows: list[dict[str, Any]], cfg: AugpeConfig) -> tuple[list[str], int]:
-    r = cfg.resources
-    ds = ray.data.from_items(rows).map_batches(
-        Generate,
-        fn_constructor_kwargs={"cfg": cfg},
-        batch_size=r.batch_size,
-        batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(min_size=r.min_actors, max_size=r.max_actors),
-        num_cpus=r.num_cpus,
-        num_gpus=r.num_gpus or None,
-    )
+    op = StageOp("augpe_generate", Generate, {"cfg": cfg}, cfg.resources)
+    ds = run_stages(ray.data.from_items(rows), [op])
     out = ds.select_columns(["text", "tokens"]).take_all()  # the synthetic population only (public-model text)
     return [o["text"] for o in out], sum(o["tokens"] for o in out)
 
@@ -118,25 +111,16 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
     rng = random.Random(cfg.runtime.seed)
     started, calls, tokens = time.time(), 0, 0
     with ray_runtime(cfg.runtime, address):
-        from rpsg_ray.pipeline import read_rows
-
         parsed = read_rows(cfg, units)
         inventory = take_inventory(parsed, cfg.runtime.seed, None)
         if inventory.valid_unique == 0:
             raise InputError(f"{cfg.input.path}: no valid records")
         ledger = augpe_ledger(cfg.privacy.epsilon, cfg.privacy.delta, inventory.valid_unique, a.iterations)
-        private = (
-            parsed.map_batches(MarkRows(inventory, cfg.runtime.seed), batch_format="pyarrow")
-            .map_batches(only_ok, batch_format="pyarrow")
-            .map_batches(
-                EmbedRecords,
-                fn_constructor_kwargs={"embedder": a.embedder},
-                batch_format="pyarrow",
-                batch_size=256,
-                compute=ray.data.ActorPoolStrategy(size=1),
-            )
-            .materialize()
-        )  # private embeddings + labels stay in the object store
+        valid = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed), batch_format="pyarrow").map_batches(
+            only_ok, batch_format="pyarrow"
+        )
+        embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
+        private = apply(valid, embed).materialize()  # private embeddings + labels stay in the object store
         labels = [lab for lab in a.labels for _ in range(per_label)]
         rows = [
             {**_chat_row(random_api_chat(cfg.domain, lab)), "seed": derive_seed(cfg.runtime.seed, f"init{i}", "augpe")}

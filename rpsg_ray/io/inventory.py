@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import ray.data
 from ray.data.aggregate import Count, Min
 
-from rpsg_ray.rows import DONE, NOT_SAMPLED, OK, QUARANTINED, with_columns
+from rpsg_ray.rows import DONE, NOT_SAMPLED, OK, QUARANTINED, restatus
 
 DUPLICATE = "duplicate id (an earlier row has the same id)"
 
@@ -83,27 +83,19 @@ class MarkRows:
         ids = batch.column("id").to_pylist()
         pos = batch.column("pos").to_pylist()
         status = batch.column("status").to_pylist()
-        stage = batch.column("stage").to_pylist()
-        reason = batch.column("reason").to_pylist()
         dups, threshold = self.inventory.duplicates, self.inventory.seed_threshold
         done = np.isin(id_hashes(ids), self.done) if self.done is not None else np.zeros(len(ids), bool)
+        changes: dict[int, tuple[str, str | None, str | None]] = {}
         for i, rid in enumerate(ids):
             if done[i]:
-                status[i] = DONE
+                changes[i] = (DONE, None, "committed by an earlier attempt of this run")
             elif status[i] != OK:
                 continue
             elif rid in dups and pos[i] != dups[rid]:
-                status[i], stage[i], reason[i] = QUARANTINED, "read", DUPLICATE
+                changes[i] = (QUARANTINED, "read", DUPLICATE)
             elif threshold is not None and sample_key(self.run_seed, rid) > threshold:
-                status[i], stage[i], reason[i] = NOT_SAMPLED, "sample", "not drawn into the seed sample"
-        return with_columns(
-            batch,
-            {
-                "status": pa.array(status, pa.string()),
-                "stage": pa.array(stage, pa.string()),
-                "reason": pa.array(reason, pa.string()),
-            },
-        )
+                changes[i] = (NOT_SAMPLED, "sample", "not drawn into the seed sample")
+        return restatus(batch, changes)
 
 
 def only_ok(batch: pa.Table) -> pa.Table:
