@@ -91,7 +91,10 @@ class CpuProfile:
         title = cmd[0] if cmd else proc.name()
         if title.startswith("ray::"):
             return title.split(" ")[0]
-        return Path(title).name if "python" not in title else "other python (" + " ".join(cmd[1:3])[-40:] + ")"
+        if not Path(title).name.startswith("python"):
+            return Path(title).name  # raylet, gcs_server, ...
+        script = next((Path(a).name for a in cmd[1:] if a.endswith(".py")), " ".join(cmd[1:3])[-40:])
+        return f"python {script}"
 
     def _poll(self) -> None:
         me = psutil.Process()

@@ -20,13 +20,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def one(size: int, work: Path) -> dict[str, float]:
     import ray
-    from common import PeakSampler, replicated_corpus
+    from common import PeakSampler
 
     from rpsg_ray.config import load_config
     from rpsg_ray.phases import peak_rss_mib
     from rpsg_ray.pipeline import generate
 
-    corpus = replicated_corpus(work / f"corpus-{size}.parquet", size)
+    corpus = work / f"corpus-{size}.parquet"  # written by the parent, so this process's RSS is the run's alone
     out = work / f"run-{size}"
     cfg = load_config(
         ROOT / "configs" / "dataplane.yaml", [f"input.path={corpus}", f"output_dir={out}", "runtime.progress=false"]
@@ -63,10 +63,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.one, work)))
         return
-    from common import save
+    from common import replicated_corpus, save
 
     rows = []
     for size in args.sizes:
+        replicated_corpus(work / f"corpus-{size}.parquet", size)
         done = subprocess.run(
             [sys.executable, __file__, "--one", str(size), "--work", str(work)],
             capture_output=True,

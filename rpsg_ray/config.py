@@ -201,6 +201,12 @@ class RuntimeConfig(Section):
     read_num_cpus: float = Field(0.25, gt=0, description="CPUs per read/write task.")
     block_rows: int = Field(1024, ge=1, description="Rows per block produced by the reader (streaming granularity).")
     progress: bool = Field(True, description="Show Ray Data progress bars.")
+    object_store_budget_mib: int | None = Field(
+        None,
+        ge=64,
+        description="Cap on the object-store memory the plan's queued blocks may hold (None: Ray Data's default, "
+        "half the store). A cap bounds the driver's per-block bookkeeping too.",
+    )
 
 
 class AugpeConfig(Section):

@@ -59,6 +59,9 @@ def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None
     ctx.enable_progress_bars = cfg.progress
     ctx.print_on_execution_start = False
     ctx.issue_detectors_config.detectors = []  # its memory hints are noise for fixed-size model pools
+    if cfg.object_store_budget_mib:
+        limits = ctx.execution_options.resource_limits
+        ctx.execution_options.resource_limits = limits.copy(object_store_memory=cfg.object_store_budget_mib * 2**20)
     try:
         yield
     finally:
