@@ -18,6 +18,8 @@ def peak_rss_mib() -> float:
 
 
 class PhaseClock:
+    """`done(phase)` records the phase and starts timing the next; `start()` restarts after a gap."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_rss_mib: dict[str, float] = {}
@@ -29,3 +31,4 @@ class PhaseClock:
     def done(self, phase: str) -> None:
         self.seconds[phase] = round(time.time() - self._start, 3)
         self.peak_rss_mib[phase] = round(peak_rss_mib(), 1)
+        self._start = time.time()

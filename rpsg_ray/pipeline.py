@@ -211,13 +211,11 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         # they built during it, the filter actors would block in their constructors while every upstream
         # stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
         # the plan. The driver waits on the refs without fetching the index.
-        clock.start()
         index_ref = build_index(cfg, valid)
         bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid)
         ray.wait([index_ref], fetch_local=False)
         bounds = ray.get(bounds_ref)
         clock.done("index_and_calibration")
-        clock.start()
         marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.

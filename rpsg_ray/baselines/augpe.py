@@ -145,7 +145,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             pop_ref = ray.put({"embeddings": embedder.embed(population), "labels": np.array(pop_labels)})
             hists = private.map_batches(
                 Vote,
-                fn_constructor_kwargs={"population": _getter(pop_ref)},
+                fn_constructor_kwargs={"population": functools.partial(ray.get, pop_ref)},
                 batch_size=1024,
                 compute=ray.data.ActorPoolStrategy(size=1),
             ).take_all()
@@ -181,7 +181,3 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
 
 def _chat_row(chat: Chat) -> dict[str, str]:
     return {"system": chat[0]["content"], "user": chat[1]["content"]}
-
-
-def _getter(ref: ray.ObjectRef) -> Callable[[], dict[str, np.ndarray]]:
-    return functools.partial(ray.get, ref)
