@@ -22,7 +22,7 @@ ray job logs --address "$ADDR" "rpsg-ci-ok-$$" | tail -25
 python - "$OUT" <<'PY'
 import json, sys, pyarrow.parquet as pq
 run = sys.argv[1]
-m = json.load(open(f"{run}/manifest.json"))
+m = json.load(open(f"{run}/private/manifest.json"))
 assert m["accounting"]["balanced"], m["accounting"]
 n = pq.read_metadata(f"{run}/synthetic.parquet").num_rows
 assert n > 0, "synthetic.parquet is empty"

@@ -52,7 +52,8 @@ def one(rows: int, batch: int, threads: int) -> dict:
     from rpsg_ray.engines.base import Sampling
     from rpsg_ray.engines.registry import load_generator
     from rpsg_ray.pipeline import StageOp, run_stages
-    from rpsg_ray.rows import ROW_SCHEMA, derive_seed
+    from rpsg_ray.privacy.keys import new_key
+    from rpsg_ray.rows import ROW_SCHEMA
     from rpsg_ray.runtime import engine_env
     from rpsg_ray.stages.prompts import rewrite_chat
     from rpsg_ray.stages.rewrite import target_words
@@ -68,6 +69,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     domain = Domain()
 
     # direct: one process, same prompts, same batch size, same seeds
+    key = new_key()
     t = time.time()
     engine = load_generator(cfg.engine.spec())
     load_s = time.time() - t
@@ -81,7 +83,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
             rewrite_chat(domain, r["text"], r["label"], target_words(r["text"], cfg), cfg.length_tolerance, False)
             for r in part
         ]
-        seeds = [derive_seed(0, r["id"], "rewrite_1") for r in part]
+        seeds = [key.sampling_seed(r["id"], "rewrite_1") for r in part]
         direct_tokens += sum(c.tokens for c in engine.generate(chats, sampling, seeds))
     direct_s = time.time() - t
     del engine
@@ -96,7 +98,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     ).append_column("abstraction", pa.array([r["text"] for r in records]))
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": engine_env()})
     ray.data.DataContext.get_current().enable_progress_bars = False
-    kwargs = {"cfg": cfg, "domain": domain, "run_seed": 0, "pass_index": 1}
+    kwargs = {"cfg": cfg, "domain": domain, "key": key, "pass_index": 1}
     op = StageOp("rewrite_1", TimedRewrite, kwargs, cfg.resources)
     started = time.time()
     with CpuProfile() as cpu:

@@ -77,7 +77,7 @@ def main() -> None:
         "--set",
         f"privacy.epsilon={args.epsilon}",
     )
-    m = json.loads((run / "manifest.json").read_text())
+    m = json.loads((run / "private" / "manifest.json").read_text())  # timings and counts are private-derived
     retained = m["counts"]["kept"]
     rows = [
         {

@@ -73,31 +73,34 @@ def _cmd_augpe(args: argparse.Namespace) -> int:
 
 
 def _cmd_account(args: argparse.Namespace) -> int:
-    from rpsg_ray.privacy.accountant import PrivacyParameterError, calibrate_sigma, epsilon_for_sigma, pld_epsilon
-    from rpsg_ray.privacy.mechanisms import score_range, selection_sensitivity
+    """The ledger a run with these settings would write, computed by the same code (no second copy)."""
+    from rpsg_ray.config import load_config
+    from rpsg_ray.privacy.accountant import PrivacyParameterError, pld_epsilon
+    from rpsg_ray.privacy.ledger import ledger_for
 
-    if args.delta is None:
-        raise ConfigError("--delta is required")
+    if (args.epsilon is None) == (args.sigma is None):
+        raise ConfigError("give exactly one of --epsilon or --sigma")
+    if args.selections not in (None, 1, 2):
+        raise ConfigError("--selections is 1 (no retry pass) or 2 (with retry)")
+    flags = {
+        "privacy.epsilon": args.epsilon,
+        "privacy.delta": args.delta,
+        "stages.abstract.candidates": args.candidates,
+        "stages.select.retry": None if args.selections is None else str(args.selections == 2).lower(),
+        "augpe.iterations": args.iterations,
+    }
+    overrides = [*(args.set or []), *(f"{k}={v}" for k, v in flags.items() if v is not None)]
+    cfg = load_config(args.config, overrides)
     try:
-        if args.method == "augpe":
-            sens, count, what = 1.0, args.iterations, f"AUG-PE, T={args.iterations} histogram releases, sensitivity 1"
-        else:
-            lo, hi = score_range(args.w_cos, args.w_agree, args.w_disagree, args.cos_min, args.cos_max)
-            sens, count = selection_sensitivity(lo, hi, args.candidates), args.selections
-            what = f"RPSG selection, K={args.candidates}, {count} selection(s)/record, score range [{lo:g}, {hi:g}]"
-        if (args.epsilon is None) == (args.sigma is None):
-            raise ConfigError("give exactly one of --epsilon or --sigma")
-        if args.epsilon is not None:
-            sigma = calibrate_sigma(args.epsilon, args.delta, sens, count)
-            eps = args.epsilon
-        else:
-            sigma, eps = args.sigma, epsilon_for_sigma(args.sigma, args.delta, sens, count)
-        check = pld_epsilon(sigma, args.delta, sens, count)
+        ledger = ledger_for(cfg, args.method, args.records, args.sigma)
+        check = pld_epsilon(ledger.sigma, ledger.delta, ledger.sensitivity, ledger.composition["count"])
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
     print(
-        f"{what}\n  sensitivity Δ₂ = {sens:.6g}\n  sigma = {sigma:.6g}\n  epsilon = {eps:.6g} at delta = {args.delta:g}"
-        f" (PLD cross-check: {check:.6g})"
+        f"{ledger.mechanism}; {ledger.composition['count']} composed release(s)\n"
+        f"  sensitivity Δ₂ = {ledger.sensitivity:.6g}\n  sigma = {ledger.sigma:.6g}\n"
+        f"  epsilon = {ledger.epsilon:.6g} at delta = {ledger.delta:g} ({ledger.delta_source}; PLD cross-check: "
+        f"{check:.6g})\n{ledger.summary()}"
     )
     return 0
 
@@ -145,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser(
         "generate",
         help="run the RPSG pipeline on a seed corpus",
-        description="Read private seed records, generate synthetic rows, filter them, and write "
-        "synthetic.parquet, lineage.parquet, quarantine.parquet, manifest.json, ledger.json and "
-        "report.html into the output directory. An unfinished run in the output directory is resumed.",
+        description="Read private seed records, generate synthetic rows, filter them, and write the shareable "
+        "synthetic.parquet, manifest.json and ledger.json into the output directory, and everything private "
+        "(report, lineage, diagnostics, the secret key) under its private/ folder. An unfinished run in the output "
+        "directory is resumed.",
     )
     g.add_argument("--config", required=True, help="YAML config (see configs/ and docs/CONFIG.md)")
     g.add_argument("--input", help="seed file or directory (overrides input.path)")
@@ -175,20 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser(
         "account",
         help="turn (ε, δ) into σ, or σ into ε",
-        description="Privacy calculator; the same code computes every run's ledger.",
+        description="Privacy calculator: prints the ledger a run with these settings would write (the same code "
+        "computes every run's ledger).",
     )
     a.add_argument("--method", choices=["rpsg", "augpe"], default="rpsg")
-    a.add_argument("--epsilon", type=float)
-    a.add_argument("--sigma", type=float)
-    a.add_argument("--delta", type=float)
-    a.add_argument("--candidates", type=int, default=4, help="K candidates per selection (rpsg)")
-    a.add_argument("--selections", type=int, default=2, help="noisy selections per record (rpsg; 2 with retry)")
-    a.add_argument("--iterations", type=int, default=10, help="T iterations (augpe)")
-    a.add_argument("--w-cos", type=float, default=0.75)
-    a.add_argument("--w-agree", type=float, default=0.25)
-    a.add_argument("--w-disagree", type=float, default=0.15)
-    a.add_argument("--cos-min", type=float, default=0.0)
-    a.add_argument("--cos-max", type=float, default=1.0)
+    a.add_argument("--config", help="YAML config whose privacy and selection settings to use (default: built-in)")
+    a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    a.add_argument("--epsilon", type=float, help="target ε: print the σ that buys it")
+    a.add_argument("--sigma", type=float, help="noise σ: print the ε it buys")
+    a.add_argument("--delta", type=float, help="δ (default: 1/(N·ln N), needs --records)")
+    a.add_argument("--records", type=int, help="N, the number of private records (sets the default δ, checks δ < 1/N)")
+    a.add_argument("--candidates", type=int, help="K candidates per selection (rpsg)")
+    a.add_argument("--selections", type=int, help="noisy selections per record (rpsg): 2 with the retry pass, else 1")
+    a.add_argument("--iterations", type=int, help="T iterations (augpe)")
     a.set_defaults(func=_cmd_account)
 
     p = sub.add_parser("prepare", help="convert the packaged models and write the demo corpus")

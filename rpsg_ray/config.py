@@ -187,9 +187,12 @@ class Stages(Section):
 
 class PrivacyConfig(Section):
     epsilon: float | None = Field(
-        4.0, gt=0, description="Per-record ε of the candidate selection; null: no noise, no claim."
+        4.0, gt=0, description="ε of the candidate selection only (component-level, see the ledger); null: no noise."
     )
     delta: float | None = Field(None, gt=0, lt=1, description="δ; null: 1/(N·ln N) from the counted input.")
+    allow_large_delta: bool = Field(
+        False, description="Accept a configured δ ≥ 1/N (such a δ permits leaking a whole record); refused otherwise."
+    )
 
 
 class RuntimeConfig(Section):
@@ -197,7 +200,11 @@ class RuntimeConfig(Section):
         None, description="Ray cluster address; None: RAY_ADDRESS or a local in-process runtime."
     )
     local_num_cpus: int = Field(12, ge=2, description="Logical CPUs of the local runtime (more than pool slots).")
-    seed: int = Field(20260407, description="Run seed: every random draw derives from (seed, record id, stage, pass).")
+    seed: int = Field(
+        20260407,
+        description="Public seed for choices that protect nothing (e.g. AUG-PE's tone per prompt). DP noise, LLM "
+        "sampling and the seed sample derive from the run's secret key instead (private/run.key).",
+    )
     read_num_cpus: float = Field(0.25, gt=0, description="CPUs per read/write task.")
     block_rows: int = Field(1024, ge=1, description="Rows per block produced by the reader (streaming granularity).")
     progress: bool = Field(True, description="Show Ray Data progress bars.")

@@ -1,4 +1,10 @@
-"""The run manifest (counts, thresholds, timings, driver memory, tokens, versions) and the files written beside it."""
+"""The run manifests and the files written beside them.
+
+The full manifest (counts per stage and reason, thresholds calibrated on private records, timings,
+tokens, PII counts, sentiment rates, how the selection behaved) is private: every figure in it is
+derived from the private records. The public manifest holds what a data consumer needs and nothing
+private-derived beyond what the ledger lists under ``published_private_derived``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any
 from rpsg_ray.config import Config
 from rpsg_ray.io.finalize import RunCounts
 from rpsg_ray.io.inventory import Inventory, describe
+from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.ledger import Ledger
 
@@ -78,6 +85,7 @@ def build_manifest(
             "epsilon": ledger.epsilon,
             "delta": ledger.delta,
             "sigma": ledger.sigma,
+            "selection_observed": _selection_observed(counts),
         },
         "stage_busy_seconds": {s: round(counts.sums[f"sec_{s}"], 3) for s in STAGES},
         "phase_wall_seconds": clock.seconds,
@@ -94,15 +102,50 @@ def build_manifest(
     }
 
 
+def _selection_observed(counts: RunCounts) -> dict[str, float | int]:
+    """How the noisy selection behaved on this run's private scores: the rate at which it released the best
+    candidate, the rate the calibrated σ predicts for these very scores, and the mean lead of the best."""
+    n = counts.active["select_argmax"]
+    if not n:
+        return {"selections": 0}
+    return {
+        "selections": n,
+        "released_best_rate": counts.sums["select_argmax"] / n,
+        "predicted_best_rate": counts.sums["select_p_argmax"] / n,
+        "mean_best_lead": counts.sums["select_gap"] / n,
+    }
+
+
+def public_manifest(cfg: Config, manifest: dict[str, Any], ledger: Ledger, layout: RunLayout) -> dict[str, Any]:
+    """What may be shared: the config, versions, the ledger's summary, N and the published row count."""
+    return {
+        "method": ledger.method,
+        "config_digest": manifest["config_digest"],
+        "synthetic_rows": manifest["counts"]["kept"],
+        "n_private_records": ledger.n_private_records,
+        "privacy": {k: manifest["privacy"][k] for k in ("summary", "epsilon", "delta", "sigma")},
+        "published_files": [p.name for p in layout.public_files()],
+        "not_published": "private/ holds lineage, diagnostics, quarantine, the full manifest, the report, "
+        "committed parts and the run's secret key: never share it",
+        "config": cfg.model_dump(mode="json"),
+        "packages": manifest["packages"],
+    }
+
+
 def _requests(counts: RunCounts) -> int:
     """Generation requests (one prompt, n samples): one per live row per generating stage, plus retries."""
     retries = counts.sums["select_pass"] - counts.active["select_pass"]
     return int(sum(counts.active[f"tokens_{s}"] for s in ("abstract", "rewrite_1", "rewrite_2")) + retries)
 
 
-def write_outputs(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def write_outputs(cfg: Config, layout: RunLayout, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
     from rpsg_ray.report import write_report
 
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    (run_dir / "ledger.json").write_text(json.dumps(ledger.to_dict(), indent=2, ensure_ascii=False))
-    write_report(run_dir, manifest, ledger, counts)
+    write_json(layout.private_manifest, manifest)
+    write_json(layout.manifest, public_manifest(cfg, manifest, ledger, layout))
+    write_json(layout.ledger, ledger.to_dict())
+    write_report(layout, manifest, ledger, counts)

@@ -16,18 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import ray
 import ray.data
 
 from rpsg_ray.config import Config, Resources
-from rpsg_ray.errors import InputError
+from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.finalize import RunCounts, finalize
 from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, only_settled, take_inventory
+from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.parse import parse_units
 from rpsg_ray.io.run_state import prepare_run_dir, write_state
 from rpsg_ray.io.sink import CommittedParquetSink
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.phases import PhaseClock
+from rpsg_ray.privacy.accountant import PrivacyParameterError
+from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
 from rpsg_ray.privacy.ledger import Ledger, rpsg_ledger
 from rpsg_ray.runtime import engine_env, ray_runtime
 from rpsg_ray.stages.abstract import Abstract
@@ -101,15 +105,26 @@ def read_rows(cfg: Config, units: list) -> ray.data.Dataset:
     )
 
 
+def _keyed_sample(batch: pa.Table, key: RunKey, threshold: int) -> pa.Table:
+    ranks = np.array([key.rank(CALIBRATION_SAMPLE, i) for i in batch.column("id").to_pylist()], dtype=np.int64)
+    return batch.filter(pa.array(ranks < threshold))
+
+
 @ray.remote
-def _calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
-    """Absolute NLL bounds: from the config, or quantiles of NLLs of a private sample (computed once)."""
+def _calibrate_nll(cfg: Config, valid: ray.data.Dataset, n_valid: int, key: RunKey) -> dict[str, Any]:
+    """Absolute NLL bounds: from the config, or quantiles of NLLs of a private sample (computed once).
+
+    The sample is a keyed Bernoulli sample (each valid record kept with probability sample_size / N by
+    its secret rank), so it is uniform over the corpus, not its first rows, and its size is about
+    sample_size."""
     f = cfg.stages.nll_filter
     if f.lo is not None and f.hi is not None:
         return {"lo": f.lo, "hi": f.hi, "source": "config"}
     c = f.calibration
+    threshold = int(min(1.0, c.sample_size / max(n_valid, 1)) * 2**63 - 1)
+    sample = valid.map_batches(_keyed_sample, fn_kwargs={"key": key, "threshold": threshold}, batch_format="pyarrow")
     op = StageOp("nll_calibration", NllFilter, {"cfg": f, "bounds": None, "column": "text"}, f.resources)
-    rows = apply(valid.limit(c.sample_size), op).select_columns(["nll"]).take_all()  # the sample only
+    rows = apply(sample, op).select_columns(["nll"]).take_all()  # the sample only
     nlls = np.array([r["nll"] for r in rows if r["nll"] is not None and r["nll"] == r["nll"]], dtype=float)
     if not len(nlls):
         raise InputError("NLL calibration found no scorable records")
@@ -119,7 +134,7 @@ def _calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
     return {
         "lo": lo,
         "hi": hi,
-        "source": "calibrated on private sample",
+        "source": "calibrated on a keyed random sample of private records",
         "calibration": {"n": len(nlls), "quantiles": quantiles, **c.model_dump()},
     }
 
@@ -137,29 +152,32 @@ def build_index(cfg: Config, valid: ray.data.Dataset) -> ray.ObjectRef:
     return _stack_embeddings.options(num_cpus=cfg.runtime.read_num_cpus).remote(embedded)
 
 
-def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef) -> list[StageOp]:
-    """The model stages in order. The index stays in the object store: each actor fetches it on start."""
-    st, seed, dom = cfg.stages, cfg.runtime.seed, cfg.domain
+def stage_ops(
+    cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef, key: RunKey
+) -> list[StageOp]:
+    """The model stages in order. The index stays in the object store: each actor fetches it on start.
+    The secret key travels to the actors inside the cluster (constructor arguments), never to outputs."""
+    st, dom = cfg.stages, cfg.domain
     load_index = functools.partial(ray.get, index_ref)
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
-        StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "run_seed": seed}, st.abstract.resources),
+        StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "key": key}, st.abstract.resources),
         StageOp(
             "select",
             Select,
-            {"cfg": st.select, "sigma": sigma, "abstract": st.abstract, "domain": dom, "run_seed": seed},
+            {"cfg": st.select, "sigma": sigma, "abstract": st.abstract, "domain": dom, "key": key},
             st.select.resources,
         ),
         StageOp(
             "rewrite_1",
             Rewrite,
-            {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 1},
+            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 1},
             st.rewrite.resources,
         ),
         StageOp(
             "rewrite_2",
             Rewrite,
-            {"cfg": st.rewrite, "domain": dom, "run_seed": seed, "pass_index": 2},
+            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 2},
             st.rewrite.resources,
         ),
         StageOp("redact", Redact, {"cfg": st.redact}, st.redact.resources),
@@ -183,28 +201,24 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     from rpsg_ray.manifest import build_manifest, write_outputs
 
     started = time.time()
-    run_dir = Path(cfg.output_dir)
+    layout = RunLayout(Path(cfg.output_dir))
     units = plan_read_units(cfg.input)  # file-level problems fail here, before any Ray work
     digest = cfg.digest()
-    done, resumed = prepare_run_dir(run_dir, digest, resume, overwrite)
+    done, resumed, key = prepare_run_dir(layout, digest, resume, overwrite)
     clock = PhaseClock()
     with ray_runtime(cfg.runtime, address):
         clock.start()
         parsed = read_rows(cfg, units)
-        inventory = take_inventory(parsed, cfg.runtime.seed, cfg.input.seeds)
+        inventory = take_inventory(parsed, key, cfg.input.seeds)
         if inventory.valid_unique == 0:
             raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
         clock.done("inventory")
-        ledger = rpsg_ledger(
-            cfg.privacy.epsilon,
-            cfg.privacy.delta,
-            inventory.valid_unique,
-            cfg.stages.abstract.candidates,
-            cfg.stages.select.selections,
-            _weights(cfg),
-        )
+        try:
+            ledger = rpsg_ledger(cfg, inventory.valid_unique)
+        except PrivacyParameterError as e:
+            raise ConfigError(str(e)) from None
         unsampled = Inventory(inventory.input_rows, inventory.valid_unique, inventory.duplicates)
-        valid = parsed.map_batches(MarkRows(unsampled, cfg.runtime.seed), batch_format="pyarrow").map_batches(
+        valid = parsed.map_batches(MarkRows(unsampled, key), batch_format="pyarrow").map_batches(
             only_ok, batch_format="pyarrow"
         )
         # The private index and the NLL bounds are built (side by side) before the stream starts. Were
@@ -212,38 +226,29 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         # stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
         # the plan. The driver waits on the refs without fetching the index.
         index_ref = build_index(cfg, valid)
-        bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid)
+        bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(
+            cfg, valid, inventory.valid_unique, key
+        )
         ray.wait([index_ref], fetch_local=False)
         bounds = ray.get(bounds_ref)
         clock.done("index_and_calibration")
-        marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
+        marked = parsed.map_batches(MarkRows(inventory, key, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
-        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref)
+        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref, key)
         ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
-        ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
+        ds.union(settled).write_datasink(CommittedParquetSink(str(layout.parts)))
         clock.done("stream")
     clock.start()
-    counts = finalize(run_dir, digest)
+    counts = finalize(layout, key)
     clock.done("finalize")
     manifest = build_manifest(cfg, inventory, counts, bounds, ledger, clock, time.time() - started, resumed)
-    write_outputs(run_dir, manifest, ledger, counts)
-    write_state(run_dir, digest, "complete")
-    return RunResult(run_dir, counts, ledger, manifest)
+    write_outputs(cfg, layout, manifest, ledger, counts)
+    write_state(layout, digest, "complete")
+    return RunResult(layout.root, counts, ledger, manifest)
 
 
 def _threads(op: StageOp) -> int | None:
     engine = getattr(op.kwargs.get("cfg"), "engine", None)
     return engine.threads if engine is not None else None
-
-
-def _weights(cfg: Config) -> dict[str, float]:
-    s = cfg.stages.select
-    return {
-        "w_cos": s.w_cos,
-        "w_agree": s.w_agree,
-        "w_disagree": s.w_disagree,
-        "cos_min": s.cos_min,
-        "cos_max": s.cos_max,
-    }

@@ -1,4 +1,8 @@
-"""A run report a person would rather read than logs: Markdown + HTML with plots, and a terminal summary."""
+"""A run report a person would rather read than logs: Markdown + HTML with plots, and a terminal summary.
+
+The report is the operator's: it shows drop counts, filter histograms against private records and
+example rows, so it is written under ``private/`` with the other private files.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rpsg_ray.io.finalize import NLL_BINS, SIM_BINS, RunCounts
+from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.privacy.ledger import Ledger
 
 
@@ -30,6 +35,14 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     b = manifest["thresholds"]["nll_filter"]
     rows.append(("NLL bounds (nats/token)", f"[{b['lo']:.3f}, {b['hi']:.3f}] ({b['source']})"))
     rows.append(("similarity threshold", str(manifest["thresholds"]["similarity_filter"]["max_cosine"])))
+    sel = manifest["privacy"]["selection_observed"]
+    if sel.get("selections"):
+        rows.append(
+            (
+                "selection released the best candidate",
+                f"{sel['released_best_rate']:.0%} of {sel['selections']} (σ predicts {sel['predicted_best_rate']:.0%})",
+            )
+        )
     rows.append(("tokens generated", str(sum(manifest["tokens_generated"].values()))))
     rows.append(("wall time", f"{manifest['wall_seconds']:.1f} s"))
     seconds, rss = manifest["phase_wall_seconds"], manifest["driver_peak_rss_mib"]
@@ -42,8 +55,17 @@ def terminal_summary(run_dir: Path, manifest: dict[str, Any], ledger: Ledger) ->
     rows = summary_rows(manifest)
     width = max(len(k) for k, _ in rows)
     lines = [f"  {k.ljust(width)}  {v}" for k, v in rows]
-    files = "synthetic.parquet, lineage.parquet (private), quarantine.parquet, manifest.json, ledger.json, report.html"
+    files = "synthetic.parquet, manifest.json, ledger.json (shareable); private/ (never share: report, lineage...)"
     return "\n".join(["", f"run: {run_dir}", *lines, "", f"privacy: {ledger.summary()}", f"outputs: {files}", ""])
+
+
+def selection_table(ledger: Ledger) -> list[tuple[str, str]]:
+    """P(the released candidate is the best one) by the best's lead, at this run's σ."""
+    u = ledger.selection_utility
+    rows = [(f"best leads by {gap}", f"{p:.3f}") for gap, p in u["p_best_at_gap"].items()]
+    rows.append(("best leads by the whole score range", f"{u['p_best_at_full_range']:.3f}"))
+    rows.append(("uniform choice (no information)", f"{u['uniform']:.3f}"))
+    return rows
 
 
 def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
@@ -78,8 +100,10 @@ def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
-    plot = run_dir / "report.png"
+def write_report(layout: RunLayout, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
+    out = layout.private
+    plot = out / "report.png"
+    selection = selection_table(ledger)
     _plot(counts, manifest, plot)
     rows = summary_rows(manifest)
     busy = manifest["stage_busy_seconds"]
@@ -101,6 +125,12 @@ def write_report(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts
         "Not covered:",
         *[f"- {s}" for s in ledger.scope["not_covered"]],
         "",
+        "What the selection buys at this ε: P(the released candidate is the best one)",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in selection],
+        "",
         "## Stage busy time (actor-seconds)",
         "",
         "| stage | seconds |",
@@ -113,12 +143,13 @@ def write_report(run_dir: Path, manifest: dict[str, Any], ledger: Ledger, counts
         "",
         *[f"> {e}\n" for e in examples],
     ]
-    (run_dir / "report.md").write_text("\n".join(md))
+    (out / "report.md").write_text("\n".join(md))
     image = base64.b64encode(plot.read_bytes()).decode()
     table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     stage_table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in busy.items())
     covers = "".join(f"<li>{html.escape(s)}</li>" for s in ledger.scope["covers"])
     not_covered = "".join(f"<li>{html.escape(s)}</li>" for s in ledger.scope["not_covered"])
+    selection_html = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in selection)
     samples = "".join(f"<blockquote>{html.escape(e)}</blockquote>" for e in examples)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>rpsg run report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
@@ -127,7 +158,8 @@ blockquote{{background:#f6f6f6;margin:.5em 0;padding:.5em 1em;border-left:3px so
 <h1>rpsg run report</h1><table>{table}</table>
 <h2>Privacy</h2><p>{html.escape(ledger.summary())}</p>
 <p>Covered:</p><ul>{covers}</ul><p>Not covered:</p><ul>{not_covered}</ul>
+<p>What the selection buys at this ε: P(the released candidate is the best one)</p><table>{selection_html}</table>
 <h2>Where the rows went, and the filters</h2><img style="max-width:100%" src="data:image/png;base64,{image}">
 <h2>Stage busy time (actor-seconds)</h2><table>{stage_table}</table>
 <h2>Example synthetic rows</h2>{samples}</body></html>"""
-    (run_dir / "report.html").write_text(page)
+    layout.report.write_text(page)

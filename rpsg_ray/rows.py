@@ -8,7 +8,6 @@ rows from dropped and quarantined ones, so every input row is accounted for exac
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,12 +35,6 @@ ROW_SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
-
-
-def derive_seed(run_seed: int, record_id: str, stage: str, pass_index: int = 0) -> int:
-    """A 31-bit seed from (run seed, record id, stage, pass): retried tasks redraw the same values."""
-    key = f"{run_seed}\x1f{record_id}\x1f{stage}\x1f{pass_index}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "little") & 0x7FFFFFFF
 
 
 def with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:

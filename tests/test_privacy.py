@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import chisquare, norm
 
+from rpsg_ray.config import Config, load_config
+from rpsg_ray.errors import ResumeError
 from rpsg_ray.privacy.accountant import (
     PrivacyParameterError,
     calibrate_sigma,
@@ -17,8 +21,15 @@ from rpsg_ray.privacy.accountant import (
     gdp_delta,
     pld_epsilon,
 )
+from rpsg_ray.privacy.keys import create_key, load_key, new_key
 from rpsg_ray.privacy.ledger import augpe_ledger, rpsg_ledger
-from rpsg_ray.privacy.mechanisms import noisy_argmax, score_range, selection_sensitivity
+from rpsg_ray.privacy.mechanisms import (
+    noisy_argmax,
+    p_best_for_gap,
+    score_range,
+    selection_probabilities,
+    selection_sensitivity,
+)
 
 WEIGHTS = {"w_cos": 0.75, "w_agree": 0.25, "w_disagree": 0.15, "cos_min": 0.0, "cos_max": 1.0}
 
@@ -78,25 +89,48 @@ def test_selection_sensitivity_from_fixed_range() -> None:
     assert selection_sensitivity(lo, hi, 4) == pytest.approx(1.15 * 2)
 
 
+def ledger_config(*overrides: str) -> Config:
+    return load_config(None, list(overrides))
+
+
 def test_rpsg_ledger_scope_and_default_delta() -> None:
-    ledger = rpsg_ledger(4.0, None, 2000, 4, 2, WEIGHTS)
+    ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
     assert ledger.delta == pytest.approx(1 / (2000 * math.log(2000)))
     assert ledger.sigma == pytest.approx(calibrate_sigma(4.0, ledger.delta, 2.3, 2))
     assert any("NO formal" in s for s in ledger.scope["not_covered"])
-    none = rpsg_ledger(None, None, 2000, 4, 2, WEIGHTS)
+    assert "no dataset-level DP" in ledger.summary() and "secret" in ledger.key_assumption
+    none = rpsg_ledger(ledger_config("privacy.epsilon=null"), 2000)
     assert none.sigma == 0 and none.epsilon is None and "no formal guarantee" in none.warnings[0]
 
 
-def test_large_delta_warns() -> None:
-    with pytest.warns(UserWarning, match="1/N"):
-        ledger = rpsg_ledger(1.0, 0.01, 1000, 4, 1, WEIGHTS)
-    assert ledger.warnings
+def test_ledger_says_what_the_selection_buys() -> None:
+    """At ε = 4 with K = 4 the pick is close to uniform, and the ledger says so with the exact probability."""
+    ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
+    u = ledger.selection_utility
+    assert u["uniform"] == 0.25
+    assert u["p_best_at_full_range"] == pytest.approx(
+        selection_probabilities(np.array([1.15, 0, 0, 0]), ledger.sigma)[0]
+    )
+    assert 0.25 < u["p_best_at_gap"]["0.1"] < u["p_best_at_full_range"] < 0.4
+    assert f"{u['p_best_at_full_range']:.2f}" in ledger.summary()
+
+
+def test_large_delta_is_refused_unless_allowed() -> None:
+    with pytest.raises(PrivacyParameterError, match="allow_large_delta"):
+        rpsg_ledger(ledger_config("privacy.epsilon=1", "privacy.delta=0.001"), 1000)
+    ledger = rpsg_ledger(
+        ledger_config("privacy.epsilon=1", "privacy.delta=0.001", "privacy.allow_large_delta=true"), 1000
+    )
+    assert ledger.delta == 0.001 and "1/N" in ledger.warnings[0]
+    assert rpsg_ledger(ledger_config("privacy.epsilon=1", "privacy.delta=0.0009"), 1000).delta == 0.0009
 
 
 def test_augpe_ledger_matches_calculator() -> None:
-    ledger = augpe_ledger(2.0, None, 75_316, 10)
+    ledger = augpe_ledger(ledger_config("privacy.epsilon=2", "augpe.iterations=10"), 75_316)
     assert ledger.epsilon == pytest.approx(2.0, rel=1e-6)
     assert ledger.sigma == pytest.approx(calibrate_sigma(2.0, default_delta(75_316), 1.0, 10))
+    given = augpe_ledger(ledger_config("augpe.iterations=10"), 75_316, sigma=ledger.sigma)
+    assert given.epsilon == pytest.approx(2.0, rel=1e-6)
 
 
 def test_noisy_argmax_zero_noise_is_argmax() -> None:
@@ -117,16 +151,59 @@ def test_noisy_argmax_is_reproducible_per_seed() -> None:
     assert [noisy_argmax(scores, 1.0, s) for s in range(20)] == [noisy_argmax(scores, 1.0, s) for s in range(20)]
 
 
-def test_empirical_privacy_loss_within_bound() -> None:
-    """Neighbouring score vectors (extremes of the fixed range): observed output log-ratios stay within ε(δ)."""
-    k, epsilon, delta = 4, 2.0, 1e-3
-    lo, hi = score_range(**WEIGHTS)
-    sigma = calibrate_sigma(epsilon, delta, selection_sensitivity(lo, hi, k), 1)
-    a = np.array([hi, lo, lo, lo])
-    b = np.array([lo, hi, hi, hi])
-    draws = 40_000
-    rng = np.random.default_rng(7)
-    pa_ = np.bincount(np.argmax(a + rng.normal(0, sigma, (draws, k)), axis=1), minlength=k) / draws
-    pb_ = np.bincount(np.argmax(b + rng.normal(0, sigma, (draws, k)), axis=1), minlength=k) / draws
-    ratios = np.abs(np.log(pa_ / pb_))
-    assert ratios.max() < epsilon, ratios
+def keyed_picks(scores: np.ndarray, sigma: float, draws: int) -> np.ndarray:
+    key = new_key()
+    return np.bincount(
+        [noisy_argmax(scores, sigma, key.noise_seed(f"r{i}", "select", 1)) for i in range(draws)], minlength=len(scores)
+    )
+
+
+def test_noisy_argmax_follows_the_exact_distribution_of_the_calibrated_sigma() -> None:
+    """noisy_argmax itself, fed keyed seeds, against the exact output distribution at the ledger's σ. The same
+    draws reject the distributions of σ off by 20% either way, so a mechanism with the wrong noise fails."""
+    ledger = rpsg_ledger(ledger_config("privacy.epsilon=2", "privacy.delta=0.001", "stages.select.retry=false"), 100)
+    sigma, draws = ledger.sigma, 40_000
+    scores = np.array([1.0, -0.15, -0.15, -0.15])  # the extremes of the fixed range
+    picks = keyed_picks(scores, sigma, draws)
+    assert chisquare(picks, draws * selection_probabilities(scores, sigma)).pvalue > 1e-4
+    for wrong in (0.8 * sigma, 1.2 * sigma):
+        assert chisquare(picks, draws * selection_probabilities(scores, wrong)).pvalue < 1e-6
+
+
+def test_exact_output_probabilities_respect_the_guarantee() -> None:
+    """For neighbouring score vectors at the extremes of the fixed range, every output's probability obeys
+    P_a(i) ≤ e^ε·P_b(i) + δ at the calibrated σ (exact probabilities, no sampling error)."""
+    ledger = rpsg_ledger(ledger_config("privacy.epsilon=2", "privacy.delta=0.001", "stages.select.retry=false"), 100)
+    lo, hi = -0.15, 1.0
+    a, b = np.array([hi, lo, lo, lo]), np.array([lo, hi, hi, hi])
+    pa_, pb_ = selection_probabilities(a, ledger.sigma), selection_probabilities(b, ledger.sigma)
+    assert pa_.sum() == pytest.approx(1.0, abs=1e-9)
+    bound = math.exp(ledger.epsilon)
+    assert np.all(pa_ <= bound * pb_ + ledger.delta) and np.all(pb_ <= bound * pa_ + ledger.delta)
+
+
+def test_selection_probabilities_closed_form_for_two_candidates() -> None:
+    """K = 2: P(best) = Φ(gap / (σ√2))."""
+    for gap, sigma in [(0.1, 0.3), (1.15, 3.2), (0.5, 0.05)]:
+        expected = norm.cdf(gap / (sigma * math.sqrt(2)))
+        assert p_best_for_gap(gap, sigma, 2) == pytest.approx(expected, abs=1e-7)
+
+
+def test_run_key_domains_are_independent_and_secret(tmp_path: Path) -> None:
+    key = create_key(tmp_path / "private" / "run.key")
+    assert stat.S_IMODE((tmp_path / "private" / "run.key").stat().st_mode) == 0o600
+    assert load_key(tmp_path / "private" / "run.key") == key
+    assert key.secret.hex() not in repr(key) and str(key.secret) not in repr(key)
+    # DP noise and LLM sampling of the same record never share a draw; another run's key draws differently
+    assert key.noise_seed("r1", "select", 1) % 2**63 != key.sampling_seed("r1", "select", 1)
+    assert key.noise_seed("r1", "select", 1) != key.noise_seed("r1", "select", 2)
+    assert new_key().noise_seed("r1", "select", 1) != key.noise_seed("r1", "select", 1)
+    assert 0 <= key.sampling_seed("r1", "rewrite_1") < 2**63 and key.output_id("r1") != new_key().output_id("r1")
+
+
+def test_missing_or_damaged_key_refuses_resume(tmp_path: Path) -> None:
+    with pytest.raises(ResumeError, match="secret key is missing"):
+        load_key(tmp_path / "run.key")
+    (tmp_path / "run.key").write_bytes(b"short")
+    with pytest.raises(ResumeError, match="not a run key"):
+        load_key(tmp_path / "run.key")

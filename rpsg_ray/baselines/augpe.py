@@ -9,14 +9,16 @@ the Ns samples kept in the last iteration. LLM calls per final sample: 1 + k·T 
 extra variation round after the last vote, 1 + k·(T+1), is not run: its samples are never selected).
 
 The driver loops over T iterations and holds the synthetic population (public-model text, never
-private); private records stay in Ray Data and only their vote histograms reach the driver.
+private); private records stay in Ray Data and only their vote histograms reach the driver. Vote
+noise and sampling seeds derive from the run's secret key (private/run.key). Every row of a
+duplicated id is set aside, so no id votes twice and the sensitivity is 1 as accounted.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import random
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,12 +33,15 @@ import ray.data
 from rpsg_ray.config import AugpeConfig, Config, Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder, load_generator
-from rpsg_ray.errors import InputError
+from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.inventory import MarkRows, only_ok, take_inventory
+from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
+from rpsg_ray.manifest import write_json
 from rpsg_ray.pipeline import StageOp, apply, read_rows, run_stages
+from rpsg_ray.privacy.accountant import PrivacyParameterError
+from rpsg_ray.privacy.keys import create_key
 from rpsg_ray.privacy.ledger import augpe_ledger
-from rpsg_ray.rows import derive_seed
 from rpsg_ray.runtime import ray_runtime
 from rpsg_ray.stages.private_index import EmbedRecords
 
@@ -95,35 +100,43 @@ class Vote:
 
 
 def _generate(rows: list[dict[str, Any]], cfg: AugpeConfig) -> tuple[list[str], int]:
+    """Texts in the order of ``rows``: actor pools do not preserve order, so each row carries its index."""
     op = StageOp("augpe_generate", Generate, {"cfg": cfg}, cfg.resources)
-    ds = run_stages(ray.data.from_items(rows), [op])
-    out = ds.select_columns(["text", "tokens"]).take_all()  # the synthetic population only (public-model text)
+    items = [{**row, "index": i} for i, row in enumerate(rows)]
+    ds = run_stages(ray.data.from_items(items), [op])
+    out = sorted(ds.select_columns(["index", "text", "tokens"]).take_all(), key=lambda o: o["index"])
     return [o["text"] for o in out], sum(o["tokens"] for o in out)
 
 
 def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
-    a, run_dir = cfg.augpe, Path(cfg.output_dir)
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise InputError(f"{run_dir}: not empty; pass --overwrite or choose another --output")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    a, layout = cfg.augpe, RunLayout(Path(cfg.output_dir))
+    run_dir = layout.root
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise InputError(f"{run_dir}: not empty; pass --overwrite or choose another --output")
+        shutil.rmtree(run_dir)
     units = plan_read_units(cfg.input)
+    key = create_key(layout.key)
     per_label = max(1, a.samples // len(a.labels))
     rng = random.Random(cfg.runtime.seed)
     started, calls, tokens = time.time(), 0, 0
     with ray_runtime(cfg.runtime, address):
         parsed = read_rows(cfg, units)
-        inventory = take_inventory(parsed, cfg.runtime.seed, None)
-        if inventory.valid_unique == 0:
+        inventory = take_inventory(parsed, key, None)
+        n_voters = inventory.valid_unique - len(inventory.duplicates)
+        if n_voters == 0:
             raise InputError(f"{cfg.input.path}: no valid records")
-        ledger = augpe_ledger(cfg.privacy.epsilon, cfg.privacy.delta, inventory.valid_unique, a.iterations)
-        valid = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed), batch_format="pyarrow").map_batches(
-            only_ok, batch_format="pyarrow"
-        )
+        try:
+            ledger = augpe_ledger(cfg, n_voters)
+        except PrivacyParameterError as e:
+            raise ConfigError(str(e)) from None
+        marks = MarkRows(inventory, key, drop_all_duplicates=True)
+        valid = parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow")
         embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
         private = apply(valid, embed).materialize()  # private embeddings + labels stay in the object store
         labels = [lab for lab in a.labels for _ in range(per_label)]
         rows = [
-            {**_chat_row(random_api_chat(cfg.domain, lab)), "seed": derive_seed(cfg.runtime.seed, f"init{i}", "augpe")}
+            {**_chat_row(random_api_chat(cfg.domain, lab)), "seed": key.sampling_seed(f"init{i}", "augpe")}
             for i, lab in enumerate(labels)
         ]
         kept, used = _generate(rows, a)
@@ -136,7 +149,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             for i, (text, lab) in enumerate(zip(kept, labels, strict=True)):
                 for j in range(a.variations):
                     chat = variation_chat(cfg.domain, text, rng.choice(TONES))
-                    rows.append({**_chat_row(chat), "seed": derive_seed(cfg.runtime.seed, f"{t}.{i}.{j}", "augpe")})
+                    rows.append({**_chat_row(chat), "seed": key.sampling_seed(f"{t}.{i}.{j}", "augpe")})
                     pop_labels.append(lab)
             varied, used = _generate(rows, a)
             calls += len(rows)
@@ -150,9 +163,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
                 compute=ray.data.ActorPoolStrategy(size=1),
             ).take_all()
             counts = np.sum([h["hist"] for h in hists], axis=0).astype(float)
-            noise = np.random.default_rng(derive_seed(cfg.runtime.seed, "augpe", "vote", t)).normal(
-                0, ledger.sigma, len(counts)
-            )
+            noise = np.random.default_rng(key.noise_seed("augpe", "vote", t)).normal(0, ledger.sigma, len(counts))
             noisy = np.where(counts + noise < a.threshold, 0.0, counts + noise)
             chosen = []
             for lab in a.labels:
@@ -161,7 +172,9 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             kept, labels = [population[i] for i in chosen], [pop_labels[i] for i in chosen]
             phases["iterations"].append({"seconds": time.time() - t0, "tokens": used, "requests": len(rows)})
     wall = time.time() - started
-    pq.write_table(pa.table({"text": kept, "label": labels}), run_dir / "synthetic.parquet")
+    ids = [key.output_id(f"augpe-{i}") for i in range(len(kept))]
+    published = pa.table({"synthetic_id": ids, "text": kept, "label": labels}).sort_by("synthetic_id")
+    pq.write_table(published, layout.synthetic)
     manifest = {
         "method": "augpe",
         "variant": "1 + k·T calls per final sample",
@@ -171,11 +184,11 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
         "wall_seconds": wall,
         "calls_per_retained": calls / len(kept),
         "phases": phases,
-        "private_records": inventory.valid_unique,
+        "private_records": n_voters,
         "config": cfg.augpe.model_dump(mode="json"),
     }
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (run_dir / "ledger.json").write_text(json.dumps(ledger.to_dict(), indent=2, ensure_ascii=False))
+    write_json(layout.manifest, manifest)
+    write_json(layout.ledger, ledger.to_dict())
     return manifest
 
 

@@ -19,7 +19,9 @@ NEGATIVE_WORDS = r"\b(bad|worst|boring|dull|awful|mess|poor|fails|stupid|waste|f
 
 
 class EchoGenerator:
-    """Returns the last user message, words in order or reversed, n times; `delay_s` per call simulates latency."""
+    """Returns the last user message n times, each sample dropping every m-th word (m = 2..5, chosen by the
+    seed) and in order or reversed, so the samples of one prompt differ (the selection has something to
+    choose between) and are reproducible per seed; `delay_s` per call simulates latency."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
@@ -29,9 +31,14 @@ class EchoGenerator:
         out = []
         for chat, seed in zip(chats, seeds, strict=True):
             words = chat[-1]["content"].split()[: sampling.max_tokens]
-            texts = [" ".join(words[::-1] if (seed + i) % 2 else words) for i in range(sampling.n)]
+            texts = [" ".join(_thin(words, seed + i)[:: -1 if (seed + i) % 2 else 1]) for i in range(sampling.n)]
             out.append(Completion(texts=texts, tokens=sum(len(t.split()) for t in texts)))
         return out
+
+
+def _thin(words: list[str], draw: int) -> list[str]:
+    step = 2 + draw % 4
+    return [w for j, w in enumerate(words) if (j + 1) % step] or words
 
 
 class LengthScorer:

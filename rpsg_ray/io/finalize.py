@@ -1,13 +1,15 @@
-"""Turn committed parts into the run's outputs and count everything, streaming batch by batch.
+"""Turn committed parts into the run's outputs and count everything, one part at a time.
 
-synthetic.parquet  kept rows: synthetic id, text, label, sentiment match, NLL, max similarity (no seed ids)
-lineage.parquet    every input row: seed id -> synthetic id (or the stage and reason it stopped); private
-quarantine.parquet rows that failed validation: id, source location, reason (no text)
+synthetic.parquet            published: synthetic id (keyed, unlinkable to the seed), text, label, in a
+                             keyed random order that does not follow the seeds
+private/diagnostics.parquet  per published row: sentiment match, NLL, max similarity, selection details
+private/lineage.parquet      every input row: seed id -> synthetic id (or the stage and reason it stopped)
+private/quarantine.parquet   rows that failed validation: id, source location, reason (no text)
 """
 
 from __future__ import annotations
 
-import hashlib
+import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,21 +20,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.run_state import part_files
+from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import DROPPED, NOT_SAMPLED, OK, QUARANTINED
 
 NLL_BINS = np.linspace(0.0, 15.0, 61)
 SIM_BINS = np.linspace(-1.0, 1.0, 81)
 
-SYNTHETIC_SCHEMA = pa.schema(
-    [
-        ("synthetic_id", pa.string()),
-        ("text", pa.string()),
-        ("label", pa.string()),
-        ("sentiment_match", pa.bool_()),
-        ("nll", pa.float64()),
-        ("max_similarity", pa.float32()),
-    ]
+SYNTHETIC_SCHEMA = pa.schema([("synthetic_id", pa.string()), ("text", pa.string()), ("label", pa.string())])
+# (column in parts, column in diagnostics, type): everything per row that was compared with private data
+DIAGNOSTICS = (
+    ("rewrite_2_match", "sentiment_match", pa.bool_()),
+    ("nll", "nll", pa.float64()),
+    ("max_similarity", "max_similarity", pa.float32()),
+    ("select_pass", "select_pass", pa.int8()),
+    ("select_choice", "select_choice", pa.int8()),
+    ("select_argmax", "select_argmax", pa.bool_()),
+    ("select_p_argmax", "select_p_argmax", pa.float32()),
+    ("select_gap", "select_gap", pa.float32()),
+    ("select_scores", "select_scores", pa.list_(pa.float32())),
 )
+DIAGNOSTICS_SCHEMA = pa.schema([("synthetic_id", pa.string())] + [(name, t) for _, name, t in DIAGNOSTICS])
 LINEAGE_SCHEMA = pa.schema(
     [
         ("seed_id", pa.string()),
@@ -43,10 +52,6 @@ LINEAGE_SCHEMA = pa.schema(
     ]
 )
 QUARANTINE_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("reason", pa.string())])
-
-
-def synthetic_id(config_digest: str, seed_id: str) -> str:
-    return "s" + hashlib.blake2b(f"{config_digest}\x1f{seed_id}".encode(), digest_size=8).hexdigest()
 
 
 @dataclass
@@ -88,6 +93,9 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
     for name in batch.column_names:
         if name.startswith(("sec_", "tokens_", "pii_")) or name in (
             "select_agree",
+            "select_argmax",
+            "select_p_argmax",
+            "select_gap",
             "rewrite_1_match",
             "rewrite_2_match",
         ):
@@ -109,55 +117,73 @@ def _column(batch: pa.Table, name: str, type_: pa.DataType) -> pa.Array:
     return pa.nulls(batch.num_rows, type_)
 
 
-def finalize(run_dir: Path, config_digest: str, max_examples: int = 5) -> RunCounts:
-    parts = run_dir / "parts"
+def finalize(layout: RunLayout, key: RunKey, max_examples: int = 5) -> RunCounts:
     counts = RunCounts()
-    files = sorted(str(p) for p in parts.glob("part-*.parquet"))
+    buckets = layout.private / "shuffle"
+    bucket_writers: dict[int, pq.ParquetWriter] = {}
     # One part at a time (a part is one write task's rows), so the driver holds one part at most. Parts
     # differ in columns (settled rows never got model outputs); missing columns read as nulls below.
     writers = {
-        "synthetic": pq.ParquetWriter(run_dir / "synthetic.parquet", SYNTHETIC_SCHEMA),
-        "lineage": pq.ParquetWriter(run_dir / "lineage.parquet", LINEAGE_SCHEMA),
-        "quarantine": pq.ParquetWriter(run_dir / "quarantine.parquet", QUARANTINE_SCHEMA),
+        "diagnostics": pq.ParquetWriter(layout.diagnostics, DIAGNOSTICS_SCHEMA),
+        "lineage": pq.ParquetWriter(layout.lineage, LINEAGE_SCHEMA),
+        "quarantine": pq.ParquetWriter(layout.quarantine, QUARANTINE_SCHEMA),
     }
     try:
-        for file in files:
+        for file in part_files(layout):
             batch = pq.ParquetFile(file).read(use_threads=False)
             if not batch.num_rows:
                 continue
             _accumulate(counts, batch, max_examples)
-            ids = batch.column("id").to_pylist()
             status = batch.column("status")
             kept = pc.equal(status, OK)
-            sids = pa.array(
-                [synthetic_id(config_digest, i) if k else None for i, k in zip(ids, kept.to_pylist(), strict=True)],
-                pa.string(),
-            )
+            ids = batch.column("id").to_pylist()
+            sids = pa.array([key.output_id(i) if k else None for i, k in zip(ids, kept.to_pylist(), strict=True)])
             writers["lineage"].write_table(
                 pa.table(
-                    [batch.column("id"), sids, status, batch.column("stage"), batch.column("reason")],
+                    [batch.column("id"), sids.cast(pa.string()), status, batch.column("stage"), batch.column("reason")],
                     schema=LINEAGE_SCHEMA,
                 )
             )
-            good = batch.filter(kept)
-            writers["synthetic"].write_table(
+            good, good_ids = batch.filter(kept), sids.filter(kept).cast(pa.string())
+            writers["diagnostics"].write_table(
                 pa.table(
-                    [
-                        sids.filter(kept),
-                        _column(good, "synthetic_text", pa.string()),
-                        _column(good, "label", pa.string()),
-                        _column(good, "rewrite_2_match", pa.bool_()),
-                        _column(good, "nll", pa.float64()),
-                        _column(good, "max_similarity", pa.float32()),
-                    ],
-                    schema=SYNTHETIC_SCHEMA,
+                    [good_ids, *(_column(good, source, t) for source, _, t in DIAGNOSTICS)], schema=DIAGNOSTICS_SCHEMA
                 )
             )
+            published = pa.table(
+                [good_ids, _column(good, "synthetic_text", pa.string()), _column(good, "label", pa.string())],
+                schema=SYNTHETIC_SCHEMA,
+            )
+            _spread(published, buckets, bucket_writers)
             bad = batch.filter(pc.equal(status, QUARANTINED))
             writers["quarantine"].write_table(
                 pa.table([bad.column("id"), bad.column("source"), bad.column("reason")], schema=QUARANTINE_SCHEMA)
             )
     finally:
-        for writer in writers.values():
+        for writer in [*writers.values(), *bucket_writers.values()]:
             writer.close()
+    _write_shuffled(layout.synthetic, buckets, sorted(bucket_writers))
     return counts
+
+
+def _spread(published: pa.Table, buckets: Path, writers: dict[int, pq.ParquetWriter]) -> None:
+    """Append rows to the bucket named by their id's first hex digit (ids are keyed hashes: uniform)."""
+    if not published.num_rows:
+        return
+    bucket_of = np.array([int(i[1], 16) for i in published.column("synthetic_id").to_pylist()])
+    for b in np.unique(bucket_of):
+        if b not in writers:
+            buckets.mkdir(parents=True, exist_ok=True)
+            writers[b] = pq.ParquetWriter(buckets / f"bucket-{b:02d}.parquet", SYNTHETIC_SCHEMA)
+        writers[b].write_table(published.filter(pa.array(bucket_of == b)))
+
+
+def _write_shuffled(target: Path, buckets: Path, used: list[int]) -> None:
+    """The published file in keyed-id order: a random permutation to anyone without the key, built one
+    bucket (1/16 of the published rows) at a time."""
+    with pq.ParquetWriter(target, SYNTHETIC_SCHEMA) as writer:
+        for b in used:
+            table = pq.read_table(buckets / f"bucket-{b:02d}.parquet")
+            writer.write_table(table.sort_by("synthetic_id"))
+    if buckets.exists():
+        shutil.rmtree(buckets)

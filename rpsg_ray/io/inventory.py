@@ -17,15 +17,11 @@ import pyarrow.compute as pc
 import ray.data
 from ray.data.aggregate import Count, Min
 
+from rpsg_ray.privacy.keys import SEED_SAMPLE, RunKey
 from rpsg_ray.rows import DONE, NOT_SAMPLED, OK, QUARANTINED, restatus
 
 DUPLICATE = "duplicate id (an earlier row has the same id)"
-
-
-def sample_key(run_seed: int, record_id: str) -> int:
-    """Keyed hash that orders records for the uniform seed sample (63-bit, Arrow int64)."""
-    digest = hashlib.blake2b(f"{run_seed}\x1f{record_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+DUPLICATE_ALL = "duplicate id (every row with this id is set aside)"
 
 
 def id_hashes(ids: list[str]) -> np.ndarray:
@@ -47,13 +43,13 @@ def _repeated(batch: pa.Table) -> pa.Table:
     return batch.filter(pc.greater(batch.column("n"), 1))
 
 
-def _keys(batch: pa.Table, run_seed: int) -> pa.Table:
-    return batch.append_column(
-        "key", pa.array([sample_key(run_seed, i) for i in batch.column("id").to_pylist()], pa.int64())
-    )
+def _keys(batch: pa.Table, key: RunKey) -> pa.Table:
+    ranks = [key.rank(SEED_SAMPLE, i) for i in batch.column("id").to_pylist()]
+    return batch.append_column("key", pa.array(ranks, pa.int64()))
 
 
-def take_inventory(parsed: ray.data.Dataset, run_seed: int, seeds: int | None) -> Inventory:
+def take_inventory(parsed: ray.data.Dataset, key: RunKey, seeds: int | None) -> Inventory:
+    """Counts, duplicate ids and the seed sample: the `seeds` records of lowest keyed rank (secret, uniform)."""
     ids = parsed.select_columns(["id", "pos", "status"]).materialize()  # ids only, kept in the object store
     input_rows = ids.count()
     valid = ids.map_batches(only_ok, batch_format="pyarrow").select_columns(["id", "pos"])
@@ -66,17 +62,22 @@ def take_inventory(parsed: ray.data.Dataset, run_seed: int, seeds: int | None) -
     dups = grouped.map_batches(_repeated, batch_format="pyarrow").take_all()
     inventory = Inventory(input_rows, unique, {d["id"]: int(d["first"]) for d in dups}, None, unique)
     if seeds is not None and seeds < unique:
-        keyed = grouped.map_batches(_keys, fn_kwargs={"run_seed": run_seed}, batch_format="pyarrow")
+        keyed = grouped.map_batches(_keys, fn_kwargs={"key": key}, batch_format="pyarrow")
         inventory.seed_threshold = int(keyed.sort("key").limit(seeds).max("key"))
         inventory.seeds = seeds
     return inventory
 
 
 class MarkRows:
-    """Quarantine duplicate ids, set aside rows outside the seed sample, skip rows a resumed run has done."""
+    """Quarantine duplicate ids, set aside rows outside the seed sample, skip rows a resumed run has done.
 
-    def __init__(self, inventory: Inventory, run_seed: int, done: np.ndarray | None = None) -> None:
-        self.inventory, self.run_seed = inventory, run_seed
+    By default the first row of a duplicated id stays; ``drop_all_duplicates`` sets aside every row of
+    it, for mechanisms whose sensitivity assumes one row per id (AUG-PE's one vote per record)."""
+
+    def __init__(
+        self, inventory: Inventory, key: RunKey, done: np.ndarray | None = None, drop_all_duplicates: bool = False
+    ) -> None:
+        self.inventory, self.key, self.drop_all_duplicates = inventory, key, drop_all_duplicates
         self.done = done if done is not None and len(done) else None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -91,9 +92,11 @@ class MarkRows:
                 changes[i] = (DONE, None, "committed by an earlier attempt of this run")
             elif status[i] != OK:
                 continue
+            elif rid in dups and self.drop_all_duplicates:
+                changes[i] = (QUARANTINED, "read", DUPLICATE_ALL)
             elif rid in dups and pos[i] != dups[rid]:
                 changes[i] = (QUARANTINED, "read", DUPLICATE)
-            elif threshold is not None and sample_key(self.run_seed, rid) > threshold:
+            elif threshold is not None and self.key.rank(SEED_SAMPLE, rid) > threshold:
                 changes[i] = (NOT_SAMPLED, "sample", "not drawn into the seed sample")
         return restatus(batch, changes)
 

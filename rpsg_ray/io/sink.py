@@ -1,4 +1,4 @@
-"""Committed Parquet chunks: each write task writes a temp file, then renames it into ``parts/``.
+"""Committed Parquet chunks: each write task writes a temp file, then renames it into ``private/parts/``.
 
 A crash never leaves a half file that later counts as done. The chunk name is a hash of the ids it
 holds, so a retried write task (same rows) overwrites its own chunk instead of adding a twin. Seed

@@ -1,41 +1,58 @@
 """The privacy ledger: what noise was used, what (ε, δ) it buys, and exactly what that covers.
 
-Every ε that rpsg_ray prints comes from here, so RPSG, AUG-PE and DP-SGD numbers in a comparison
-are computed by the same code with the same δ convention.
+Every ε that rpsg_ray prints comes from here, for a run and for `rpsg account` alike, so RPSG and
+AUG-PE numbers in a comparison are computed by the same code, from the same config fields, with the
+same δ convention.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rpsg_ray.privacy.accountant import (
     ACCOUNTANT,
     GaussianComposition,
+    PrivacyParameterError,
     calibrate_sigma,
     default_delta,
     library_version,
 )
-from rpsg_ray.privacy.mechanisms import score_range, selection_sensitivity
+from rpsg_ray.privacy.mechanisms import p_best_for_gap, score_range, selection_sensitivity
 
+if TYPE_CHECKING:
+    from rpsg_ray.config import Config
+
+KEY_ASSUMPTION = (
+    "The noise is drawn from the run's secret key (private/run.key, 256 bits, never published). The guarantee "
+    "holds only while that key stays secret: anyone holding it can recompute and subtract the noise."
+)
 RPSG_COVERS = [
-    "Which of the K candidate abstractions of each seed is released to the rewrite stage "
-    "(Gaussian report-noisy-max on fixed-range scores; the retry selection is composed whenever enabled).",
+    "Component-level only: which of the K candidate abstractions of each seed is released to the rewrite stage "
+    "(Gaussian report-noisy-max on fixed-range scores; the retry selection is composed whenever enabled). "
+    "With the K candidates fixed and the record's slot public, the released index is (ε, δ)-DP with respect to "
+    "the record's score vector in [lo, hi]^K.",
 ]
 RPSG_NOT_COVERED = [
+    "Dataset-level add/remove DP: a record's presence decides which rows exist, the seed sample's rank spans all "
+    "ids, and first-occurrence de-duplication lets an added row displace another record.",
     "The candidates themselves: they are generated from the private record, so every option carries its content.",
     "The sentiment label (from the input or a classifier) and the length target (from the seed's word count) "
-    "go into prompts and scores without noise.",
+    "go into prompts and scores without noise; each published row carries its seed's label.",
     "The decision to run the retry pass depends on the private label.",
-    "The NLL filter's bounds may be calibrated on private records, and the similarity filter compares every "
-    "output with every private record; which rows survive depends on private data.",
+    "The NLL filter's bounds are calibrated on a keyed random sample of private records, and the similarity filter "
+    "compares every output with every private record; which rows survive depends on private data.",
     "Prompts sent to the generator carry private-derived text (the released abstraction and its rewrites).",
     "PII redaction is heuristic (regexes + NER) and gives no guarantee.",
     "End to end, the synthetic dataset has NO formal (ε, δ)-DP guarantee with respect to the private records; "
     "its privacy rests on the empirical audit.",
 ]
+PUBLISHED_PRIVATE_DERIVED = [
+    "N, the count of valid private records (it sets δ), in this ledger and the public manifest.",
+    "The number of published synthetic rows (visible from the file itself).",
+    "Each published row's label, which is its seed's label.",
+]
+GAPS = (0.05, 0.1, 0.25, 0.5)
 
 
 @dataclass
@@ -50,9 +67,12 @@ class Ledger:
     neighbouring: str
     accountant: str
     accountant_version: str
-    n_private_records: int
+    n_private_records: int | None
     delta_source: str
     scope: dict[str, list[str]]
+    key_assumption: str = KEY_ASSUMPTION
+    published_private_derived: list[str] = field(default_factory=list)
+    selection_utility: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,41 +81,70 @@ class Ledger:
     def summary(self) -> str:
         if self.epsilon is None:
             return f"{self.method}: no noise (epsilon: null); NO formal privacy guarantee."
-        covered = self.scope["covers"][0].rstrip(".")
+        head = (
+            f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g}), σ={self.sigma:.4g}, Δ₂={self.sensitivity:.4g}, "
+            f"{self.composition['count']} composed Gaussian release(s); {self.accountant.split(' (')[0]}"
+        )
+        if self.method != "rpsg":
+            return f"{head}. Covers: {self.scope['covers'][0]}"
+        u = self.selection_utility
         return (
-            f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g})-DP for {covered[0].lower()}{covered[1:]} "
-            f"(σ={self.sigma:.4g}, Δ₂={self.sensitivity:.4g}, {self.composition['count']} composed Gaussian "
-            f"release(s) per record; {self.accountant.split(' (')[0]}). Not covered: see ledger scope."
+            f"{head}. Component-level: the choice among K={u['k']} candidates; no dataset-level DP. At this ε the "
+            f"pick is the best candidate with probability {u['p_best_at_full_range']:.2f} even when it leads by the "
+            f"whole score range (uniform: {u['uniform']:.2f})."
         )
 
 
-def resolve_delta(delta: float | None, n_records: int) -> tuple[float, str, list[str]]:
-    """The δ to use, where it came from, and warnings when it is too large for the dataset size."""
-    notes: list[str] = []
+def resolve_delta(delta: float | None, n_records: int | None, allow_large: bool) -> tuple[float, str, list[str]]:
+    """The δ to use and where it came from; δ ≥ 1/N (a δ that permits leaking a whole record) is refused
+    unless ``allow_large`` is set explicitly."""
     if delta is None:
-        return default_delta(n_records), f"default 1/(N·ln N) with N = {n_records} counted private records", notes
-    if delta >= 1.0 / max(n_records, 1):
-        notes.append(f"δ = {delta:g} is ≥ 1/N = {1.0 / max(n_records, 1):.3g}: such a δ permits leaking a whole record")
-        warnings.warn(notes[-1], stacklevel=2)
-    return delta, "configured", notes
+        if not n_records:
+            raise PrivacyParameterError("delta is required when the number of private records is unknown")
+        return default_delta(n_records), f"default 1/(N·ln N) with N = {n_records} counted private records", []
+    if not n_records:
+        return delta, "configured (N unknown: δ < 1/N not checked)", []
+    if delta >= 1.0 / n_records:
+        note = f"δ = {delta:g} is ≥ 1/N = {1.0 / n_records:.3g}: such a δ permits leaking a whole record"
+        if not allow_large:
+            raise PrivacyParameterError(f"{note}; lower privacy.delta or set privacy.allow_large_delta: true")
+        return delta, "configured (allow_large_delta)", [note]
+    return delta, "configured", []
 
 
-def rpsg_ledger(
-    epsilon: float | None,
-    delta: float | None,
-    n_records: int,
-    k: int,
-    selections: int,
-    weights: dict[str, float],
-) -> Ledger:
-    """Calibrate σ for the RPSG selection and describe it. epsilon=None: no noise, no claim."""
-    lo, hi = score_range(**weights)
+def _selection_weights(cfg: Config) -> dict[str, float]:
+    s = cfg.stages.select
+    return {"w_cos": s.w_cos, "w_agree": s.w_agree, "w_disagree": s.w_disagree} | {
+        "cos_min": s.cos_min,
+        "cos_max": s.cos_max,
+    }
+
+
+def selection_utility(sigma: float, k: int, lo: float, hi: float) -> dict[str, Any]:
+    """What the noisy selection buys at σ: P(pick = best) when the best leads the others by a given gap."""
+    return {
+        "k": k,
+        "uniform": 1.0 / k,
+        "p_best_at_gap": {str(g): p_best_for_gap(g, sigma, k) for g in GAPS},
+        "p_best_at_full_range": p_best_for_gap(hi - lo, sigma, k),
+        "meaning": "probability that the released candidate is the best-scoring one, if it leads every other "
+        "candidate by the gap; the run's own observed gaps are in the private manifest",
+    }
+
+
+def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
+    """Calibrate σ for the RPSG selection (or take a given σ) and describe it; epsilon null: no noise, no claim."""
+    k, selections = cfg.stages.abstract.candidates, cfg.stages.select.selections
+    lo, hi = score_range(**_selection_weights(cfg))
     sensitivity = selection_sensitivity(lo, hi, k)
-    composition = {"count": selections, "kind": "per-record sequential; parallel across disjoint records"}
-    scope = {"covers": RPSG_COVERS, "not_covered": RPSG_NOT_COVERED}
-    neighbouring = "add/remove one private record (its K-score vector moves anywhere in [lo, hi]^K)"
+    composition = {"count": selections, "kind": "sequential per record (the retry is counted whenever enabled)"}
+    neighbouring = (
+        "one record's K-score vector replaced by any other in [lo, hi]^K, with the K candidates fixed and the "
+        "record's slot public (not dataset-level add/remove)"
+    )
     mechanism = f"Gaussian report-noisy-max over K={k} candidate scores in fixed range [{lo:g}, {hi:g}]"
-    if epsilon is None:
+    eps = cfg.privacy.epsilon
+    if eps is None and sigma is None:
         return Ledger(
             "rpsg",
             mechanism,
@@ -110,14 +159,19 @@ def rpsg_ledger(
             n_records,
             "n/a",
             {"covers": [], "not_covered": ["Everything: no noise is added."]},
-            ["no formal guarantee: privacy.epsilon is null"],
+            published_private_derived=PUBLISHED_PRIVATE_DERIVED,
+            selection_utility=selection_utility(0.0, k, lo, hi),
+            warnings=["no formal guarantee: privacy.epsilon is null"],
         )
-    d, source, notes = resolve_delta(delta, n_records)
-    sigma = calibrate_sigma(epsilon, d, sensitivity, selections)
+    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
+    if sigma is None:
+        sigma = calibrate_sigma(eps, d, sensitivity, selections)
+    else:
+        eps = GaussianComposition(sensitivity, sigma, selections).epsilon(d)
     return Ledger(
         "rpsg",
         mechanism,
-        epsilon,
+        eps,
         d,
         sigma,
         sensitivity,
@@ -127,20 +181,21 @@ def rpsg_ledger(
         library_version(),
         n_records,
         source,
-        scope,
-        notes,
+        {"covers": RPSG_COVERS, "not_covered": RPSG_NOT_COVERED},
+        published_private_derived=PUBLISHED_PRIVATE_DERIVED,
+        selection_utility=selection_utility(sigma, k, lo, hi),
+        warnings=notes,
     )
 
 
-def augpe_ledger(
-    epsilon: float | None, delta: float | None, n_records: int, iterations: int, sigma: float | None = None
-) -> Ledger:
+def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """AUG-PE: T Gaussian histogram releases, sensitivity 1 (each record votes once) → μ = √T/σ."""
-    d, source, notes = resolve_delta(delta, n_records)
+    iterations = cfg.augpe.iterations
+    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
     if sigma is None:
-        if epsilon is None:
-            raise ValueError("AUG-PE needs epsilon or sigma")
-        sigma = calibrate_sigma(epsilon, d, 1.0, iterations)
+        if cfg.privacy.epsilon is None:
+            raise PrivacyParameterError("AUG-PE needs privacy.epsilon or a sigma")
+        sigma = calibrate_sigma(cfg.privacy.epsilon, d, 1.0, iterations)
     eps = GaussianComposition(1.0, sigma, iterations).epsilon(d)
     return Ledger(
         "augpe",
@@ -150,7 +205,8 @@ def augpe_ledger(
         sigma,
         1.0,
         {"count": iterations, "kind": "sequential over iterations; μ-GDP μ = √T/σ"},
-        "add/remove one private record (it casts one vote per iteration)",
+        "add/remove one private record (it casts one vote per iteration; every row of a duplicated id is set "
+        "aside, so one id never votes twice)",
         ACCOUNTANT,
         library_version(),
         n_records,
@@ -159,9 +215,10 @@ def augpe_ledger(
             "covers": ["The whole released synthetic set: the generator never sees private text; only noisy votes do."],
             "not_covered": ["The public generator's own training data (assumed public)."],
         },
-        notes,
+        published_private_derived=PUBLISHED_PRIVATE_DERIVED[:2],
+        warnings=notes,
     )
 
 
-def epsilon_or_inf(ledger: Ledger) -> float:
-    return math.inf if ledger.epsilon is None else ledger.epsilon
+def ledger_for(cfg: Config, method: str, n_records: int | None, sigma: float | None = None) -> Ledger:
+    return {"rpsg": rpsg_ledger, "augpe": augpe_ledger}[method](cfg, n_records, sigma)

@@ -1,14 +1,19 @@
 """Gaussian report-noisy-max over a fixed-range score vector (the RPSG candidate selection).
 
-Neighbouring relation: add/remove one private record. Records are disjoint and each record's
-selection depends only on that record, so the per-record guarantee is the run's guarantee
-(parallel composition). For one record, each score lies in the fixed interval [lo, hi] set by the
-config (cosine clipped to [cos_min, cos_max], agreement in {0, 1}), never normalised on the data.
-Any change of the record can move all K scores anywhere in that interval, so the L2 sensitivity of
-the score vector is Δ₂ = (hi − lo)·√K. Releasing argmax(s + N(0, σ²I)) is post-processing of the
-Gaussian mechanism on s, so it inherits the Gaussian mechanism's (ε, δ). With the retry pass
-enabled, two such releases happen per record, and both are composed whether or not the retry
-fires (firing depends on the private label).
+What is proved, and relative to what. For one seed, the K candidates are generated first and then
+held fixed; the record's slot in the run is public. Each score lies in the fixed interval [lo, hi]
+set by the config (cosine clipped to [cos_min, cos_max], agreement in {0, 1}), never normalised on
+the data, so two records can give score vectors anywhere in [lo, hi]^K: the L2 sensitivity of the
+score vector is Δ₂ = (hi − lo)·√K. Releasing argmax(s + N(0, σ²I)) is post-processing of the
+Gaussian mechanism on s, so **the released index is (ε, δ)-DP with respect to the record's score
+vector**. With the retry pass enabled, two such releases happen per record, and both are composed
+whether or not the retry fires (firing depends on the private label).
+
+What is NOT proved: dataset-level add/remove DP. A record's presence decides which rows exist, the
+candidates are generated from the record itself, the seed sample's rank spans all ids, and
+first-occurrence de-duplication lets an added row displace another. The noise is drawn from numpy's
+PCG64 seeded by a keyed derivation of the run's secret key (privacy/keys.py); floating-point
+Gaussian sampling is not hardened against the attacks of Mironov (2012).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.stats import norm
 
 
 def score_range(w_cos: float, w_agree: float, w_disagree: float, cos_min: float, cos_max: float) -> tuple[float, float]:
@@ -50,8 +56,33 @@ def score(
 
 
 def noisy_argmax(scores: np.ndarray, sigma: float, seed: int) -> int:
-    """argmax of scores + N(0, σ²) noise drawn from ``seed`` (σ = 0: exact argmax)."""
+    """argmax of scores + N(0, σ²) noise drawn from ``seed`` (a secret keyed draw; σ = 0: exact argmax)."""
     if sigma <= 0:
         return int(np.argmax(scores))
     noise = np.random.default_rng(seed).normal(0.0, sigma, size=len(scores))
     return int(np.argmax(scores + noise))
+
+
+_Z = np.linspace(-12.0, 12.0, 4801)
+_PHI = norm.pdf(_Z)
+
+
+def selection_probabilities(scores: np.ndarray, sigma: float) -> np.ndarray:
+    """Exact P(noisy_argmax = i) for each i: ∫ φ(z) Π_{j≠i} Φ(z + (s_i − s_j)/σ) dz (numerical quadrature).
+
+    Used to predict how often the noisy pick is the best candidate, and by the tests to compare the
+    mechanism's empirical output distribution with the exact one."""
+    scores = np.asarray(scores, dtype=float)
+    if sigma <= 0:
+        out = np.zeros(len(scores))
+        out[int(np.argmax(scores))] = 1.0
+        return out
+    gaps = (scores[:, None] - scores[None, :]) / sigma  # gaps[i, j] = (s_i − s_j)/σ
+    cdf = norm.cdf(_Z[None, None, :] + gaps[:, :, None])  # [i, j, z]
+    cdf[np.arange(len(scores)), np.arange(len(scores)), :] = 1.0
+    return np.trapezoid(_PHI * cdf.prod(axis=1), _Z, axis=1)
+
+
+def p_best_for_gap(gap: float, sigma: float, k: int) -> float:
+    """P(the noisy pick is the best of K candidates) when the best leads the other K−1 by ``gap``."""
+    return float(selection_probabilities(np.array([gap] + [0.0] * (k - 1)), sigma)[0])

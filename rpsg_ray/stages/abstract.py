@@ -7,7 +7,8 @@ import pyarrow as pa
 from rpsg_ray.config import AbstractStage, Domain
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.registry import load_generator
-from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
+from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.prompts import abstraction_chat
 
 
@@ -19,13 +20,13 @@ class Abstract(Stage):
     name = "abstract"
     outputs = {"candidates": pa.list_(pa.string()), "tokens_abstract": pa.int64()}
 
-    def __init__(self, cfg: AbstractStage, domain: Domain, run_seed: int) -> None:
-        self.cfg, self.domain, self.run_seed = cfg, domain, run_seed
+    def __init__(self, cfg: AbstractStage, domain: Domain, key: RunKey) -> None:
+        self.cfg, self.domain, self.key = cfg, domain, key
         self.generator = load_generator(cfg.engine.spec())
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
         chats = [abstraction_chat(self.domain, t) for t in texts(rows, "text")]
-        seeds = [derive_seed(self.run_seed, i, self.name) for i in ids]
+        seeds = [self.key.sampling_seed(i, self.name) for i in ids]
         out = self.generator.generate(chats, abstraction_sampling(self.cfg, self.cfg.candidates), seeds)
         return StageResult({"candidates": [c.texts for c in out], "tokens_abstract": [c.tokens for c in out]})

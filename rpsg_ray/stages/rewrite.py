@@ -12,7 +12,8 @@ import pyarrow as pa
 from rpsg_ray.config import Domain, RewriteStage
 from rpsg_ray.engines.base import Sampling, Sentiment
 from rpsg_ray.engines.registry import load_classifier, load_generator
-from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
+from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.prompts import rewrite_chat
 
 EMPTY = "generator returned only empty text"
@@ -47,8 +48,8 @@ def guard(attempts: list[str], sentiments: list[Sentiment], label: str | None, t
 class Rewrite(Stage):
     name = "rewrite"
 
-    def __init__(self, cfg: RewriteStage, domain: Domain, run_seed: int, pass_index: int) -> None:
-        self.cfg, self.domain, self.run_seed, self.pass_index = cfg, domain, run_seed, pass_index
+    def __init__(self, cfg: RewriteStage, domain: Domain, key: RunKey, pass_index: int) -> None:
+        self.cfg, self.domain, self.key, self.pass_index = cfg, domain, key, pass_index
         self.name = f"rewrite_{pass_index}"
         self.source = "abstraction" if pass_index == 1 else f"rewrite_{pass_index - 1}"
         self.generator = load_generator(cfg.engine.spec())
@@ -76,7 +77,7 @@ class Rewrite(Stage):
         sampling = Sampling(
             n=c.attempts, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k, max_tokens=c.max_tokens
         )
-        seeds = [derive_seed(self.run_seed, i, self.name) for i in ids]
+        seeds = [self.key.sampling_seed(i, self.name) for i in ids]
         completions = self.generator.generate(chats, sampling, seeds)
         flat = [a for comp in completions for a in comp.texts]
         sentiments = self.classifier.classify(flat)

@@ -1,10 +1,16 @@
 """select: pick one abstraction per seed by Gaussian report-noisy-max on fixed-range scores.
 
 score = w_cos·clip(cos(seed, candidate)) + w_agree·agree − w_disagree·(1 − agree). σ comes from the
-privacy ledger (calibrated for the configured ε, δ); noise is seeded by (run seed, record id, pass),
-so a retried task redraws the same noise and never spends budget twice. Retry pass: when the seed
-is labelled and the released pick disagrees with the label, K−1 fresh samples plus the pass-1 pick
-compete in a second noisy selection (accounted whenever retry is enabled).
+privacy ledger (calibrated for the configured ε, δ); noise is a keyed draw from the run's secret key
+(record id, pass), so a retried task redraws the same noise and never spends budget twice, and nobody
+without the key can recompute it. Retry pass: when the seed is labelled and the released pick
+disagrees with the label, K−1 fresh samples plus the pass-1 pick compete in a second noisy
+selection (accounted whenever retry is enabled).
+
+Per row it also records, for the private diagnostics only, which candidate was picked, whether it was
+the noiseless argmax, the exact probability of that at this σ, the lead of the best score over the
+runner-up and the noiseless scores: together they show how much the selection at this ε actually
+follows the scores, and let a test check the released picks against the ledger's σ.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import pyarrow as pa
 
 from rpsg_ray.config import AbstractStage, Domain, SelectStage
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
-from rpsg_ray.privacy.mechanisms import noisy_argmax, score
-from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
+from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.privacy.mechanisms import noisy_argmax, score, selection_probabilities
+from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.abstract import abstraction_sampling
 from rpsg_ray.stages.prompts import abstraction_chat
 
@@ -28,10 +35,15 @@ class Select(Stage):
         "select_agree": pa.bool_(),
         "select_cos": pa.float32(),
         "tokens_select": pa.int64(),
+        "select_choice": pa.int8(),
+        "select_argmax": pa.bool_(),
+        "select_p_argmax": pa.float32(),
+        "select_gap": pa.float32(),
+        "select_scores": pa.list_(pa.float32()),
     }
 
-    def __init__(self, cfg: SelectStage, sigma: float, abstract: AbstractStage, domain: Domain, run_seed: int) -> None:
-        self.cfg, self.sigma, self.abstract, self.domain, self.run_seed = cfg, sigma, abstract, domain, run_seed
+    def __init__(self, cfg: SelectStage, sigma: float, abstract: AbstractStage, domain: Domain, key: RunKey) -> None:
+        self.cfg, self.sigma, self.abstract, self.domain, self.key = cfg, sigma, abstract, domain, key
         self.embedder = load_embedder(cfg.embedder)
         self.classifier = load_classifier(cfg.classifier)
         self.generator = load_generator(abstract.engine.spec()) if cfg.retry and abstract.candidates > 1 else None
@@ -55,18 +67,32 @@ class Select(Stage):
             start = end
         return out
 
+    def _pick(self, scores: np.ndarray, record_id: str, pass_index: int) -> tuple[int, dict[str, object]]:
+        """The noisy pick and what the diagnostics record about it."""
+        choice = noisy_argmax(scores, self.sigma, self.key.noise_seed(record_id, self.name, pass_index))
+        best = int(np.argmax(scores))
+        top = np.sort(scores)[::-1]
+        return choice, {
+            "select_choice": choice,
+            "select_argmax": choice == best,
+            "select_p_argmax": float(selection_probabilities(scores, self.sigma)[best]),
+            "select_gap": float(top[0] - top[1]) if len(top) > 1 else 0.0,
+            "select_scores": scores.tolist(),
+        }
+
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
         labels = rows.column("label").to_pylist()
         seed_texts = texts(rows, "text")
         seed_vecs = self.embedder.embed(seed_texts)
-        picks, passes, agrees, coss, retry_rows = [], [], [], [], []
+        picks, passes, agrees, coss, diags, retry_rows = [], [], [], [], [], []
         candidates = rows.column("candidates").to_pylist()
         for r, (scores, cos, agree) in enumerate(self._score(seed_vecs, candidates, labels)):
-            choice = noisy_argmax(scores, self.sigma, derive_seed(self.run_seed, ids[r], self.name, 1))
+            choice, diag = self._pick(scores, ids[r], 1)
             picks.append(candidates[r][choice])
             passes.append(1)
             coss.append(float(cos[choice]))
+            diags.append(diag)
             labelled = labels[r] in ("positive", "negative")
             agrees.append(bool(agree[choice]) if labelled else None)
             if self.generator is not None and labelled and not agree[choice]:
@@ -76,20 +102,21 @@ class Select(Stage):
             fresh = self.generator.generate(
                 [abstraction_chat(self.domain, seed_texts[r]) for r in retry_rows],
                 abstraction_sampling(self.abstract, self.abstract.candidates - 1),
-                [derive_seed(self.run_seed, ids[r], self.name, 2) for r in retry_rows],
+                [self.key.sampling_seed(ids[r], self.name, 2) for r in retry_rows],
             )
             second = [[picks[r], *completion.texts] for r, completion in zip(retry_rows, fresh, strict=True)]
             rescored = self._score(seed_vecs[retry_rows], second, [labels[r] for r in retry_rows])
             for r, pool, completion, (scores, cos, agree) in zip(retry_rows, second, fresh, rescored, strict=True):
-                choice = noisy_argmax(scores, self.sigma, derive_seed(self.run_seed, ids[r], self.name, 2))
+                choice, diags[r] = self._pick(scores, ids[r], 2)
                 picks[r], passes[r], coss[r], agrees[r] = pool[choice], 2, float(cos[choice]), bool(agree[choice])
                 tokens[r] = completion.tokens
-        return StageResult(
-            {
-                "abstraction": picks,
-                "select_pass": passes,
-                "select_agree": agrees,
-                "select_cos": coss,
-                "tokens_select": tokens,
-            }
-        )
+        columns = {
+            "abstraction": picks,
+            "select_pass": passes,
+            "select_agree": agrees,
+            "select_cos": coss,
+            "tokens_select": tokens,
+        }
+        for name in ("select_choice", "select_argmax", "select_p_argmax", "select_gap", "select_scores"):
+            columns[name] = [d[name] for d in diags]
+        return StageResult(columns)
