@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
-from rpsg_ray.baselines.augpe import run_augpe
+from rpsg_ray.baselines.augpe import Vote, run_augpe
 from rpsg_ray.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,10 @@ def test_augpe_runs_and_accounts(ray_session: None, demo_corpus: Path, tmp_path:
     manifest = run_augpe(cfg)
     assert manifest["retained"] == 4 and manifest["llm_calls"] == 4 * (1 + 2 * 2)
     assert len(manifest["phases"]["iterations"]) == 2
+    published = pq.read_table(out / "synthetic.parquet")
+    assert published.column_names == ["synthetic_id", "text", "label"]
+    assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
+    assert (out / "private" / "run.key").stat().st_size == 32
     ledger = json.loads((out / "ledger.json").read_text())
     assert ledger["method"] == "augpe" and ledger["epsilon"] == pytest.approx(2.0, rel=1e-6)
     printed = subprocess.run(
@@ -59,3 +65,19 @@ def test_augpe_runs_and_accounts(ray_session: None, demo_corpus: Path, tmp_path:
     ).stdout
     eps = float(printed.split("epsilon = ")[1].split()[0])
     assert eps == pytest.approx(ledger["epsilon"], rel=1e-4)
+
+
+def test_vote_goes_to_the_nearest_sample_of_the_same_label() -> None:
+    """Two positive and one negative private record; for two of them the nearest sample is of the wrong label."""
+    population = {
+        "embeddings": np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], dtype=np.float32),
+        "labels": np.array(["positive", "positive", "negative"]),
+    }
+    vote = Vote(lambda: population)
+    batch = {
+        "embedding": np.array([[0.9, 0.1], [0.6, 0.8], [1.0, 0.0]], dtype=np.float32),
+        "label": np.array(["positive", "positive", "negative"]),
+    }
+    # record 2 is nearest to sample 2 (negative) but votes for sample 1 (positive, its own label);
+    # record 3 is nearest to sample 0 (positive) but may only vote for sample 2 (the only negative one)
+    assert vote(batch)["hist"].tolist() == [[1, 1, 1]]

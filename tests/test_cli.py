@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from make_bad_inputs import CANARY, build
 
+from rpsg_ray.cli import main
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,15 +30,39 @@ def test_help_reads_well() -> None:
         assert flag in gen.stdout
 
 
-def test_account_round_trip() -> None:
-    out = rpsg("account", "--method", "augpe", "--epsilon", "1", "--delta", "1.1824e-6", "--iterations", "10")
-    assert out.returncode == 0 and "sigma = 13.25" in out.stdout
-    back = rpsg("account", "--sigma", "3.2", "--delta", "1e-5", "--candidates", "4", "--selections", "2")
-    assert back.returncode == 0 and "epsilon" in back.stdout
+def printed(text: str, name: str) -> float:
+    return float(text.split(f"{name} = ")[1].split()[0])
 
 
 @pytest.mark.parametrize(
-    "args", [["--epsilon", "0", "--delta", "1e-5"], ["--epsilon", "1", "--delta", "1"], ["--epsilon", "1"]]
+    "flags",
+    [
+        ["--method", "augpe", "--delta", "1.1824e-6", "--iterations", "10"],
+        ["--delta", "1e-5", "--candidates", "4", "--selections", "2"],
+        ["--records", "2000", "--candidates", "3", "--selections", "1"],
+    ],
+)
+def test_account_round_trip(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """ε → σ → ε comes back to 1e-6, through the same ledger code a run uses."""
+    assert main(["account", "--epsilon", "1", *flags]) == 0
+    sigma = printed(capsys.readouterr().out, "sigma")
+    assert main(["account", "--sigma", repr(sigma), *flags]) == 0
+    assert printed(capsys.readouterr().out, "epsilon") == pytest.approx(1.0, abs=1e-6)
+
+
+def test_account_matches_the_published_augpe_sigma(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["account", "--method", "augpe", "--epsilon", "1", "--delta", "1.1824e-6", "--iterations", "10"]) == 0
+    assert "sigma = 13.25" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--epsilon", "0", "--delta", "1e-5"],
+        ["--epsilon", "1", "--delta", "1"],
+        ["--epsilon", "1"],
+        ["--epsilon", "1", "--delta", "0.01", "--records", "1000"],
+    ],
 )
 def test_account_rejects_impossible_requests(args: list[str]) -> None:
     out = rpsg("account", *args)

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rpsg_ray.config import load_config
+from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.pipeline import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,8 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
     run_dir = tmp_path / "run"
     cfg = load_config(ROOT / "configs" / "demo.yaml", [*SMALL, f"input.path={demo_corpus}", f"output_dir={run_dir}"])
     result = generate(cfg)
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    layout = RunLayout(run_dir)
+    manifest = json.loads(layout.private_manifest.read_text())
     counts = manifest["counts"]
 
     # every input row accounted for exactly once
@@ -37,29 +39,39 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
     assert counts["kept"] + dropped + counts["quarantined_total"] + counts["not_sampled"] == 300
     assert counts["not_sampled"] == 300 - 16 and counts["kept"] > 0
 
-    lineage = pq.read_table(run_dir / "lineage.parquet").to_pylist()
+    lineage = pq.read_table(layout.lineage).to_pylist()
     assert len(lineage) == 300 and len({r["seed_id"] for r in lineage}) == 300
 
     # every output row passed every filter
     bounds = manifest["thresholds"]["nll_filter"]
-    synthetic = pq.read_table(run_dir / "synthetic.parquet").to_pylist()
-    assert len(synthetic) == counts["kept"]
+    synthetic = pq.read_table(layout.synthetic).to_pylist()
+    diagnostics = {r["synthetic_id"]: r for r in pq.read_table(layout.diagnostics).to_pylist()}
+    assert len(synthetic) == counts["kept"] == len(diagnostics)
+    seed_label = {r["id"]: r["label"] for r in pq.read_table(demo_corpus).to_pylist()}
+    label_of = {r["synthetic_id"]: seed_label[r["seed_id"]] for r in lineage if r["synthetic_id"]}
     for row in synthetic:
-        assert row["text"] and bounds["lo"] <= row["nll"] <= bounds["hi"]
-        assert row["max_similarity"] <= cfg.stages.similarity_filter.threshold
+        d = diagnostics[row["synthetic_id"]]
+        assert row["text"] and bounds["lo"] <= d["nll"] <= bounds["hi"]
+        assert d["max_similarity"] <= cfg.stages.similarity_filter.threshold
+        assert row["label"] == label_of[row["synthetic_id"]]  # the seed's label, aligned by id
     kept_ids = {r["synthetic_id"] for r in lineage if r["status"] == "ok"}
     assert kept_ids == {r["synthetic_id"] for r in synthetic}
-    assert "seed_id" not in pq.read_schema(run_dir / "synthetic.parquet").names
+    rate = sum(d["sentiment_match"] for d in diagnostics.values()) / len(diagnostics)
+    assert manifest["sentiment_rates"]["rewrite_2_match"] == pytest.approx(rate)
 
     # outputs are not copies of the seeds
     seeds = {r["text"] for r in pq.read_table(demo_corpus).to_pylist()}
     assert not seeds & {r["text"] for r in synthetic}
 
-    ledger = json.loads((run_dir / "ledger.json").read_text())
+    ledger = json.loads(layout.ledger.read_text())
     assert ledger["epsilon"] == 4.0 and ledger["sigma"] == pytest.approx(result.ledger.sigma)
     assert ledger["composition"]["count"] == 2 and ledger["scope"]["not_covered"]
     assert manifest["tokens_generated"]["abstract"] > 0 and manifest["stage_busy_seconds"]["rewrite_1"] > 0
     rss = manifest["driver_peak_rss_mib"]  # a running peak, so it never falls from phase to phase
     assert list(rss) == ["inventory", "index_and_calibration", "stream", "finalize"]
     assert 0 < rss["inventory"] <= rss["index_and_calibration"] <= rss["stream"] <= rss["finalize"]
-    assert (run_dir / "report.html").stat().st_size > 10_000
+    report = layout.report.read_text()
+    assert f"<td>kept (synthetic rows)</td><td>{counts['kept']}</td>" in report
+    assert "What the selection buys" in report and "data:image/png;base64," in report
+    public = json.loads(layout.manifest.read_text())
+    assert public["synthetic_rows"] == counts["kept"] and "counts" not in public and "thresholds" not in public

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from make_bad_inputs import CANARY
 
 from rpsg_ray.config import load_config
 from rpsg_ray.errors import ResumeError
+from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.run_state import part_files, write_state
 from rpsg_ray.pipeline import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,12 +62,22 @@ def cli(corpus: Path, out: Path, *extra: str) -> list[str]:
 
 
 def outputs(run: Path) -> tuple[dict[str, str], list[dict]]:
-    synthetic = {r["synthetic_id"]: r["text"] for r in pq.read_table(run / "synthetic.parquet").to_pylist()}
-    return synthetic, pq.read_table(run / "lineage.parquet").to_pylist()
+    layout = RunLayout(run)
+    synthetic = {r["synthetic_id"]: r["text"] for r in pq.read_table(layout.synthetic).to_pylist()}
+    return synthetic, pq.read_table(layout.lineage).to_pylist()
+
+
+def with_key_of(clean: Path, out: Path) -> None:
+    """Start `out` as an unfinished run of `clean`'s config with `clean`'s secret key and nothing committed:
+    the run that follows draws exactly the noise and samples of the clean run, so outputs compare 1:1."""
+    source, target = RunLayout(clean), RunLayout(out)
+    target.parts.mkdir(parents=True)
+    shutil.copy(source.key, target.key)
+    write_state(target, json.loads(source.state.read_text())["config_digest"], "running")
 
 
 def check_complete(run: Path) -> None:
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = json.loads(RunLayout(run).private_manifest.read_text())
     assert manifest["accounting"]["balanced"]
     _, lineage = outputs(run)
     ids = [r["seed_id"] for r in lineage]
@@ -86,15 +99,16 @@ def clean_run(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.e2e
 def test_killed_driver_resumes_exactly_once(corpus: Path, clean_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
+    with_key_of(clean_run, out)
     proc = subprocess.Popen(cli(corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 300
-    while len(list((out / "parts").glob("part-*.parquet"))) < 3 and time.time() < deadline and proc.poll() is None:
+    while len(part_files(RunLayout(out))) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (out / "manifest.json").exists()
-    committed = len(list((out / "parts").glob("part-*.parquet")))
+    assert not RunLayout(out).manifest.exists()
+    committed = len(part_files(RunLayout(out)))
 
     # a changed config is refused, the same config resumes
     changed = subprocess.run(cli(corpus, out, "privacy.epsilon=2"), capture_output=True, text=True, timeout=120)
@@ -102,12 +116,12 @@ def test_killed_driver_resumes_exactly_once(corpus: Path, clean_run: Path, tmp_p
     resumed = subprocess.run(cli(corpus, out), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     check_complete(out)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads(RunLayout(out).private_manifest.read_text())
     assert manifest["resumed"] and committed >= 3
 
     # same rows, same texts, same privacy spend as a run that was never interrupted
     assert outputs(out)[0] == outputs(clean_run)[0]
-    ledger, clean_ledger = (json.loads((p / "ledger.json").read_text()) for p in (out, clean_run))
+    ledger, clean_ledger = (json.loads(RunLayout(p).ledger.read_text()) for p in (out, clean_run))
     assert (ledger["epsilon"], ledger["delta"], ledger["sigma"]) == (
         clean_ledger["epsilon"],
         clean_ledger["delta"],
@@ -132,6 +146,7 @@ def _kill_one_actor(name: str, stop: threading.Event, killed: list[int]) -> None
 @pytest.mark.e2e
 def test_killed_model_actor_is_restarted(ray_session: None, corpus: Path, clean_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
+    with_key_of(clean_run, out)
     cfg = load_config(ROOT / "configs" / "dataplane.yaml", [f"input.path={corpus}", f"output_dir={out}", *SLOW])
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_one_actor, args=("Rewrite", stop, killed), daemon=True)

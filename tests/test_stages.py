@@ -20,6 +20,7 @@ from rpsg_ray.config import (
 )
 from rpsg_ray.engines.base import Sentiment
 from rpsg_ray.engines.registry import load_embedder
+from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.mechanisms import score
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.stages.abstract import Abstract
@@ -76,7 +77,7 @@ def test_stage_passes_settled_rows_untouched() -> None:
 
 
 def test_abstract_gives_k_candidates_per_seed() -> None:
-    out = Abstract(AbstractStage(engine=HF, candidates=3, max_tokens=24), DOMAIN, 1)(batch(SEEDS[:2]))
+    out = Abstract(AbstractStage(engine=HF, candidates=3, max_tokens=24), DOMAIN, new_key())(batch(SEEDS[:2]))
     cands = out.column("candidates").to_pylist()
     assert [len(c) for c in cands] == [3, 3] and all(any(x.strip() for x in c) for c in cands)
     assert all(t > 0 for t in out.column("tokens_abstract").to_pylist())
@@ -88,7 +89,7 @@ def test_select_zero_noise_picks_the_argmax() -> None:
         ["The jokes are tedious and the film is too long.", "A lovely, warm family picnic.", "Bananas are yellow."],
     ]
     cfg = SelectStage(retry=False)
-    stage = Select(cfg, sigma=0.0, abstract=AbstractStage(engine=HF), domain=DOMAIN, run_seed=1)
+    stage = Select(cfg, sigma=0.0, abstract=AbstractStage(engine=HF), domain=DOMAIN, key=new_key())
     out = stage(batch(SEEDS[:2], candidates=candidates))
     embedder = load_embedder(cfg.embedder)
     for r, (_, text, label) in enumerate(SEEDS[:2]):
@@ -103,7 +104,7 @@ def test_select_huge_noise_is_near_uniform() -> None:
     """With σ ≫ score range the pick ignores the scores: across seeds (record ids) all candidates are chosen alike."""
     candidates = ["A tender film with wonderful performances.", "Traffic was heavy.", "Terrible.", "Bananas."]
     rows = [(f"id{i}", SEEDS[0][1], "positive") for i in range(400)]
-    stage = Select(SelectStage(retry=False), sigma=1e4, abstract=AbstractStage(engine=HF), domain=DOMAIN, run_seed=3)
+    stage = Select(SelectStage(retry=False), sigma=1e4, abstract=AbstractStage(engine=HF), domain=DOMAIN, key=new_key())
     out = stage(batch(rows, candidates=[candidates] * len(rows)))
     counts = np.array([out.column("abstraction").to_pylist().count(c) for c in candidates])
     assert ((counts - 100) ** 2 / 100).sum() < 16.27  # chi-square, 3 dof, p = 0.001
@@ -116,7 +117,7 @@ def test_select_retry_pass_runs_for_disagreeing_picks() -> None:
         sigma=0.0,
         abstract=AbstractStage(engine=HF, candidates=3, max_tokens=24),
         domain=DOMAIN,
-        run_seed=1,
+        key=new_key(),
     )
     out = stage(batch(SEEDS[:1], candidates=candidates))
     assert out.column("select_pass").to_pylist() == [2]
@@ -137,10 +138,11 @@ def test_guard_prefers_matching_sentiment() -> None:
 def test_rewrite_two_passes_and_records_match() -> None:
     cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48)
     b = batch(SEEDS[:2], abstraction=["A warm film with fine acting.", "A long, boring comedy."])
-    first = Rewrite(cfg, DOMAIN, 1, 1)(b)
+    key = new_key()
+    first = Rewrite(cfg, DOMAIN, key, 1)(b)
     assert all(t for t in first.column("rewrite_1").to_pylist())
     assert first.column("target_words").to_pylist() == [20, 20]
-    second = Rewrite(cfg, DOMAIN, 1, 2)(first)
+    second = Rewrite(cfg, DOMAIN, key, 2)(first)
     assert second.column("rewrite_2").to_pylist() != first.column("rewrite_1").to_pylist()
     assert set(second.column("rewrite_2_match").to_pylist()) <= {True, False}
 
