@@ -98,8 +98,8 @@ def _cmd_account(args: argparse.Namespace) -> int:
         raise ConfigError(str(e)) from None
     print(
         f"{ledger.mechanism}; {ledger.composition['count']} composed release(s)\n"
-        f"  sensitivity Δ₂ = {ledger.sensitivity:.6g}\n  sigma = {ledger.sigma:.6g}\n"
-        f"  epsilon = {ledger.epsilon:.6g} at delta = {ledger.delta:g} ({ledger.delta_source}; PLD cross-check: "
+        f"  sensitivity Δ₂ = {ledger.sensitivity:.6g}\n  sigma = {ledger.sigma:.10g}\n"
+        f"  epsilon = {ledger.epsilon:.10g} at delta = {ledger.delta:g} ({ledger.delta_source}; PLD cross-check: "
         f"{check:.6g})\n{ledger.summary()}"
     )
     return 0

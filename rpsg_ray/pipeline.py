@@ -68,9 +68,7 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
     """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors.
     The pool bundles small input blocks up to batch_size rows, so one task is about one batch."""
     r = op.resources
-    env = engine_env()
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = actor_env(threads)
     return ds.map_batches(
         op.cls,
         fn_constructor_kwargs=op.kwargs,
@@ -81,6 +79,14 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
         batch_format="pyarrow",
         runtime_env={"env_vars": env},
     )
+
+
+def actor_env(threads: int | None) -> dict[str, str]:
+    """The engine environment of a model actor; `threads` overrides the 1 OpenMP thread Ray gives 1-CPU actors."""
+    env = engine_env()
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
 
 
 def run_stages(ds: ray.data.Dataset, ops: list[StageOp]) -> ray.data.Dataset:

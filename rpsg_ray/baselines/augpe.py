@@ -8,6 +8,11 @@ the privacy module (sensitivity 1, μ = √T/σ), threshold, keep the top Ns by 
 the Ns samples kept in the last iteration. LLM calls per final sample: 1 + k·T (the original code's
 extra variation round after the last vote, 1 + k·(T+1), is not run: its samples are never selected).
 
+Generation goes through one pool of generator actors kept for the whole run. Ray Data builds a
+fresh actor pool for every Dataset, and AUG-PE's iterations are T small datasets of public prompts:
+through Ray Data, every iteration would load the model again (about 16 s each for vLLM-CPU, which
+made earlier AUG-PE timings unfair). The private side (embedding and voting) stays in Ray Data.
+
 The driver loops over T iterations and holds the synthetic population (public-model text, never
 private); private records stay in Ray Data and only their vote histograms reach the driver. Vote
 noise and sampling seeds derive from the run's secret key (private/run.key). Every row of a
@@ -26,9 +31,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 import ray.data
+from ray.util import ActorPool
 
 from rpsg_ray.config import AugpeConfig, Config, Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
@@ -38,7 +45,7 @@ from rpsg_ray.io.inventory import MarkRows, only_ok, take_inventory
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.manifest import write_json
-from rpsg_ray.pipeline import StageOp, apply, read_rows, run_stages
+from rpsg_ray.pipeline import StageOp, actor_env, apply, read_rows
 from rpsg_ray.privacy.accountant import PrivacyParameterError
 from rpsg_ray.privacy.keys import create_key
 from rpsg_ray.privacy.ledger import augpe_ledger
@@ -99,13 +106,32 @@ class Vote:
         return {"hist": hist[None, :]}
 
 
-def _generate(rows: list[dict[str, Any]], cfg: AugpeConfig) -> tuple[list[str], int]:
-    """Texts in the order of ``rows``: actor pools do not preserve order, so each row carries its index."""
-    op = StageOp("augpe_generate", Generate, {"cfg": cfg}, cfg.resources)
-    items = [{**row, "index": i} for i, row in enumerate(rows)]
-    ds = run_stages(ray.data.from_items(items), [op])
-    out = sorted(ds.select_columns(["index", "text", "tokens"]).take_all(), key=lambda o: o["index"])
-    return [o["text"] for o in out], sum(o["tokens"] for o in out)
+@ray.remote
+class _GeneratorActor:
+    def __init__(self, cfg: AugpeConfig) -> None:
+        self.generate = Generate(cfg)
+
+    def run(self, batch: pa.Table) -> pa.Table:
+        return self.generate(batch)
+
+
+class GeneratorPool:
+    """The run's generator actors, each loading the engine once; `generate` returns texts in row order
+    (ActorPool.map yields results in submission order)."""
+
+    def __init__(self, cfg: AugpeConfig) -> None:
+        r = cfg.resources
+        options = {"num_cpus": r.num_cpus, "num_gpus": r.num_gpus or None}
+        actor = _GeneratorActor.options(**options, runtime_env={"env_vars": actor_env(cfg.engine.threads)})
+        self.pool = ActorPool([actor.remote(cfg) for _ in range(r.max_actors)])
+        self.batch_size = r.batch_size
+
+    def generate(self, rows: list[dict[str, Any]]) -> tuple[list[str], int]:
+        table = pa.Table.from_pylist(rows)
+        batches = [table.slice(i, self.batch_size) for i in range(0, table.num_rows, self.batch_size)]
+        out = list(self.pool.map(lambda actor, batch: actor.run.remote(batch), batches))
+        texts = [t for b in out for t in b.column("text").to_pylist()]
+        return texts, sum(int(pc.sum(b.column("tokens")).as_py() or 0) for b in out)
 
 
 def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
@@ -139,7 +165,8 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             {**_chat_row(random_api_chat(cfg.domain, lab)), "seed": key.sampling_seed(f"init{i}", "augpe")}
             for i, lab in enumerate(labels)
         ]
-        kept, used = _generate(rows, a)
+        generator = GeneratorPool(a)
+        kept, used = generator.generate(rows)
         calls += len(rows)
         tokens += used
         phases = {"init": {"seconds": time.time() - started, "tokens": used, "requests": len(rows)}, "iterations": []}
@@ -151,7 +178,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
                     chat = variation_chat(cfg.domain, text, rng.choice(TONES))
                     rows.append({**_chat_row(chat), "seed": key.sampling_seed(f"{t}.{i}.{j}", "augpe")})
                     pop_labels.append(lab)
-            varied, used = _generate(rows, a)
+            varied, used = generator.generate(rows)
             calls += len(rows)
             tokens += used
             population, pop_labels = kept + varied, labels + pop_labels
