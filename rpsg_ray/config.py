@@ -231,6 +231,27 @@ class AugpeConfig(Section):
     resources: Resources = Resources(batch_size=32)
 
 
+class DpsgdConfig(Section):
+    """DP-SGD baseline: DP fine-tuning of a public LLM on the private records (opacus), then sampling from it."""
+
+    model: str = Field("smollm2-135m-instruct", description="The public model fine-tuned with DP-SGD.")
+    engine: Engine = Engine(kind="transformers", dtype="float32")
+    samples: int = Field(64, ge=1, description="Synthetic samples generated (split evenly over labels, not data).")
+    labels: list[str] = Field(["positive", "negative"], description="Public label set for conditioned prompts.")
+    steps: int = Field(40, ge=1, description="Optimizer steps (each one Poisson-sampled batch).")
+    expected_batch_size: int = Field(64, ge=1, description="Expected Poisson batch size; sampling rate q = this / N.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Per-sample clipping norm C.")
+    learning_rate: float = Field(5e-4, gt=0, description="Adam learning rate.")
+    trainable_layers: int = Field(
+        2, ge=1, description="Only the linear layers of the last blocks train (parameter-efficient DP fine-tuning)."
+    )
+    max_length: int = Field(96, ge=16, description="Tokens per training example (prompt + record), longer cut.")
+    temperature: float = Field(1.0, gt=0)
+    max_tokens: int = Field(64, ge=8, description="Tokens per generated sample.")
+    threads: int | None = Field(None, ge=1, description="torch threads of the training actor.")
+    resources: Resources = Resources(batch_size=32)
+
+
 class Config(Section):
     input: InputConfig = InputConfig()
     output_dir: str = Field("runs/latest", description="Run directory (local path or s3://, gs:// URI).")
@@ -239,10 +260,13 @@ class Config(Section):
     privacy: PrivacyConfig = PrivacyConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     augpe: AugpeConfig = AugpeConfig()
+    dpsgd: DpsgdConfig = DpsgdConfig()
 
     def digest(self, exclude_runtime: bool = True) -> str:
-        """Hash of everything that shapes an RPSG run's outputs (runtime knobs and the AUG-PE section do not)."""
-        data = self.model_dump(mode="json", exclude={"runtime", "output_dir", "augpe"} if exclude_runtime else None)
+        """Hash of everything that shapes an RPSG run's outputs (runtime knobs and the baselines' sections do not)."""
+        data = self.model_dump(
+            mode="json", exclude={"runtime", "output_dir", "augpe", "dpsgd"} if exclude_runtime else None
+        )
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

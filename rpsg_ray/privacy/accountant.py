@@ -114,3 +114,38 @@ def library_version() -> str:
     from importlib.metadata import version
 
     return f"dp-accounting {version('dp-accounting')} (cross-check), scipy {version('scipy')}"
+
+
+DPSGD_ACCOUNTANT = "opacus PRV accountant (Gopi et al. 2021), Poisson-subsampled Gaussian"
+
+
+def dpsgd_noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """σ/C for `steps` Poisson-subsampled Gaussian steps at rate q to be (ε, δ)-DP (opacus' calibration)."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    _check(epsilon=epsilon, delta=delta)
+    return float(
+        get_noise_multiplier(
+            target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, steps=steps, accountant="prv"
+        )
+    )
+
+
+def dpsgd_epsilon(noise_multiplier: float, delta: float, sample_rate: float, steps: int) -> float:
+    """ε of DP-SGD by opacus' PRV accountant, for the steps actually taken."""
+    from opacus.accountants import PRVAccountant
+
+    accountant = PRVAccountant()
+    accountant.history = [(noise_multiplier, sample_rate, steps)]
+    return float(accountant.get_epsilon(delta))
+
+
+def dpsgd_pld_epsilon(noise_multiplier: float, delta: float, sample_rate: float, steps: int) -> float:
+    """The same ε from dp-accounting's PLD accountant (an independent library, for the tests)."""
+    import dp_accounting
+    from dp_accounting.pld import pld_privacy_accountant
+
+    event = dp_accounting.PoissonSampledDpEvent(sample_rate, dp_accounting.GaussianDpEvent(noise_multiplier))
+    accountant = pld_privacy_accountant.PLDAccountant()
+    accountant.compose(event, steps)
+    return float(accountant.get_epsilon(delta))

@@ -1,0 +1,154 @@
+"""DP-SGD fine-tuning of a causal LM with opacus (per-sample clipping, Poisson sampling, Gaussian noise).
+
+Each private record becomes one chat example (a label-conditioned instruction, the record as the
+answer); the loss is the mean token cross-entropy of the answer only, computed per example and then
+averaged over the batch, so opacus' per-sample gradients are each example's own gradient (Hugging
+Face's built-in loss averages tokens over the whole batch, which would couple examples).
+
+On 2 CPU cores full fine-tuning is too heavy, so only the linear layers of the last
+``trainable_layers`` transformer blocks train (parameter-efficient DP fine-tuning; stated in the
+ledger). Everything else is frozen; opacus only computes per-sample gradients for trainable layers.
+The noise and the Poisson sampling draw from generators seeded by the run's secret key.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rpsg_ray.engines.base import Chat
+from rpsg_ray.engines.torch_threads import set_threads
+
+
+@dataclass(frozen=True)
+class DpTraining:
+    """How to train. ``noise_multiplier`` None trains without clipping or noise (the ε = ∞ reference)."""
+
+    noise_multiplier: float | None
+    max_grad_norm: float
+    sample_rate: float
+    steps: int
+    learning_rate: float
+    trainable_layers: int
+    max_length: int
+    noise_seed: int
+    sampling_seed: int
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class DpTrainingResult:
+    steps: int
+    mean_batch_size: float
+    trainable_parameters: int
+    first_loss: float
+    last_loss: float
+    seconds: float
+
+
+def encode_examples(tokenizer: object, examples: list[tuple[Chat, str]], max_length: int) -> dict[str, object]:
+    """input ids, attention mask and answer-only labels (-100 on the prompt and padding), right-padded."""
+    import torch
+
+    rows, labels = [], []
+    for chat, answer in examples:
+        text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer(text, add_special_tokens=False)["input_ids"]  # the template holds its own specials
+        reply = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = (prompt + reply)[:max_length]
+        rows.append(ids)
+        labels.append(([-100] * len(prompt) + reply)[:max_length])
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return {
+        "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
+        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        "labels": torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels]),
+    }
+
+
+def per_example_loss(model: object, input_ids: object, attention_mask: object, labels: object) -> object:
+    """Mean answer-token cross-entropy of each example (shape [batch])."""
+    import torch
+
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]
+    target = labels[:, 1:]
+    token_loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="none"
+    ).view(target.shape)
+    counts = (target != -100).sum(dim=1).clamp(min=1)
+    return token_loss.sum(dim=1) / counts
+
+
+def trainable_linears(model: object, last_layers: int) -> list[object]:
+    """Freeze everything, then unfreeze the linear layers of the last `last_layers` transformer blocks."""
+    import torch
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    blocks = model.model.layers[-last_layers:]
+    linears = [m for block in blocks for m in block.modules() if isinstance(m, torch.nn.Linear)]
+    for m in linears:
+        for p in m.parameters():
+            p.requires_grad_(True)
+    return linears
+
+
+def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]], t: DpTraining) -> DpTrainingResult:
+    """Train, save the model and tokenizer to ``out_dir`` (an HF folder any engine loads), return what happened."""
+    import torch
+    from opacus import PrivacyEngine
+    from torch.utils.data import DataLoader, TensorDataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    set_threads(t.threads)
+    started = time.time()
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).train()  # opacus needs train mode
+    linears = trainable_linears(model, t.trainable_layers)
+    enc = encode_examples(tokenizer, examples, t.max_length)
+    dataset = TensorDataset(enc["input_ids"], enc["attention_mask"], enc["labels"])
+    batch_size = max(1, round(t.sample_rate * len(dataset)))
+    sampling = torch.Generator().manual_seed(t.sampling_seed)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=sampling)
+    params = [p for m in linears for p in m.parameters()]
+    optimizer = torch.optim.Adam(params, lr=t.learning_rate)
+    if t.noise_multiplier is not None:
+        noise = torch.Generator().manual_seed(t.noise_seed)
+        engine = PrivacyEngine(accountant="prv")
+        model, optimizer, loader = engine.make_private(
+            module=model,
+            optimizer=optimizer,
+            data_loader=loader,
+            noise_multiplier=t.noise_multiplier,
+            max_grad_norm=t.max_grad_norm,
+            poisson_sampling=True,
+            noise_generator=noise,
+        )
+    losses, sizes, step = [], [], 0
+    while step < t.steps:
+        for input_ids, attention_mask, labels in loader:
+            if step == t.steps:
+                break
+            step += 1  # a sampled batch is a step for the accountant, even in the (vanishingly rare) empty case
+            sizes.append(len(input_ids))
+            optimizer.zero_grad()
+            if not len(input_ids):
+                continue
+            loss = per_example_loss(model, input_ids, attention_mask, labels).mean()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+    trained = model._module if hasattr(model, "_module") else model
+    trained.eval()
+    trained.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return DpTrainingResult(
+        steps=step,
+        mean_batch_size=sum(sizes) / max(len(sizes), 1),
+        trainable_parameters=sum(p.numel() for p in params),
+        first_loss=losses[0] if losses else float("nan"),
+        last_loss=losses[-1] if losses else float("nan"),
+        seconds=time.time() - started,
+    )

@@ -1,0 +1,156 @@
+"""DP-SGD baseline: the ledger's ε against two accountants, per-sample clipping, keyed noise, answer-only loss.
+
+The training tests use a tiny randomly initialised Llama with the packaged SmolLM2 tokenizer: they check the
+DP plumbing (clipping, noise, masking), never model quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+from opacus import PrivacyEngine
+from torch.utils.data import DataLoader, TensorDataset
+
+from rpsg_ray.baselines.common import label_chat
+from rpsg_ray.config import Domain, load_config
+from rpsg_ray.engines.dp_finetune import DpTraining, dp_finetune, encode_examples, per_example_loss, trainable_linears
+from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
+from rpsg_ray.privacy.accountant import dpsgd_epsilon, dpsgd_pld_epsilon
+from rpsg_ray.privacy.ledger import dpsgd_ledger
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = ["A sharp, funny film.", "Dull and far too long.", "I loved every minute of it.", "A mess."]
+LABELS = ["positive", "negative", "positive", "negative"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(SMOLLM2))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def examples() -> list[tuple[list[dict[str, str]], str]]:
+    return [(label_chat(Domain(), lab), text) for text, lab in zip(TEXTS, LABELS, strict=True)]
+
+
+def test_ledger_epsilon_agrees_with_an_independent_accountant() -> None:
+    cfg = load_config(None, ["privacy.epsilon=4", "dpsgd.steps=40", "dpsgd.expected_batch_size=64"])
+    ledger = dpsgd_ledger(cfg, 2000)
+    q = ledger.composition["sample_rate"]
+    assert q == pytest.approx(64 / 2000) and ledger.epsilon == pytest.approx(4.0, abs=0.05)
+    assert dpsgd_epsilon(ledger.sigma, ledger.delta, q, 40) == pytest.approx(ledger.epsilon)
+    assert dpsgd_pld_epsilon(ledger.sigma, ledger.delta, q, 40) == pytest.approx(ledger.epsilon, rel=0.03)
+    assert "end to end" in ledger.scope["covers"][0]
+    assert dpsgd_ledger(load_config(None, ["privacy.epsilon=null"]), 2000).epsilon is None
+
+
+def test_only_answer_tokens_are_trained(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    enc = encode_examples(tokenizer, examples(), 96)
+    for row, text in zip(enc["labels"].tolist(), TEXTS, strict=True):
+        answer = [t for t in row if t != -100]
+        assert tokenizer.decode(answer, skip_special_tokens=True) == text
+
+
+def test_per_sample_gradients_are_clipped(tiny_model: Path) -> None:
+    """With no noise, the averaged update is at most C although the raw gradient is far larger."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    enc = encode_examples(tokenizer, examples(), 96)
+    batch = (enc["input_ids"], enc["attention_mask"], enc["labels"])
+
+    def gradient(clip: float | None) -> float:
+        model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).train()
+        params = [p for m in trainable_linears(model, 1) for p in m.parameters()]
+        optimizer = torch.optim.SGD(params, lr=0.0)
+        if clip is not None:
+            loader = DataLoader(TensorDataset(*batch), batch_size=len(TEXTS))
+            model, optimizer, _ = PrivacyEngine().make_private(
+                module=model,
+                optimizer=optimizer,
+                data_loader=loader,
+                noise_multiplier=0.0,
+                max_grad_norm=clip,
+                poisson_sampling=False,
+            )
+        per_example_loss(model, *batch).mean().backward()
+        optimizer.step()
+        return float(torch.sqrt(sum((p.grad**2).sum() for p in params)))
+
+    clip = 1e-4
+    assert gradient(None) > 100 * clip
+    assert gradient(clip) <= clip * (1 + 1e-5)
+
+
+def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
+    def train(noise_seed: int, name: str) -> dict[str, torch.Tensor]:
+        plan = DpTraining(
+            noise_multiplier=1.0,
+            max_grad_norm=1.0,
+            sample_rate=0.5,
+            steps=2,
+            learning_rate=1e-2,
+            trainable_layers=1,
+            max_length=64,
+            noise_seed=noise_seed,
+            sampling_seed=7,
+        )
+        result = dp_finetune(str(tiny_model), tmp_path / name, examples(), plan)
+        assert result.steps == 2 and result.trainable_parameters > 0
+        from safetensors.torch import load_file
+
+        return load_file(tmp_path / name / "model.safetensors")
+
+    a, again, other = train(1, "a"), train(1, "again"), train(2, "other")
+    layer = "model.layers.1.mlp.down_proj.weight"
+    assert torch.equal(a[layer], again[layer])  # a resumed draw with the same key is the same draw
+    assert not torch.equal(a[layer], other[layer])  # another key, other noise
+    assert torch.equal(a["model.layers.0.mlp.down_proj.weight"], other["model.layers.0.mlp.down_proj.weight"])  # frozen
+
+
+@pytest.mark.e2e
+def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
+    from rpsg_ray.baselines.dpsgd import run_dpsgd
+
+    out = tmp_path / "dpsgd"
+    cfg = load_config(
+        ROOT / "configs" / "demo.yaml",
+        [
+            f"input.path={demo_corpus}",
+            f"output_dir={out}",
+            "privacy.epsilon=4",
+            "dpsgd.steps=2",
+            "dpsgd.expected_batch_size=8",
+            "dpsgd.samples=4",
+            "dpsgd.max_tokens=16",
+            "dpsgd.max_length=48",
+        ],
+    )
+    manifest = run_dpsgd(cfg)
+    published = pq.read_table(out / "synthetic.parquet")
+    assert published.column_names == ["synthetic_id", "text", "label"] and published.num_rows == 4
+    assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
+    ledger = json.loads((out / "ledger.json").read_text())
+    assert ledger["method"] == "dpsgd" and ledger["composition"]["count"] == 2 == manifest["training"]["steps"]
+    assert (out / "private" / "dpsgd-model" / "config.json").exists()
