@@ -252,6 +252,25 @@ class DpsgdConfig(Section):
     resources: Resources = Resources(batch_size=32)
 
 
+class RuptaConfig(Section):
+    """RUPTA-style anonymisation baseline: rewrite each record, evaluate privacy then utility, retry with feedback."""
+
+    engine: Engine = Engine()
+    embedder: str = Field("all-minilm-l6-v2", description="Embedding model of the privacy evaluator.")
+    classifier: str = Field("vader", description="Sentiment classifier of the utility evaluator.")
+    rounds: int = Field(3, ge=1, description="R: rewrite rounds at most per record.")
+    max_source_similarity: float = Field(
+        0.8,
+        gt=-1,
+        le=1,
+        description="Privacy evaluator: a rewrite closer (cosine) to its source than this is traceable.",
+    )
+    temperature: float = Field(0.9, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(96, ge=8)
+    resources: Resources = Resources(batch_size=16)
+
+
 class Config(Section):
     input: InputConfig = InputConfig()
     output_dir: str = Field("runs/latest", description="Run directory (local path or s3://, gs:// URI).")
@@ -261,11 +280,12 @@ class Config(Section):
     runtime: RuntimeConfig = RuntimeConfig()
     augpe: AugpeConfig = AugpeConfig()
     dpsgd: DpsgdConfig = DpsgdConfig()
+    rupta: RuptaConfig = RuptaConfig()
 
     def digest(self, exclude_runtime: bool = True) -> str:
         """Hash of everything that shapes an RPSG run's outputs (runtime knobs and the baselines' sections do not)."""
         data = self.model_dump(
-            mode="json", exclude={"runtime", "output_dir", "augpe", "dpsgd"} if exclude_runtime else None
+            mode="json", exclude={"runtime", "output_dir", "augpe", "dpsgd", "rupta"} if exclude_runtime else None
         )
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
