@@ -83,7 +83,7 @@ class Ledger:
 
     def summary(self) -> str:
         if self.epsilon is None:
-            return f"{self.method}: no noise (epsilon: null); NO formal privacy guarantee."
+            return f"{self.method}: no noise; NO formal privacy guarantee ({self.warnings[0]})."
         head = (
             f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g}), σ={self.sigma:.4g}, Δ₂={self.sensitivity:.4g}, "
             f"{self.composition['count']} composed Gaussian release(s); {self.accountant.split(' (')[0]}"
@@ -286,5 +286,38 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
     )
 
 
+def rupta_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
+    """RUPTA adds no noise anywhere: the ledger says so, and what the method does instead."""
+    return Ledger(
+        "rupta",
+        f"one-to-one LLM anonymisation with privacy and utility feedback, up to {cfg.rupta.rounds} rounds",
+        None,
+        None,
+        0.0,
+        None,
+        {"count": 0, "kind": "none"},
+        "n/a",
+        "none",
+        "none",
+        n_records,
+        "n/a",
+        {
+            "covers": [],
+            "not_covered": [
+                "Everything: the generator reads each private record and rewrites it, and no noise is added. "
+                "Its privacy rests on the evaluators' feedback (heuristic) and on the empirical audit."
+            ],
+        },
+        published_private_derived=[
+            *PUBLISHED_PRIVATE_DERIVED,
+            "Each published row is a rewrite of one private record.",
+        ],
+        warnings=["no formal guarantee: RUPTA is not differentially private"],
+    )
+
+
+LEDGERS = {"rpsg": rpsg_ledger, "augpe": augpe_ledger, "dpsgd": dpsgd_ledger, "rupta": rupta_ledger}
+
+
 def ledger_for(cfg: Config, method: str, n_records: int | None, sigma: float | None = None) -> Ledger:
-    return {"rpsg": rpsg_ledger, "augpe": augpe_ledger, "dpsgd": dpsgd_ledger}[method](cfg, n_records, sigma)
+    return LEDGERS[method](cfg, n_records, sigma)
