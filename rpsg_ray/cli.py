@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rpsg_ray.config import METHODS
 from rpsg_ray.errors import ConfigError, RpsgError
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ def _config(args: argparse.Namespace) -> Config:
     from rpsg_ray.config import load_config
 
     overrides = list(args.set or [])
+    if getattr(args, "method", None):
+        overrides.append(f"method={args.method}")
     if args.input:
         overrides.append(f"input.path={args.input}")
     if args.output:
@@ -53,45 +56,42 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    """Every method writes the same run-directory layout; RPSG and RUPTA run the streaming plan."""
+    cfg = _config(args)
+    if cfg.method == "augpe":
+        from rpsg_ray.baselines.augpe import run_augpe
+
+        m = run_augpe(cfg, overwrite=args.overwrite, address=args.address)
+        print(
+            f"AUG-PE: {m['retained']} samples, {m['llm_calls']} LLM calls ({m['calls_per_retained']:.1f} per sample), "
+            f"{m['wall_seconds']:.1f} s -> {cfg.output_dir}"
+        )
+        return 0
+    if cfg.method == "dpsgd":
+        from rpsg_ray.baselines.dpsgd import run_dpsgd
+
+        m = run_dpsgd(cfg, overwrite=args.overwrite, address=args.address)
+        t = m["training"]
+        print(
+            f"DP-SGD: {t['steps']} steps (mean batch {t['mean_batch_size']:.1f}, loss {t['first_loss']:.3f} -> "
+            f"{t['last_loss']:.3f}), {m['retained']} samples, {m['wall_seconds']:.1f} s -> {cfg.output_dir}"
+        )
+        return 0
     from rpsg_ray.pipeline import generate
     from rpsg_ray.report import terminal_summary
 
-    cfg = _config(args)
     result = generate(cfg, resume=args.resume, overwrite=args.overwrite, address=args.address)
     print(terminal_summary(result.run_dir, result.manifest, result.ledger))
     return 0 if result.manifest["accounting"]["balanced"] else 1
 
 
-def _cmd_augpe(args: argparse.Namespace) -> int:
-    from rpsg_ray.baselines.augpe import run_augpe
-
-    manifest = run_augpe(_config(args), overwrite=args.overwrite, address=args.address)
-    print(
-        f"AUG-PE: {manifest['retained']} samples, {manifest['llm_calls']} LLM calls "
-        f"({manifest['calls_per_retained']:.1f} per sample), {manifest['wall_seconds']:.1f} s -> {args.output or ''}"
-    )
-    return 0
-
-
-def _cmd_dpsgd(args: argparse.Namespace) -> int:
-    from rpsg_ray.baselines.dpsgd import run_dpsgd
-
-    manifest = run_dpsgd(_config(args), overwrite=args.overwrite, address=args.address)
-    t = manifest["training"]
-    print(
-        f"DP-SGD: {t['steps']} steps (mean batch {t['mean_batch_size']:.1f}, loss {t['first_loss']:.3f} -> "
-        f"{t['last_loss']:.3f}), {manifest['retained']} samples, {manifest['wall_seconds']:.1f} s"
-    )
-    return 0
-
-
 def _cmd_account(args: argparse.Namespace) -> int:
     """The ledger a run with these settings would write, computed by the same code (no second copy)."""
     from rpsg_ray.config import load_config
-    from rpsg_ray.privacy.accountant import PrivacyParameterError, pld_epsilon
+    from rpsg_ray.privacy.accountant import PrivacyParameterError, dpsgd_pld_epsilon, pld_epsilon
     from rpsg_ray.privacy.ledger import ledger_for
 
-    if (args.epsilon is None) == (args.sigma is None):
+    if args.method != "rupta" and (args.epsilon is None) == (args.sigma is None):
         raise ConfigError("give exactly one of --epsilon or --sigma")
     if args.selections not in (None, 1, 2):
         raise ConfigError("--selections is 1 (no retry pass) or 2 (with retry)")
@@ -108,7 +108,14 @@ def _cmd_account(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     try:
         ledger = ledger_for(cfg, args.method, args.records, args.sigma)
-        check = pld_epsilon(ledger.sigma, ledger.delta, ledger.sensitivity, ledger.composition["count"])
+        if ledger.epsilon is None:
+            print(ledger.summary())
+            return 0
+        c = ledger.composition
+        if ledger.method == "dpsgd":
+            check = dpsgd_pld_epsilon(ledger.sigma, ledger.delta, c["sample_rate"], c["count"])
+        else:
+            check = pld_epsilon(ledger.sigma, ledger.delta, ledger.sensitivity, c["count"])
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
     print(
@@ -175,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local runtime)")
     g.add_argument("--resume", action="store_true", help="require resuming an unfinished run in --output")
     g.add_argument("--overwrite", action="store_true", help="delete a previous run in --output first")
+    g.add_argument("--method", choices=METHODS, help="rpsg (default), or a baseline: augpe, dpsgd, rupta")
     g.set_defaults(func=_cmd_generate)
 
     b = sub.add_parser(
@@ -189,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--set", action="append", metavar="KEY=VALUE")
     b.add_argument("--address")
     b.add_argument("--overwrite", action="store_true")
-    b.set_defaults(func=_cmd_augpe)
+    b.set_defaults(func=_cmd_generate, method="augpe", resume=False)
 
     d = sub.add_parser(
         "dpsgd",
@@ -204,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--set", action="append", metavar="KEY=VALUE")
     d.add_argument("--address")
     d.add_argument("--overwrite", action="store_true")
-    d.set_defaults(func=_cmd_dpsgd)
+    d.set_defaults(func=_cmd_generate, method="dpsgd", resume=False)
 
     a = sub.add_parser(
         "account",
@@ -212,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Privacy calculator: prints the ledger a run with these settings would write (the same code "
         "computes every run's ledger).",
     )
-    a.add_argument("--method", choices=["rpsg", "augpe", "dpsgd"], default="rpsg")
+    a.add_argument("--method", choices=METHODS, default="rpsg")
     a.add_argument("--config", help="YAML config whose privacy and selection settings to use (default: built-in)")
     a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     a.add_argument("--epsilon", type=float, help="target ε: print the σ that buys it")

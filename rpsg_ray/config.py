@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -271,7 +271,12 @@ class RuptaConfig(Section):
     resources: Resources = Resources(batch_size=16)
 
 
+Method = Literal["rpsg", "augpe", "dpsgd", "rupta"]
+METHODS: tuple[str, ...] = get_args(Method)
+
+
 class Config(Section):
+    method: Method = Field("rpsg", description="rpsg (this project), or a baseline of the paper: augpe, dpsgd, rupta.")
     input: InputConfig = InputConfig()
     output_dir: str = Field("runs/latest", description="Run directory (local path or s3://, gs:// URI).")
     domain: Domain = Domain()
@@ -283,10 +288,9 @@ class Config(Section):
     rupta: RuptaConfig = RuptaConfig()
 
     def digest(self, exclude_runtime: bool = True) -> str:
-        """Hash of everything that shapes an RPSG run's outputs (runtime knobs and the baselines' sections do not)."""
-        data = self.model_dump(
-            mode="json", exclude={"runtime", "output_dir", "augpe", "dpsgd", "rupta"} if exclude_runtime else None
-        )
+        """Hash of everything that shapes a run's outputs (runtime knobs and other methods' sections do not)."""
+        baselines = {"augpe", "dpsgd", "rupta"} - {self.method}
+        data = self.model_dump(mode="json", exclude={"runtime", "output_dir", *baselines} if exclude_runtime else None)
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

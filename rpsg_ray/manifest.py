@@ -35,7 +35,6 @@ PACKAGES = (
     "spacy",
     "vaderSentiment",
 )
-STAGES = ("label", "abstract", "select", "rewrite_1", "rewrite_2", "redact", "nll_filter", "similarity_filter")
 
 
 def package_versions() -> dict[str, str]:
@@ -52,7 +51,7 @@ def build_manifest(
     cfg: Config,
     inventory: Inventory,
     counts: RunCounts,
-    bounds: dict[str, Any],
+    thresholds: dict[str, Any],
     ledger: Ledger,
     clock: PhaseClock,
     wall: float,
@@ -66,6 +65,7 @@ def build_manifest(
         if counts.active[name]
     }
     return {
+        "method": cfg.method,
         "config_digest": cfg.digest(),
         "resumed": resumed,
         "input": {"path": cfg.input.path, **describe(inventory)},
@@ -76,10 +76,7 @@ def build_manifest(
             "kept+dropped+quarantined+not_sampled": accounted,
             "balanced": accounted == inventory.input_rows == counts.rows,
         },
-        "thresholds": {
-            "nll_filter": bounds,
-            "similarity_filter": {"max_cosine": cfg.stages.similarity_filter.threshold},
-        },
+        "thresholds": thresholds,
         "privacy": {
             "summary": ledger.summary(),
             "epsilon": ledger.epsilon,
@@ -87,7 +84,9 @@ def build_manifest(
             "sigma": ledger.sigma,
             "selection_observed": _selection_observed(counts),
         },
-        "stage_busy_seconds": {s: round(counts.sums[f"sec_{s}"], 3) for s in STAGES},
+        "stage_busy_seconds": {
+            k.removeprefix("sec_"): round(v, 3) for k, v in counts.sums.items() if k.startswith("sec_")
+        },
         "phase_wall_seconds": clock.seconds,
         "driver_peak_rss_mib": clock.peak_rss_mib,
         "wall_seconds": round(wall, 3),

@@ -20,6 +20,7 @@ import pyarrow as pa
 import ray
 import ray.data
 
+from rpsg_ray.baselines.rupta import RuptaRewrite
 from rpsg_ray.config import Config, Resources
 from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.finalize import RunCounts, finalize
@@ -32,7 +33,7 @@ from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.accountant import PrivacyParameterError
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
-from rpsg_ray.privacy.ledger import Ledger, rpsg_ledger
+from rpsg_ray.privacy.ledger import Ledger, ledger_for
 from rpsg_ray.runtime import engine_env, ray_runtime
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
@@ -202,8 +203,37 @@ def stage_ops(
     ]
 
 
+def rpsg_plan(
+    cfg: Config, valid: ray.data.Dataset, n_valid: int, ledger: Ledger, key: RunKey
+) -> tuple[list[StageOp], dict[str, Any]]:
+    """RPSG's stages, after the private index and the NLL bounds are built (side by side) before the stream
+    starts. Were they built during it, the filter actors would block in their constructors while every
+    upstream stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
+    the plan. The driver waits on the refs without fetching the index."""
+    index_ref = build_index(cfg, valid)
+    bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid, n_valid, key)
+    ray.wait([index_ref], fetch_local=False)
+    bounds = ray.get(bounds_ref)
+    thresholds = {"nll_filter": bounds, "similarity_filter": {"max_cosine": cfg.stages.similarity_filter.threshold}}
+    return stage_ops(cfg, ledger.sigma, bounds, index_ref, key), thresholds
+
+
+def rupta_plan(
+    cfg: Config, valid: ray.data.Dataset, n_valid: int, ledger: Ledger, key: RunKey
+) -> tuple[list[StageOp], dict[str, Any]]:
+    """RUPTA: label the seeds where the input has no label, then the rewrite/evaluate rounds; nothing to build."""
+    st = cfg.stages
+    return [
+        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+        StageOp("rupta", RuptaRewrite, {"cfg": cfg.rupta, "domain": cfg.domain, "key": key}, cfg.rupta.resources),
+    ], {}
+
+
+PLANS = {"rpsg": rpsg_plan, "rupta": rupta_plan}
+
+
 def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address: str | None = None) -> RunResult:
-    """Run the whole job; returns counts, the ledger and the manifest (also written to the run dir)."""
+    """Run the whole job (RPSG, or RUPTA on the same plan); returns counts, the ledger and the manifest."""
     from rpsg_ray.manifest import build_manifest, write_outputs
 
     started = time.time()
@@ -220,28 +250,18 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
             raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
         clock.done("inventory")
         try:
-            ledger = rpsg_ledger(cfg, inventory.valid_unique)
+            ledger = ledger_for(cfg, cfg.method, inventory.valid_unique)
         except PrivacyParameterError as e:
             raise ConfigError(str(e)) from None
         unsampled = Inventory(inventory.input_rows, inventory.valid_unique, inventory.duplicates)
         valid = parsed.map_batches(MarkRows(unsampled, key), batch_format="pyarrow").map_batches(
             only_ok, batch_format="pyarrow"
         )
-        # The private index and the NLL bounds are built (side by side) before the stream starts. Were
-        # they built during it, the filter actors would block in their constructors while every upstream
-        # stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
-        # the plan. The driver waits on the refs without fetching the index.
-        index_ref = build_index(cfg, valid)
-        bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(
-            cfg, valid, inventory.valid_unique, key
-        )
-        ray.wait([index_ref], fetch_local=False)
-        bounds = ray.get(bounds_ref)
+        ops, thresholds = PLANS[cfg.method](cfg, valid, inventory.valid_unique, ledger, key)
         clock.done("index_and_calibration")
         marked = parsed.map_batches(MarkRows(inventory, key, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
-        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref, key)
         ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
         ds.union(settled).write_datasink(CommittedParquetSink(str(layout.parts)))
@@ -249,7 +269,7 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     clock.start()
     counts = finalize(layout, key)
     clock.done("finalize")
-    manifest = build_manifest(cfg, inventory, counts, bounds, ledger, clock, time.time() - started, resumed)
+    manifest = build_manifest(cfg, inventory, counts, thresholds, ledger, clock, time.time() - started, resumed)
     write_outputs(cfg, layout, manifest, ledger, counts)
     write_state(layout, digest, "complete")
     return RunResult(layout.root, counts, ledger, manifest)

@@ -32,9 +32,10 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     if c["not_sampled"]:
         rows.append(("not drawn into the seed sample", str(c["not_sampled"])))
     rows.append(("every row accounted for", "yes" if manifest["accounting"]["balanced"] else "NO"))
-    b = manifest["thresholds"]["nll_filter"]
-    rows.append(("NLL bounds (nats/token)", f"[{b['lo']:.3f}, {b['hi']:.3f}] ({b['source']})"))
-    rows.append(("similarity threshold", str(manifest["thresholds"]["similarity_filter"]["max_cosine"])))
+    if "nll_filter" in manifest["thresholds"]:
+        b = manifest["thresholds"]["nll_filter"]
+        rows.append(("NLL bounds (nats/token)", f"[{b['lo']:.3f}, {b['hi']:.3f}] ({b['source']})"))
+        rows.append(("similarity threshold", str(manifest["thresholds"]["similarity_filter"]["max_cosine"])))
     sel = manifest["privacy"]["selection_observed"]
     if sel.get("selections"):
         rows.append(
@@ -60,8 +61,10 @@ def terminal_summary(run_dir: Path, manifest: dict[str, Any], ledger: Ledger) ->
 
 
 def selection_table(ledger: Ledger) -> list[tuple[str, str]]:
-    """P(the released candidate is the best one) by the best's lead, at this run's σ."""
+    """P(the released candidate is the best one) by the best's lead, at this run's σ (RPSG only)."""
     u = ledger.selection_utility
+    if not u:
+        return []
     rows = [(f"best leads by {gap}", f"{p:.3f}") for gap, p in u["p_best_at_gap"].items()]
     rows.append(("best leads by the whole score range", f"{u['p_best_at_full_range']:.3f}"))
     rows.append(("uniform choice (no information)", f"{u['uniform']:.3f}"))
@@ -74,7 +77,10 @@ def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    thresholds = manifest["thresholds"]
+    panels = 3 if "nll_filter" in thresholds else 1  # the filter histograms exist for RPSG only
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
+    axes = axes[0]
     c = manifest["counts"]
     funnel = {
         "input": manifest["accounting"]["input_rows_read"],
@@ -85,16 +91,17 @@ def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
     funnel["kept"] = c["kept"]
     axes[0].barh(list(funnel)[::-1], list(funnel.values())[::-1], color="#4c72b0")
     axes[0].set_title("where the rows went")
-    bounds = manifest["thresholds"]["nll_filter"]
-    centers = (NLL_BINS[:-1] + NLL_BINS[1:]) / 2
-    axes[1].bar(centers, counts.nll_hist, width=NLL_BINS[1] - NLL_BINS[0], color="#55a868")
-    for x in (bounds["lo"], bounds["hi"]):
-        axes[1].axvline(x, color="#c44e52", linestyle="--")
-    axes[1].set_title("NLL of outputs (nats/token) and bounds")
-    centers = (SIM_BINS[:-1] + SIM_BINS[1:]) / 2
-    axes[2].bar(centers, counts.sim_hist, width=SIM_BINS[1] - SIM_BINS[0], color="#8172b2")
-    axes[2].axvline(manifest["thresholds"]["similarity_filter"]["max_cosine"], color="#c44e52", linestyle="--")
-    axes[2].set_title("max cosine to any private record")
+    if panels == 3:
+        bounds = thresholds["nll_filter"]
+        centers = (NLL_BINS[:-1] + NLL_BINS[1:]) / 2
+        axes[1].bar(centers, counts.nll_hist, width=NLL_BINS[1] - NLL_BINS[0], color="#55a868")
+        for x in (bounds["lo"], bounds["hi"]):
+            axes[1].axvline(x, color="#c44e52", linestyle="--")
+        axes[1].set_title("NLL of outputs (nats/token) and bounds")
+        centers = (SIM_BINS[:-1] + SIM_BINS[1:]) / 2
+        axes[2].bar(centers, counts.sim_hist, width=SIM_BINS[1] - SIM_BINS[0], color="#8172b2")
+        axes[2].axvline(thresholds["similarity_filter"]["max_cosine"], color="#c44e52", linestyle="--")
+        axes[2].set_title("max cosine to any private record")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -40,6 +40,10 @@ DIAGNOSTICS = (
     ("select_p_argmax", "select_p_argmax", pa.float32()),
     ("select_gap", "select_gap", pa.float32()),
     ("select_scores", "select_scores", pa.list_(pa.float32())),
+    ("rupta_rounds", "rupta_rounds", pa.int8()),
+    ("rupta_private", "rupta_private", pa.bool_()),
+    ("rupta_useful", "rupta_useful", pa.bool_()),
+    ("rupta_source_cos", "rupta_source_cos", pa.float32()),
 )
 DIAGNOSTICS_SCHEMA = pa.schema([("synthetic_id", pa.string())] + [(name, t) for _, name, t in DIAGNOSTICS])
 LINEAGE_SCHEMA = pa.schema(
