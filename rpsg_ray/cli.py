@@ -138,6 +138,21 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+ALIASES = (
+    (
+        "augpe",
+        "run the AUG-PE baseline (Private Evolution) on the same engines (= generate --method augpe)",
+        "AUG-PE with the `augpe` config section; writes synthetic.parquet, manifest.json and ledger.json (formal DP "
+        "for the whole output, computed by the same accountant).",
+    ),
+    (
+        "dpsgd",
+        "run the DP-SGD baseline: DP fine-tuning (opacus), then sampling (= generate --method dpsgd)",
+        "DP-SGD with the `dpsgd` config section: the model is fine-tuned on the private records with per-sample "
+        "clipping and noise (ε from opacus' accountant, end to end), then samples the synthetic set. Writes "
+        "synthetic.parquet, manifest.json and ledger.json; the model stays under private/.",
+    ),
+)
 BENCHMARKS = ("rpsg_vs_augpe", "engine_ceiling", "dataplane", "scaleout")
 
 
@@ -185,34 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--method", choices=METHODS, help="rpsg (default), or a baseline: augpe, dpsgd, rupta")
     g.set_defaults(func=_cmd_generate)
 
-    b = sub.add_parser(
-        "augpe",
-        help="run the AUG-PE baseline (Private Evolution) on the same engines",
-        description="AUG-PE with the `augpe` config section; writes synthetic.parquet, manifest.json and "
-        "ledger.json (formal DP for the whole output, computed by the same accountant).",
-    )
-    b.add_argument("--config", required=True)
-    b.add_argument("--input")
-    b.add_argument("--output")
-    b.add_argument("--set", action="append", metavar="KEY=VALUE")
-    b.add_argument("--address")
-    b.add_argument("--overwrite", action="store_true")
-    b.set_defaults(func=_cmd_generate, method="augpe", resume=False)
-
-    d = sub.add_parser(
-        "dpsgd",
-        help="run the DP-SGD baseline: DP fine-tuning (opacus) of the public model, then sampling",
-        description="DP-SGD with the `dpsgd` config section: the model is fine-tuned on the private records with "
-        "per-sample clipping and noise (ε from opacus' accountant, end to end), then samples the synthetic set. "
-        "Writes synthetic.parquet, manifest.json and ledger.json; the model stays under private/.",
-    )
-    d.add_argument("--config", required=True)
-    d.add_argument("--input")
-    d.add_argument("--output")
-    d.add_argument("--set", action="append", metavar="KEY=VALUE")
-    d.add_argument("--address")
-    d.add_argument("--overwrite", action="store_true")
-    d.set_defaults(func=_cmd_generate, method="dpsgd", resume=False)
+    for method, help_, description in ALIASES:
+        alias = sub.add_parser(method, help=help_, description=description)
+        alias.add_argument("--config", required=True)
+        alias.add_argument("--input")
+        alias.add_argument("--output")
+        alias.add_argument("--set", action="append", metavar="KEY=VALUE")
+        alias.add_argument("--address")
+        alias.add_argument("--overwrite", action="store_true")
+        alias.set_defaults(func=_cmd_generate, method=method, resume=False)
 
     a = sub.add_parser(
         "account",

@@ -43,13 +43,10 @@ from rpsg_ray.baselines.common import (
 from rpsg_ray.config import Config, Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder
-from rpsg_ray.errors import ConfigError
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.manifest import write_json
 from rpsg_ray.pipeline import StageOp, apply
-from rpsg_ray.privacy.accountant import PrivacyParameterError
-from rpsg_ray.privacy.ledger import augpe_ledger
 from rpsg_ray.runtime import ray_runtime
 from rpsg_ray.stages.private_index import EmbedRecords
 
@@ -89,11 +86,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
     rng = random.Random(cfg.runtime.seed)
     started, calls, tokens = time.time(), 0, 0
     with ray_runtime(cfg.runtime, address):
-        valid, n_voters = open_private_corpus(cfg, units, key)
-        try:
-            ledger = augpe_ledger(cfg, n_voters)
-        except PrivacyParameterError as e:
-            raise ConfigError(str(e)) from None
+        valid, ledger = open_private_corpus(cfg.model_copy(update={"method": "augpe"}), units, key)
         embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
         private = apply(valid, embed).materialize()  # private embeddings + labels stay in the object store
         labels = [lab for lab in a.labels for _ in range(per_label)]
@@ -146,7 +139,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
         "wall_seconds": wall,
         "calls_per_retained": calls / len(kept),
         "phases": phases,
-        "private_records": n_voters,
+        "private_records": ledger.n_private_records,
         "config": cfg.augpe.model_dump(mode="json"),
     }
     write_json(layout.manifest, manifest)

@@ -19,12 +19,14 @@ from ray.util import ActorPool
 from rpsg_ray.config import Config, Domain, Engine, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_generator
-from rpsg_ray.errors import InputError
+from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.inventory import MarkRows, only_ok, take_inventory
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import ReadUnit
 from rpsg_ray.pipeline import actor_env, read_rows
+from rpsg_ray.privacy.accountant import PrivacyParameterError
 from rpsg_ray.privacy.keys import RunKey, create_key
+from rpsg_ray.privacy.ledger import Ledger, ledger_for
 
 
 def start_run_dir(layout: RunLayout, overwrite: bool) -> RunKey:
@@ -36,15 +38,20 @@ def start_run_dir(layout: RunLayout, overwrite: bool) -> RunKey:
     return create_key(layout.key)
 
 
-def open_private_corpus(cfg: Config, units: list[ReadUnit], key: RunKey) -> tuple[ray.data.Dataset, int]:
-    """The valid private records as a Ray Data dataset (every row of a duplicated id set aside) and their count."""
+def open_private_corpus(cfg: Config, units: list[ReadUnit], key: RunKey) -> tuple[ray.data.Dataset, Ledger]:
+    """The valid private records as a Ray Data dataset (every row of a duplicated id set aside), and the ledger
+    of the configured method for their count N."""
     parsed = read_rows(cfg, units)
     inventory = take_inventory(parsed, key, None)
     n_records = inventory.valid_unique - len(inventory.duplicates)
     if n_records == 0:
         raise InputError(f"{cfg.input.path}: no valid records")
+    try:
+        ledger = ledger_for(cfg, cfg.method, n_records)
+    except PrivacyParameterError as e:
+        raise ConfigError(str(e)) from None
     marks = MarkRows(inventory, key, drop_all_duplicates=True)
-    return parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow"), n_records
+    return parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow"), ledger
 
 
 def label_chat(domain: Domain, label: str | None) -> Chat:

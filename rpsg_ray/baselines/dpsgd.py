@@ -32,14 +32,12 @@ from rpsg_ray.config import Config
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.dp_finetune import DpTraining, dp_finetune
 from rpsg_ray.engines.registry import resolve_model_path
-from rpsg_ray.errors import ConfigError
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.manifest import package_versions, write_json
 from rpsg_ray.pipeline import StageOp, actor_env, run_stages
-from rpsg_ray.privacy.accountant import PrivacyParameterError
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.privacy.ledger import Ledger, dpsgd_ledger, dpsgd_sample_rate
+from rpsg_ray.privacy.ledger import Ledger, dpsgd_sample_rate
 from rpsg_ray.runtime import ray_runtime
 
 
@@ -91,11 +89,8 @@ def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) 
     model_dir = layout.private / "dpsgd-model"
     started = time.time()
     with ray_runtime(cfg.runtime, address):
-        valid, n_records = open_private_corpus(cfg, units, key)
-        try:
-            ledger = dpsgd_ledger(cfg, n_records)
-        except PrivacyParameterError as e:
-            raise ConfigError(str(e)) from None
+        valid, ledger = open_private_corpus(cfg.model_copy(update={"method": "dpsgd"}), units, key)
+        n_records = ledger.n_private_records
         plan = training_plan(cfg, ledger, n_records, key)
         r = cfg.dpsgd.resources
         trained = ray.get(

@@ -148,23 +148,17 @@ def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) 
     mechanism = f"Gaussian report-noisy-max over K={k} candidate scores in fixed range [{lo:g}, {hi:g}]"
     eps = cfg.privacy.epsilon
     if eps is None and sigma is None:
-        return Ledger(
+        return no_guarantee(
             "rpsg",
             mechanism,
-            None,
-            None,
-            0.0,
-            sensitivity,
-            composition,
-            neighbouring,
-            "none",
-            "none",
             n_records,
-            "n/a",
-            {"covers": [], "not_covered": ["Everything: no noise is added."]},
-            published_private_derived=PUBLISHED_PRIVATE_DERIVED,
-            selection_utility=selection_utility(0.0, k, lo, hi),
-            warnings=["no formal guarantee: privacy.epsilon is null"],
+            "Everything: no noise is added.",
+            "no formal guarantee: privacy.epsilon is null",
+            sensitivity=sensitivity,
+            composition=composition,
+            neighbouring=neighbouring,
+            published=PUBLISHED_PRIVATE_DERIVED,
+            selection=selection_utility(0.0, k, lo, hi),
         )
     d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
     if sigma is None:
@@ -241,22 +235,15 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
     composition = {"count": d.steps, "kind": "Poisson-subsampled Gaussian steps", "sample_rate": q}
     neighbouring = "add/remove one private record (one training example; every row of a duplicated id is set aside)"
     if cfg.privacy.epsilon is None and sigma is None:
-        return Ledger(
+        return no_guarantee(
             "dpsgd",
             mechanism,
-            None,
-            None,
-            0.0,
-            d.max_grad_norm,
-            composition,
-            neighbouring,
-            "none",
-            "none",
             n_records,
-            "n/a",
-            {"covers": [], "not_covered": ["Everything: the model is fine-tuned without noise."]},
-            published_private_derived=PUBLISHED_PRIVATE_DERIVED[:2],
-            warnings=["no formal guarantee: privacy.epsilon is null (ε = ∞ reference run)"],
+            "Everything: the model is fine-tuned without noise.",
+            "no formal guarantee: privacy.epsilon is null (ε = ∞ reference run)",
+            sensitivity=d.max_grad_norm,
+            composition=composition,
+            neighbouring=neighbouring,
         )
     delta, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
     if sigma is None:
@@ -288,31 +275,47 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
 
 def rupta_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """RUPTA adds no noise anywhere: the ledger says so, and what the method does instead."""
-    return Ledger(
+    return no_guarantee(
         "rupta",
         f"one-to-one LLM anonymisation with privacy and utility feedback, up to {cfg.rupta.rounds} rounds",
+        n_records,
+        "Everything: the generator reads each private record and rewrites it, and no noise is added. Its privacy "
+        "rests on the evaluators' feedback (heuristic) and on the empirical audit.",
+        "no formal guarantee: RUPTA is not differentially private",
+        published=[*PUBLISHED_PRIVATE_DERIVED, "Each published row rewrites one private record."],
+    )
+
+
+def no_guarantee(
+    method: str,
+    mechanism: str,
+    n_records: int | None,
+    not_covered: str,
+    warning: str,
+    sensitivity: float | None = None,
+    composition: dict[str, Any] | None = None,
+    neighbouring: str = "n/a",
+    published: list[str] | None = None,
+    selection: dict[str, Any] | None = None,
+) -> Ledger:
+    """The ledger of a run that adds no noise: no ε, no accountant, and the reason in words."""
+    return Ledger(
+        method,
+        mechanism,
         None,
         None,
         0.0,
-        None,
-        {"count": 0, "kind": "none"},
-        "n/a",
+        sensitivity,
+        composition or {"count": 0, "kind": "none"},
+        neighbouring,
         "none",
         "none",
         n_records,
         "n/a",
-        {
-            "covers": [],
-            "not_covered": [
-                "Everything: the generator reads each private record and rewrites it, and no noise is added. "
-                "Its privacy rests on the evaluators' feedback (heuristic) and on the empirical audit."
-            ],
-        },
-        published_private_derived=[
-            *PUBLISHED_PRIVATE_DERIVED,
-            "Each published row is a rewrite of one private record.",
-        ],
-        warnings=["no formal guarantee: RUPTA is not differentially private"],
+        {"covers": [], "not_covered": [not_covered]},
+        published_private_derived=published or PUBLISHED_PRIVATE_DERIVED[:2],
+        selection_utility=selection or {},
+        warnings=[warning],
     )
 
 
