@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rpsg_ray.config import load_config
+from rpsg_ray.engines.registry import load_classifier
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.pipeline import generate
 
@@ -56,8 +57,13 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
         assert row["label"] == label_of[row["synthetic_id"]]  # the seed's label, aligned by id
     kept_ids = {r["synthetic_id"] for r in lineage if r["status"] == "ok"}
     assert kept_ids == {r["synthetic_id"] for r in synthetic}
-    rate = sum(d["sentiment_match"] for d in diagnostics.values()) / len(diagnostics)
-    assert manifest["sentiment_rates"]["rewrite_2_match"] == pytest.approx(rate)
+    # sentiment_match is the guard's verdict on each row's own text: VADER on the published (redacted) text agrees
+    # with it for nearly every row, which a misaligned diagnostics file would not
+    vader = load_classifier("vader").classify([r["text"] for r in synthetic])
+    agree = [
+        (v.label == r["label"]) == diagnostics[r["synthetic_id"]]["sentiment_match"] for v, r in zip(vader, synthetic, strict=True)
+    ]
+    assert sum(agree) >= 0.9 * len(agree)
 
     # outputs are not copies of the seeds
     seeds = {r["text"] for r in pq.read_table(demo_corpus).to_pylist()}
