@@ -60,9 +60,8 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
     # sentiment_match is the guard's verdict on each row's own text: VADER on the published (redacted) text agrees
     # with it for nearly every row, which a misaligned diagnostics file would not
     vader = load_classifier("vader").classify([r["text"] for r in synthetic])
-    agree = [
-        (v.label == r["label"]) == diagnostics[r["synthetic_id"]]["sentiment_match"] for v, r in zip(vader, synthetic, strict=True)
-    ]
+    matches = [diagnostics[r["synthetic_id"]]["sentiment_match"] for r in synthetic]
+    agree = [(v.label == r["label"]) == m for v, r, m in zip(vader, synthetic, matches, strict=True)]
     assert sum(agree) >= 0.9 * len(agree)
 
     # outputs are not copies of the seeds
