@@ -41,6 +41,21 @@ def _find_user_error(exc: BaseException) -> RpsgError | None:
     return None
 
 
+def _traceback_without_messages(exc: BaseException) -> str:
+    """Frames and exception types of the whole chain, no messages: a library's message may quote a record
+    (a KeyError on a text, a tokenizer's ValueError), and Ray puts the remote message in the local one's."""
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    parts = []
+    for e in reversed(chain):
+        parts += traceback.format_list(traceback.extract_tb(e.__traceback__))
+        parts.append(f"{type(e).__module__}.{type(e).__qualname__} (message withheld: it may quote record text)\n")
+    return "Traceback (most recent call last), oldest exception first:\n" + "".join(parts)
+
+
 def _config(args: argparse.Namespace) -> Config:
     """The config file with --set overrides, then --input/--output on top."""
     from rpsg_ray.config import load_config
@@ -259,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {user}", file=sys.stderr)
             return 2
         log = Path("rpsg-error.log")
-        log.write_text("".join(traceback.format_exception(e)))
+        log.write_text(_traceback_without_messages(e))
         print(f"error: unexpected {type(e).__name__}; traceback written to {log}", file=sys.stderr)
         return 1
 

@@ -66,17 +66,35 @@ class Engine(Section):
 
 
 class InputConfig(Section):
-    path: str | None = Field(None, description="File or directory of Parquet/JSONL/CSV seed records.")
-    format: Literal["auto", "parquet", "jsonl", "csv"] = Field("auto", description="Input format (auto: by suffix).")
-    text_field: str = Field("text", description="Column holding the private text.")
-    id_field: str = Field("id", description="Optional id column; missing ids become content-derived ids.")
-    label_field: str = Field("label", description="Optional sentiment label column (positive/negative).")
+    path: str | None = Field(
+        None,
+        description="File or directory of Parquet, JSONL, JSON-array or CSV seed records; text formats may be "
+        "compressed (.gz, .bz2, .zst). A UTF-8 byte-order mark is ignored.",
+    )
+    format: Literal["auto", "parquet", "jsonl", "json", "csv"] = Field(
+        "auto", description="Input format (auto: by suffix; a .json file holding JSON lines is read as jsonl)."
+    )
+    text_field: str = Field(
+        "text", description="Column holding the private text; else the one column that matches ignoring case."
+    )
+    id_field: str = Field(
+        "id",
+        description="Id column, matched like text_field. Files without it get content-derived ids; "
+        "set explicitly, it must exist.",
+    )
+    label_field: str = Field(
+        "label",
+        description="Sentiment label column (positive/negative/pos/neg), matched like text_field. Optional; "
+        "set explicitly, it must exist.",
+    )
     max_chars: int = Field(20_000, ge=1, description="Longer records are quarantined.")
     min_chars: int = Field(1, ge=1, description="Shorter records (after stripping) are quarantined.")
     seeds: int | None = Field(
         None, ge=1, description="Sample this many seeds (keyed hash, uniform) from the valid records; null: all."
     )
-    jsonl_chunk_mb: int = Field(64, ge=1, description="JSONL files are read in byte ranges of this size.")
+    jsonl_chunk_mb: int = Field(
+        64, ge=1, description="Uncompressed JSONL files are read in byte ranges of this size (one task each)."
+    )
 
 
 class Domain(Section):

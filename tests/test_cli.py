@@ -1,33 +1,56 @@
-"""The CLI as a user meets it: help text, the privacy calculator, one-line errors without tracebacks."""
+"""The CLI as a user meets it: help text, the privacy calculator, one-line errors without tracebacks.
+
+Argument parsing and error paths are tested in-process through `main([...])` (what the `rpsg` script
+calls); a subprocess is kept only where the process boundary is the thing under test."""
 
 from __future__ import annotations
 
+import logging
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from make_bad_inputs import CANARY, build
 
 from rpsg_ray.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = str(ROOT / "configs" / "demo.yaml")
 
 
-def rpsg(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def rpsg(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "rpsg_ray.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "rpsg_ray.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
 
 
-def test_help_reads_well() -> None:
-    top = rpsg("--help")
-    assert top.returncode == 0
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`rpsg ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main(list(args))
+    except SystemExit as e:  # argparse exits for --help and usage errors
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_reads_well(capsys: pytest.CaptureFixture[str]) -> None:
+    code, top, _ = run(capsys, "--help")
+    assert code == 0
     for word in ("generate", "account", "prepare", "config-reference", "examples:"):
-        assert word in top.stdout
-    gen = rpsg("generate", "--help")
+        assert word in top
+    code, gen, _ = run(capsys, "generate", "--help")
     for flag in ("--config", "--input", "--output", "--set", "--resume", "--overwrite", "--address"):
-        assert flag in gen.stdout
+        assert flag in gen
+
+
+def test_script_entry_point_runs() -> None:
+    """The one subprocess: `python -m rpsg_ray.cli` exits with main's code and prints one-line errors."""
+    out = rpsg("account", "--epsilon", "1")
+    assert out.returncode == 2 and out.stderr.strip() == "error: --delta is required"
 
 
 def printed(text: str, name: str) -> float:
@@ -64,31 +87,92 @@ def test_account_matches_the_published_augpe_sigma(capsys: pytest.CaptureFixture
         ["--epsilon", "1", "--delta", "0.01", "--records", "1000"],
     ],
 )
-def test_account_rejects_impossible_requests(args: list[str]) -> None:
-    out = rpsg("account", *args)
-    assert out.returncode == 2 and out.stderr.startswith("error:") and "Traceback" not in out.stderr
+def test_account_rejects_impossible_requests(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "account", *args)
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_account_job_entrypoint(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """jobs/account.py (the `ray job submit` entrypoint) passes its arguments to `rpsg account`."""
+    args = ["--epsilon", "4", "--delta", "1e-6", "--candidates", "4", "--selections", "2"]
+    _, direct, _ = run(capsys, "account", *args)
+    monkeypatch.setattr(sys, "argv", ["account.py", *args])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(ROOT / "jobs" / "account.py"), run_name="__main__")
+    assert done.value.code == 0 and capsys.readouterr().out == direct and "sigma = " in direct
 
 
 @pytest.mark.parametrize(
-    "case", ["empty_file", "wrong_columns_csv", "truncated_parquet", "missing_path", "symlink_loop", "header_only_csv"]
+    "case",
+    [
+        "empty_file",
+        "wrong_columns_csv",
+        "headerless_csv",
+        "truncated_parquet",
+        "missing_path",
+        "symlink_loop",
+        "header_only_csv",
+        "broken_json_array",
+    ],
 )
-def test_generate_bad_input_is_one_line(case: str, tmp_path: Path) -> None:
+def test_generate_bad_input_is_one_line(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = build(case, tmp_path / "in")
-    out = rpsg(
-        "generate",
-        "--config",
-        str(ROOT / "configs" / "demo.yaml"),
-        "--input",
-        str(path),
-        "--output",
-        str(tmp_path / "run"),
-    )
-    assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error:")
-    assert CANARY not in out.stderr + out.stdout and "Traceback" not in out.stderr
+    code, out, err = run(capsys, "generate", "--config", DEMO, "--input", str(path), "--output", str(tmp_path / "run"))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and err.startswith("error:")
+    assert CANARY not in err + out and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 @pytest.mark.parametrize("override", ["privacy.delta=1", "stages.abstract.candidates=0", "oops.key=1"])
-def test_generate_bad_config_is_one_line(override: str, tmp_path: Path) -> None:
-    out = rpsg("generate", "--config", str(ROOT / "configs" / "demo.yaml"), "--set", override)
-    assert out.returncode == 2 and out.stderr.startswith("error: invalid config") and "Traceback" not in out.stderr
+def test_generate_bad_config_is_one_line(override: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "generate", "--config", DEMO, "--set", override)
+    assert code == 2 and err.startswith("error: invalid config") and "Traceback" not in err
+
+
+def test_unexpected_error_log_holds_no_record_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library error that quotes a record (as KeyError and tokenizer errors do) reaches the traceback
+    file without its message: frames and exception types only."""
+
+    def generate(*_args: object, **_kwargs: object) -> None:
+        try:
+            {}[f"record: {CANARY}"]
+        except KeyError as e:
+            raise ValueError(f"cannot tokenize {CANARY!r}") from e
+
+    monkeypatch.setattr("rpsg_ray.pipeline.generate", generate)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "generate", "--config", DEMO, "--output", str(tmp_path / "run"))
+    assert code == 1 and err == "error: unexpected ValueError; traceback written to rpsg-error.log\n"
+    log = (tmp_path / "rpsg-error.log").read_text()
+    assert "builtins.KeyError" in log and "builtins.ValueError" in log and "in generate" in log
+    assert CANARY not in log + out + err
+
+
+def test_config_reference_matches_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "config-reference")
+    assert code == 0 and out == (ROOT / "docs" / "CONFIG.md").read_text(encoding="utf-8")
+
+
+def test_verbose_turns_on_progress_logs() -> None:
+    """-v sets the log level to INFO (checked in a fresh interpreter: pytest owns this one's logging)."""
+    probe = "import logging, sys; from rpsg_ray.cli import main; main(sys.argv[1:]); print(logging.root.level)"
+    levels = [
+        subprocess.run([sys.executable, "-c", probe, *flags, "config-reference"], capture_output=True, text=True)
+        for flags in (["-v"], [])
+    ]
+    assert [p.stdout.split()[-1] for p in levels] == [str(logging.INFO), str(logging.WARNING)]
+
+
+def test_prepare_writes_the_demo_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "demo" / "rt.parquet"
+    code, out, _ = run(capsys, "prepare", "--demo-data", str(target), "--demo-rows", "40")
+    assert code == 0 and f"demo corpus: {target} (40 rows" in out
+    models = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("model ")]
+    assert len(models) == 2 and all(Path(m, "config.json").exists() for m in models)
+    table = pq.read_table(target)
+    ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+    assert table.num_rows == 40 and len(set(ids)) == 40 and all(i.startswith("rt-") for i in ids)
+    assert all(t.strip() for t in texts) and set(table.column("label").to_pylist()) == {"positive", "negative"}

@@ -2,15 +2,15 @@
 
 Each record becomes exactly one row: ``status='ok'`` with its text, or ``status='quarantined'``
 with a reason and no text. Structural damage that makes a whole file unreadable (a CSV quote that
-never closes, a Parquet page that fails to decode) raises InputError naming the file; it never
-includes record text.
+never closes, a JSON array that breaks off, a corrupt compressed stream, a Parquet page that fails to
+decode) raises InputError naming the file; it never includes record text. Rows are built as the file
+is read, block by block.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from rpsg_ray.errors import InputError
+from rpsg_ray.io.formats import BOM, MalformedJson, iter_json_array, open_binary, open_text, read_error
 from rpsg_ray.io.sources import POS_BITS
 from rpsg_ray.rows import QUARANTINED, ROW_SCHEMA
 
@@ -108,34 +109,34 @@ class _Broken:
 
 def _csv_rows(unit: dict[str, Any]) -> Iterator[Raw]:
     path = unit["path"]
-    with open(path, "rb") as f:
-        data = f.read()
-    text = data.decode("utf-8", errors="surrogateescape").replace("\x00", NUL_MARK)
     csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-        cols = {name: i for i, name in enumerate(header)}
-        t, i, lab = cols[unit["text_field"]], cols.get(unit["id_field"]), cols.get(unit["label_field"])
-        for n, record in enumerate(reader, start=1):
-            source = f"{path}:row {n}"
-            if not record:
-                continue  # blank line: not a record
-            if len(record) != len(header):
-                yield _error_row(f"row has {len(record)} fields, header has {len(header)}", source, n)
-                continue
-            yield (
-                record[i] if i is not None else None,
-                record[t],
-                record[lab] if lab is not None else None,
-                source,
-                n,
-            )
-    except csv.Error as e:
-        raise InputError(f"{path}: malformed CSV near line {reader.line_num} ({e})") from None
+    with open_text(path, unit["compression"]) as f:
+        lines = (line.replace("\x00", NUL_MARK) for line in f)  # streamed: the file is never held whole
+        reader = csv.reader(lines, strict=True)
+        try:
+            header = next(reader)
+            cols = {name: i for i, name in enumerate(header)}
+            t, i, lab = cols[unit["text_field"]], cols.get(unit["id_field"]), cols.get(unit["label_field"])
+            for n, record in enumerate(reader, start=1):
+                source = f"{path}:row {n}"
+                if not record:
+                    continue  # blank line: not a record
+                if len(record) != len(header):
+                    yield _error_row(f"row has {len(record)} fields, header has {len(header)}", source, n)
+                    continue
+                yield (
+                    record[i] if i is not None else None,
+                    record[t],
+                    record[lab] if lab is not None else None,
+                    source,
+                    n,
+                )
+        except csv.Error as e:
+            raise InputError(f"{path}: malformed CSV near line {reader.line_num} ({e})") from None
 
 
-def _jsonl_rows(unit: dict[str, Any]) -> Iterator[Raw]:
+def _byte_range_lines(unit: dict[str, Any]) -> Iterator[tuple[bytes, str, int]]:
+    """(line, source, offset) of the lines that start in [start, end) of an uncompressed file."""
     path, start, end = unit["path"], unit["start"], unit["end"]
     with open(path, "rb") as f:
         if start > 0:
@@ -145,24 +146,49 @@ def _jsonl_rows(unit: dict[str, Any]) -> Iterator[Raw]:
             line = f.readline()
             if not line:
                 break
-            source = f"{path}:byte {offset}"
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield _error_row("line is not valid UTF-8", source, offset)
-                continue
-            except json.JSONDecodeError as e:
-                yield _error_row(f"broken JSON line ({e.msg} at column {e.colno})", source, offset)
-                continue
-            if not isinstance(obj, dict):
-                yield _error_row(f"JSON line is a {type(obj).__name__}, not an object", source, offset)
-                continue
-            if unit["text_field"] not in obj:
-                yield _error_row(f"JSON object has no {unit['text_field']!r} field", source, offset)
-                continue
-            yield (obj.get(unit["id_field"]), obj[unit["text_field"]], obj.get(unit["label_field"]), source, offset)
+            yield (line.removeprefix(BOM) if offset == 0 else line), f"{path}:byte {offset}", offset
+
+
+def _stream_lines(unit: dict[str, Any]) -> Iterator[tuple[bytes, str, int]]:
+    """(line, source, line number) of a whole compressed file, decompressed as a stream."""
+    path = unit["path"]
+    with open_binary(path, unit["compression"]) as f:
+        for n, line in enumerate(f, start=1):
+            yield (line.removeprefix(BOM) if n == 1 else line), f"{path}:line {n}", n
+
+
+def _object_raw(obj: object, unit: dict[str, Any], what: str, source: str, offset: int) -> Raw:
+    if not isinstance(obj, dict):
+        return _error_row(f"{what} is a {type(obj).__name__}, not an object", source, offset)
+    if unit["text_field"] not in obj:
+        return _error_row(f"JSON object has no {unit['text_field']!r} field", source, offset)
+    return (obj.get(unit["id_field"]), obj[unit["text_field"]], obj.get(unit["label_field"]), source, offset)
+
+
+def _jsonl_rows(unit: dict[str, Any]) -> Iterator[Raw]:
+    lines = _stream_lines(unit) if unit["compression"] else _byte_range_lines(unit)
+    for line, source, offset in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield _error_row("line is not valid UTF-8", source, offset)
+            continue
+        except json.JSONDecodeError as e:
+            yield _error_row(f"broken JSON line ({e.msg} at column {e.colno})", source, offset)
+            continue
+        yield _object_raw(obj, unit, "JSON line", source, offset)
+
+
+def _json_array_rows(unit: dict[str, Any]) -> Iterator[Raw]:
+    path = unit["path"]
+    with open_text(path, unit["compression"]) as f:
+        try:
+            for n, obj in enumerate(iter_json_array(f)):
+                yield _object_raw(obj, unit, "JSON array item", f"{path}:item {n + 1}", n)
+        except MalformedJson as e:
+            raise InputError(f"{path}: malformed JSON ({e})") from None
 
 
 def _parquet_rows(unit: dict[str, Any]) -> Iterator[Raw]:
@@ -185,25 +211,32 @@ def _parquet_rows(unit: dict[str, Any]) -> Iterator[Raw]:
         yield (ids[k], texts[k], labels[k], f"{path}:row {row + 1}", row)
 
 
-READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}
+READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "json": _json_array_rows, "parquet": _parquet_rows}
 
 
-def parse_unit(unit: dict[str, Any]) -> pa.Table:
-    rows = []
-    for raw in READERS[unit["format"]](unit):
-        if isinstance(raw[1], _Broken):
-            rid, broken, _label, source, offset = raw
-            row = _row((rid, None, None, source, offset), unit)
-            row["reason"] = broken.reason
-            rows.append(row)
-        else:
-            rows.append(_row(raw, unit))
-    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+def _rows(unit: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    try:
+        for raw in READERS[unit["format"]](unit):
+            if isinstance(raw[1], _Broken):
+                rid, broken, _label, source, offset = raw
+                row = _row((rid, None, None, source, offset), unit)
+                row["reason"] = broken.reason
+                yield row
+            else:
+                yield _row(raw, unit)
+    except OSError as e:  # a compressed stream that is corrupt or cut short, or a read failure
+        raise read_error(unit["path"], unit["compression"], e) from None
 
 
 def parse_units(batch: pa.Table, block_rows: int = 1024) -> Iterator[pa.Table]:
-    """map_batches entry point: a batch of read units in, their rows out in blocks of ≤ block_rows."""
+    """map_batches entry point: a batch of read units in, their rows out in blocks of ≤ block_rows,
+    each block built as its rows are read (a large file is never parsed whole first)."""
     for unit in batch.to_pylist():
-        table = parse_unit(unit)
-        for start in range(0, table.num_rows, block_rows):
-            yield table.slice(start, block_rows)
+        rows: list[dict[str, Any]] = []
+        for row in _rows(unit):
+            rows.append(row)
+            if len(rows) == block_rows:
+                yield pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+                rows = []
+        if rows:
+            yield pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
