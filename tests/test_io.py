@@ -151,18 +151,24 @@ def test_duplicate_ids_first_occurrence_wins(case: str, tmp_path: Path, ray_sess
     import ray.data
 
     from rpsg_ray.io.inventory import MarkRows, take_inventory
+    from rpsg_ray.privacy.keys import new_key
 
     spec = CASES[case]
     parsed = parse_all(build(case, tmp_path))
     assert counts(parsed) == (spec.ok + spec.quarantined, 0)
-    inventory = take_inventory(ray.data.from_arrow(parsed), run_seed=1, seeds=None)
-    marked = MarkRows(inventory, run_seed=1)(parsed).to_pylist()
+    key = new_key()
+    inventory = take_inventory(ray.data.from_arrow(parsed), key, seeds=None)
+    marked = MarkRows(inventory, key)(parsed).to_pylist()
     assert counts(pa.Table.from_pylist(marked)) == (spec.ok, spec.quarantined)
     assert inventory.valid_unique == spec.ok
     first = {}
     for row in marked:
         first.setdefault(row["id"], row)
     assert all(r["status"] == "ok" for r in first.values())  # the first occurrence of every id is kept
+    # the baselines' accounting (one vote / one example per id) sets aside every row of a duplicated id
+    strict = MarkRows(inventory, key, drop_all_duplicates=True)(parsed).to_pylist()
+    assert inventory.duplicates and all(r["status"] == "quarantined" for r in strict if r["id"] in inventory.duplicates)
+    assert all(r["status"] == "ok" for r in strict if r["id"] not in inventory.duplicates)
     assert all(spec.fragment in r["reason"] for r in marked if r["status"] == "quarantined")
 
 
