@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats
 
 
@@ -26,7 +27,7 @@ class Estimate:
         finite = [v for v in self.values if math.isfinite(v)]
         if len(finite) < 2:
             return None
-        sd = stats.tstd(finite)
+        sd = float(np.std(finite, ddof=1))
         half = stats.t.ppf(0.975, len(finite) - 1) * sd / math.sqrt(len(finite))
         return (self.mean - half, self.mean + half)
 
