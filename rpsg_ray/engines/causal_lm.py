@@ -73,7 +73,6 @@ class SmallCausalLm:
             n_embd=budget.n_embd,
             bos_token_id=self.separator,
             eos_token_id=self.separator,
-            loss_type="ForCausalLM",  # named, or transformers warns that it guessed
         )
         self.model = GPT2LMHeadModel(config).eval()
 
@@ -98,15 +97,17 @@ class SmallCausalLm:
         for step in range(b.steps):
             starts = torch.randint(0, len(data) - window, (b.batch_size,), generator=generator)
             batch = torch.stack([data[s : s + window] for s in starts.tolist()])
-            loss = self.model(input_ids=batch, labels=batch).loss  # the model shifts labels itself
+            logits = self.model(input_ids=batch).logits[:, :-1]
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
+            value = loss.item()
             if step >= b.steps - max(1, b.steps // 10):
-                tail.append(float(loss))
+                tail.append(value)
             if progress is not None:
-                progress(step + 1, float(loss))
+                progress(step + 1, value)
         self.model.eval()
         return sum(tail) / len(tail)
 

@@ -18,12 +18,13 @@ def fid(real: np.ndarray, synthetic: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to the two embedding sets."""
     mu_r, mu_s = real.mean(axis=0), synthetic.mean(axis=0)
     cov_r, cov_s = np.cov(real, rowvar=False), np.cov(synthetic, rowvar=False)
-    root, _ = linalg.sqrtm(cov_r @ cov_s, disp=False)
+    root = linalg.sqrtm(cov_r @ cov_s)
     if not np.isfinite(root).all():  # singular product (N below the dimension): offset both, as pytorch-fid does
         offset = np.eye(len(cov_r)) * 1e-6
         root = linalg.sqrtm((cov_r + offset) @ (cov_s + offset))
     diff = mu_r - mu_s
-    return float(diff @ diff + np.trace(cov_r) + np.trace(cov_s) - 2 * np.trace(np.real(root)))
+    distance = diff @ diff + np.trace(cov_r) + np.trace(cov_s) - 2 * np.trace(np.real(root))
+    return max(0.0, float(distance))  # identical sets can come out a rounding error below zero
 
 
 def mauve_buckets(n: int) -> int:
