@@ -59,6 +59,8 @@ def _read_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...])
 
 def load_real(path: Path, name: str) -> TextSet:
     """A real split written by `rpsg prepare` (or any Parquet file with text and label)."""
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run `rpsg prepare`, or pass --real-test / --real-train)")
     cols = _read_table(path, ("id", "text", "label"), ("text", "label"))
     ids = [str(i) for i in cols.get("id", range(len(cols["text"])))]
     return TextSet(name, ids, cols["text"], cols["label"])
