@@ -78,7 +78,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     for start in range(0, len(records), batch):
         part = records[start : start + batch]
         chats = [
-            rewrite_chat(domain, r["text"], r["label"], target_words(r["text"], cfg), cfg.length_tolerance, False)
+            rewrite_chat(domain, r["text"], r["label"], target_words(r["text"], cfg), False)
             for r in part
         ]
         seeds = [derive_seed(0, r["id"], "rewrite_1") for r in part]

@@ -28,7 +28,17 @@ PACKAGES = (
     "spacy",
     "vaderSentiment",
 )
-STAGES = ("label", "abstract", "select", "rewrite_1", "rewrite_2", "redact", "nll_filter", "similarity_filter")
+STAGES = (
+    "label",
+    "abstract",
+    "select",
+    "rewrite_1",
+    "rewrite_2",
+    "redact",
+    "quality",
+    "nll_filter",
+    "similarity_filter",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -88,6 +98,7 @@ def build_manifest(
         },
         "llm_requests": _requests(counts),
         "pii_redactions": {k.removeprefix("pii_"): int(v) for k, v in counts.sums.items() if k.startswith("pii_")},
+        "row_flags": {k.removeprefix("flag_"): int(v) for k, v in counts.sums.items() if k.startswith("flag_")},
         "sentiment_rates": rate,
         "config": cfg.model_dump(mode="json"),
         "packages": package_versions(),

@@ -96,22 +96,23 @@ _ECHO = re.compile(
 )
 
 _META_WORDS = (
-    r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\bword count\b|\b(?:in|of|with)\s+(?:just\s+|only\s+)?"
-    r"\d+\s+words\b|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|{noun}s?)\b"
-    r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b"
+    r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\brephras\w*|\bword count\b"
+    r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
+    r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
+    r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
+    r"|\bthe (?:critic|reviewer|author|writer)\s+(?:argues|says|notes|believes|thinks|feels|praises|criticizes"
+    r"|describes|suggests|highlights|mentions|expresses)\b"
+    r"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes|provides)\b"
 )
 
 
 @functools.lru_cache(maxsize=64)
 def _meta(item: str) -> re.Pattern[str]:
+    """Meta words, plus the record's own name when it has two words ("movie review"): real ones never use it."""
     words = item.lower().split()
-    noun = re.escape(words[-1])
-    own_name = (
-        rf"|\b{re.escape(' '.join(words))}s?\b"
-        if len(words) > 1
-        else rf"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes)\b"
-    )
-    return re.compile(_META_WORDS.format(noun=noun) + own_name, re.IGNORECASE)
+    own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
+    return re.compile(_META_WORDS.format(noun=re.escape(words[-1])) + own_name, re.IGNORECASE)
 
 
 _DID = r"(?:re-?written|written|revised|created|made|crafted|kept|removed|changed|added|tried|focused)"
@@ -129,7 +130,7 @@ _CHATTER_ANY = (
     r"\blet me know\b|\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
     r"|\blanguage model\b|\bhappy to help\b|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
-    r"|^\s*(?:note|explanation)\s*:"
+    r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
 
 
@@ -235,6 +236,15 @@ def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, i
         fired.add("truncated")
     reasons = tuple(r for r in REASONS if r in fired)
     return Verdict(ok=not reasons, reasons=reasons, text=fixed)
+
+
+def repair(text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None) -> Verdict:
+    """:func:`inspect`, and for a text cut off mid-sentence, the verdict on it up to its last full sentence.
+    For stages that may repair their own output (the quality stage, the rewrite guard); evaluation uses inspect."""
+    verdict = inspect(text, item=item, target_words=target_words)
+    if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text)):
+        return inspect(trimmed, item=item, target_words=target_words)
+    return verdict
 
 
 def _clauses(text: str) -> list[str]:
