@@ -19,6 +19,7 @@ LABELLED = [
     ("A warm film, told in 342 to 462 words, with terrific leads.", "instruction_echo"),
     ("Notes: warm film, terrific leads. Write a positive movie review based on these notes.", "instruction_echo"),
     ("A warm, funny film. Output only the movie review.", "instruction_echo"),
+    ('Rewrite this review: "A warm, funny film with terrific leads."', "instruction_echo"),
     (
         "This movie review is a perfect example of crafting a positive and respectful review of a film.",
         "meta_talk",
@@ -31,6 +32,7 @@ LABELLED = [
     ("A warm, funny film with terrific leads. Let me know if you want a shorter one!", "assistant_chatter"),
     ("Original Movie Review: a dull film.\nRewritten Movie Review: a warm film.", "heading_prefix"),
     ("Rewritten movie review:", "heading_prefix"),
+    ("The original: a dull film.\nThe positive one: a warm film with terrific leads.", "heading_prefix"),
     ("The movie's charmed charmed, charming. A sweet film with a big heart.", "repetition"),
     ("The film is great. The film is great. The film is great. The film is great.", "repetition"),
     ("Great!", "too_short"),

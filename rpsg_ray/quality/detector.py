@@ -21,8 +21,9 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
   - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
-  - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, or a second
-    heading further in ("... Rewritten version: ..."), so it is unclear which part is the answer.
+  - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, a second heading
+    further in ("... Rewritten version: ..."), or several labelled lines ("Original: ...\nNegative: ..."),
+    so it is unclear which part is the answer.
   - ``repetition``: loops ("charmed charmed"), a word n-gram repeated within a short text, the same
     sentence twice, or a text that zlib compresses far better than prose does.
   - ``too_short`` / ``too_long``: under half the low end / over 1.5x the high end of
@@ -91,7 +92,8 @@ _ECHO = re.compile(
     r"|\boutput only\b|\badd no names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
-    r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:",
+    r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
+    r"|^\W*(?:rewrite|write|summari[sz]e|paraphrase|rephrase)\s+(?:this|the|a|an|my|your)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -101,7 +103,7 @@ _META_WORDS = (
     r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
-    r"|\bthe (?:critic|reviewer|author|writer)\s+(?:argues|says|notes|believes|thinks|feels|praises|criticizes"
+    r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels|praises|criticizes"
     r"|describes|suggests|highlights|mentions|expresses)\b"
     r"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes|provides)\b"
 )
@@ -143,6 +145,7 @@ def _chatter(item: str) -> re.Pattern[str]:
 
 
 _LOOP = re.compile(r"\b(?!(?:that|had|is)\b)([a-z]{3,})\s+\1\b")  # "charmed charmed"; names ("Cho Cho") are capitalised
+_LABEL_LINE = re.compile(r"^[\s*#-]*[\w' ]{1,30}:(?:\s|$)", re.MULTILINE)  # "The original: ...", "Negative:"
 _TERMINAL = set(".!?…")
 _DANGLING = re.compile(
     r"(?:[,;:(\-–—]|\b(?:the|a|an|and|or|but|of|to|in|on|at|for|with|from|by|as|that|which|who|whose|is|are|was"
@@ -223,7 +226,8 @@ def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, i
         fired.add("meta_talk")
     if _chatter(item).search(fixed):
         fired.add("assistant_chatter")
-    if (had_heading and not words) or any(_heading(item).match(c) for c in _clauses(fixed)):
+    stray = any(_heading(item).match(c) for c in _clauses(fixed)) or len(_LABEL_LINE.findall(fixed)) >= 2
+    if (had_heading and not words) or stray:
         fired.add("heading_prefix")
     if words and _repetition(fixed, words):
         fired.add("repetition")
