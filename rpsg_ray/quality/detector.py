@@ -103,8 +103,8 @@ _META_WORDS = (
     r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
-    r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels|praises|criticizes"
-    r"|describes|suggests|highlights|mentions|expresses)\b"
+    r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
+    r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
     r"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes|provides)\b"
 )
 
