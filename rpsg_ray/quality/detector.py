@@ -131,6 +131,7 @@ _CHATTER_START = (
 _CHATTER_ANY = (
     r"\blet me know\b|\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
+    r"|\bi hope (?:that )?you(?:'ll| will)\b|^\W*dear [\w\[\] .]{{1,30}},?\s*\n"
     r"|\blanguage model\b|\bhappy to help\b|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
     r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
@@ -249,6 +250,22 @@ def repair(text: str, *, item: str = "movie review", target_words: tuple[int, in
     if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text)):
         return inspect(trimmed, item=item, target_words=target_words)
     return verdict
+
+
+def copies(text: str, sources: tuple[str, ...], n: int = 5) -> bool:
+    """True when the text shares a word n-gram with any source: the prompt's own examples or instructions
+    coming back (an instruction echo the fixed rules cannot know about, e.g. a domain's example records)."""
+    words = _words(text)
+    grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return any(tuple(w[i : i + n]) in grams for w in map(_words, sources) for i in range(len(w) - n + 1))
+
+
+def with_echo(verdict: Verdict, sources: tuple[str, ...]) -> Verdict:
+    """The verdict, flagged ``instruction_echo`` as well when its text copies one of the prompt's sources."""
+    if not sources or "instruction_echo" in verdict.reasons or not copies(verdict.text, sources):
+        return verdict
+    reasons = tuple(r for r in REASONS if r in {*verdict.reasons, "instruction_echo"})
+    return Verdict(ok=False, reasons=reasons, text=verdict.text)
 
 
 def _clauses(text: str) -> list[str]:

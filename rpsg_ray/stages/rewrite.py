@@ -1,6 +1,7 @@
 """rewrite: the generator turns the released abstraction into a realistic passage (pass 1), then
 rewrites its own output (pass 2). A guard samples a few attempts in one call and keeps the best one:
-first one the quality detector passes, then one whose classified sentiment matches the seed's label.
+first one the quality detector passes (an attempt that copies the domain's examples fails it), then one
+whose classified sentiment matches the seed's label.
 Rows where no attempt passes both get up to ``extra_rounds`` further calls (their tokens are counted).
 
 Lengths fit on purpose: each row's length target is capped so that the second pass (its prompt holds
@@ -17,7 +18,7 @@ import pyarrow as pa
 from rpsg_ray.config import Domain, RewriteStage
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 from rpsg_ray.engines.registry import load_classifier, load_generator
-from rpsg_ray.quality.detector import Verdict, repair
+from rpsg_ray.quality.detector import Verdict, repair, with_echo
 from rpsg_ray.rows import Stage, StageResult, derive_seed, texts
 from rpsg_ray.stages.prompts import CHARS_PER_TOKEN, estimate_tokens, rewrite_chat
 
@@ -86,6 +87,7 @@ class Rewrite(Stage):
         self.cfg, self.domain, self.run_seed, self.pass_index = cfg, domain, run_seed, pass_index
         self.name = f"rewrite_{pass_index}"
         self.source = "abstraction" if pass_index == 1 else f"rewrite_{pass_index - 1}"
+        self.examples = tuple(domain.examples)
         self.generator = load_generator(cfg.engine.spec())
         self.classifier = load_classifier(cfg.classifier)
 
@@ -120,7 +122,9 @@ class Rewrite(Stage):
             completions = self._generate([chats[r] for r in pending], budgets, round_seeds)
             for r, comp in zip(pending, completions, strict=True):
                 span = bounds(targets[r], self.cfg.length_tolerance)
-                verdicts[r] += [repair(t, item=self.domain.item, target_words=span) for t in comp.texts]
+                verdicts[r] += [
+                    with_echo(repair(t, item=self.domain.item, target_words=span), self.examples) for t in comp.texts
+                ]
                 tokens[r] += comp.tokens
             judged = self.classifier.classify([v.text for r in pending for v in verdicts[r][-self.cfg.attempts :]])
             for k, r in enumerate(pending):
