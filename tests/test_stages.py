@@ -220,7 +220,9 @@ def test_domain_examples_are_earlier_answers() -> None:
 
 def test_abstract_cuts_an_overlong_seed_on_purpose_and_flags_it() -> None:
     long_seed = " ".join(["The film follows a family through a long hard winter on the farm."] * 60)
-    cfg = AbstractStage(engine=Engine(kind="transformers", dtype="float32", max_model_len=256), candidates=1)
+    cfg = AbstractStage(
+        engine=Engine(kind="transformers", dtype="float32", max_model_len=256), candidates=1, max_tokens=16
+    )
     chat, cut = fit_abstraction_chat(DOMAIN, long_seed, 256, cfg.max_tokens)
     assert cut and estimate_tokens(chat) + cfg.max_tokens < 256
     assert fit_abstraction_chat(DOMAIN, SEEDS[0][1], 256, cfg.max_tokens) == (
