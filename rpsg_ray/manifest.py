@@ -95,6 +95,7 @@ def build_manifest(
         },
         "llm_requests": _requests(counts),
         "pii_redactions": {k.removeprefix("pii_"): int(v) for k, v in counts.sums.items() if k.startswith("pii_")},
+        "row_flags": {k.removeprefix("flag_"): int(v) for k, v in counts.sums.items() if k.startswith("flag_")},
         "sentiment_rates": rate,
         "config": cfg.model_dump(mode="json"),
         "packages": package_versions(),

@@ -1,7 +1,7 @@
 """Build and run the streaming Ray Data plan. Wiring only: no model code here.
 
 read units → parse+validate → mark (duplicates, seed sample, resume) → label → abstract → select
-→ rewrite_1 → rewrite_2 → redact → nll_filter → similarity_filter → committed Parquet parts,
+→ rewrite_1 → rewrite_2 → redact → quality → nll_filter → similarity_filter → committed Parquet parts,
 then finalize (outputs, manifest, ledger, report). Before the stream: inventory (counts, duplicates,
 seed sample), the privacy ledger (σ from ε, δ, N), then NLL bound calibration and the private index.
 """
@@ -39,6 +39,7 @@ from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
 from rpsg_ray.stages.private_index import EmbedRecords
+from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact
 from rpsg_ray.stages.rewrite import Rewrite
 from rpsg_ray.stages.select import Select
@@ -187,7 +188,13 @@ def stage_ops(
             {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 2},
             st.rewrite.resources,
         ),
-        StageOp("redact", Redact, {"cfg": st.redact}, st.redact.resources),
+        StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
+        StageOp(
+            "quality",
+            Quality,
+            {"cfg": st.quality, "domain": dom, "length_tolerance": st.rewrite.length_tolerance},
+            st.quality.resources,
+        ),
         StageOp(
             "nll_filter",
             NllFilter,

@@ -10,7 +10,7 @@ import itertools
 import pytest
 
 from rpsg_ray.demo_data import LABELS, corpus_path
-from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, trim_to_sentence
+from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, trim_to_sentence, with_echo
 
 GOOD = "A warm, funny film with two terrific lead performances and a script that never talks down to its audience."
 
@@ -19,6 +19,7 @@ LABELLED = [
     ("A warm film, told in 342 to 462 words, with terrific leads.", "instruction_echo"),
     ("Notes: warm film, terrific leads. Write a positive movie review based on these notes.", "instruction_echo"),
     ("A warm, funny film. Output only the movie review.", "instruction_echo"),
+    ('Rewrite this review: "A warm, funny film with terrific leads."', "instruction_echo"),
     (
         "This movie review is a perfect example of crafting a positive and respectful review of a film.",
         "meta_talk",
@@ -29,8 +30,11 @@ LABELLED = [
     ("Sure! Here's a positive take: the film is warm, funny and beautifully acted.", "assistant_chatter"),
     ("I've rewritten it to remove the negative tone, keeping the praise for the actors.", "assistant_chatter"),
     ("A warm, funny film with terrific leads. Let me know if you want a shorter one!", "assistant_chatter"),
+    ("Dear Emily,\nI'm so sorry to hear about the film. It was a warm one with terrific leads.", "assistant_chatter"),
+    ("A warm film. I hope that you'll take the time to reflect on how it has inspired you.", "assistant_chatter"),
     ("Original Movie Review: a dull film.\nRewritten Movie Review: a warm film.", "heading_prefix"),
     ("Rewritten movie review:", "heading_prefix"),
+    ("The original: a dull film.\nThe positive one: a warm film with terrific leads.", "heading_prefix"),
     ("The movie's charmed charmed, charming. A sweet film with a big heart.", "repetition"),
     ("The film is great. The film is great. The film is great. The film is great.", "repetition"),
     ("Great!", "too_short"),
@@ -75,6 +79,13 @@ def test_domain_item_drives_headings_and_meta_talk() -> None:
     post = "Waited an hour for the bus again, and the driver just waved as he went past. Great start to Monday."
     assert inspect(f"Tweet: {post}", item="tweet").text == post
     assert "meta_talk" in inspect("This tweet is a great example of a frustrated commuter.", item="tweet").reasons
+
+
+def test_copying_the_prompt_examples_is_an_echo() -> None:
+    examples = ("A gentle, funny film about two sisters who cannot stop arguing.",)
+    copied = with_echo(inspect("A romantic story about two sisters who cannot stop arguing, and a fine one."), examples)
+    assert copied.reasons == ("instruction_echo",)
+    assert with_echo(inspect(GOOD), examples).ok
 
 
 def test_quotes_inside_the_text_are_kept() -> None:

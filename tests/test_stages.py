@@ -13,21 +13,25 @@ from rpsg_ray.config import (
     Engine,
     LabelStage,
     NllFilterStage,
+    QualityStage,
     RedactStage,
     RewriteStage,
     SelectStage,
     SimilarityFilterStage,
 )
-from rpsg_ray.engines.base import Sentiment
+from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, TextGenerator
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.mechanisms import score
+from rpsg_ray.quality.detector import repair
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
+from rpsg_ray.stages.prompts import abstraction_chat, estimate_tokens, fit_abstraction_chat, rewrite_chat
+from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact, redact_patterns
-from rpsg_ray.stages.rewrite import Rewrite, guard
+from rpsg_ray.stages.rewrite import Rewrite, bounds, fit_target, guard, row_max_tokens, target_words
 from rpsg_ray.stages.select import Select
 from rpsg_ray.stages.similarity_filter import SimilarityFilter, max_cosine
 
@@ -124,27 +128,131 @@ def test_select_retry_pass_runs_for_disagreeing_picks() -> None:
     assert out.column("tokens_select").to_pylist()[0] > 0
 
 
-def test_guard_prefers_matching_sentiment() -> None:
-    attempts = ["I hated it.", "I loved it so much.", ""]
+def _verdicts(attempts: list[str]) -> list:
+    return [repair(a, target_words=(3, 8)) for a in attempts]
+
+
+def test_guard_prefers_quality_then_matching_sentiment() -> None:
+    attempts = ["I hated it, a dull mess.", "I loved it so much, a joy.", ""]
     sentiments = [Sentiment("negative", 0.9), Sentiment("positive", 0.5), Sentiment("unknown", 1.0)]
-    assert guard(attempts, sentiments, "positive", 5) == ("I loved it so much.", True)
-    assert guard(attempts, sentiments, "negative", 5) == ("I hated it.", True)
-    assert guard(["", " "], sentiments[:2], "positive", 5) == ("", False)
-    chatty = ["Sure, here's a review: I loved it.", "I loved it, a joy."]
-    both_positive = [Sentiment("positive", 0.9), Sentiment("positive", 0.6)]
-    assert guard(chatty, both_positive, "positive", 5) == ("I loved it, a joy.", True)
+    assert guard(_verdicts(attempts), sentiments, "positive", 5) == ("I loved it so much, a joy.", True)
+    assert guard(_verdicts(attempts), sentiments, "negative", 5) == ("I hated it, a dull mess.", True)
+    assert guard(_verdicts(["", " "]), sentiments[:2], "positive", 5) == ("", False)
+    chatty = ["Sure, here's a review: I loved it.", "I loved it, a joy.", "Rewritten review: A pure joy, loved it."]
+    confident = [Sentiment("positive", 0.99), Sentiment("negative", 0.6), Sentiment("positive", 0.5)]
+    # the chatter is more confident and matches, but a clean attempt wins; its heading is cut off
+    assert guard(_verdicts(chatty), confident, "positive", 5) == ("A pure joy, loved it.", True)
+    assert guard(_verdicts(chatty[:2]), confident[:2], "positive", 5) == ("I loved it, a joy.", False)
 
 
-def test_rewrite_two_passes_and_records_match() -> None:
+class _Fixed:
+    """A classifier that calls everything negative, so the guard's outcome per label is known."""
+
+    def classify(self, texts: list[str]) -> list[Sentiment]:
+        return [Sentiment("negative", 1.0) for _ in texts]
+
+
+class _Counting:
+    """Wraps the real generator and records how many prompts each call carried."""
+
+    def __init__(self, inner: TextGenerator) -> None:
+        self.inner, self.prompts = inner, []
+
+    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+        self.prompts.append(len(chats))
+        return self.inner.generate(chats, sampling, seeds)
+
+
+@pytest.mark.parametrize("extra_rounds", [0, 1])
+def test_rewrite_guard_outcome_and_extra_rounds(extra_rounds: int) -> None:
+    cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48, extra_rounds=extra_rounds)
+    b = batch(SEEDS, abstraction=["A warm film with fine acting.", "A long, boring comedy.", "A slow drama."])
+    stage = Rewrite(cfg, DOMAIN, new_key(), 1)
+    stage.classifier, stage.generator = _Fixed(), _Counting(stage.generator)
+    out = stage(b)
+    # positive seed: nothing can match; negative seed: everything does; unlabelled: always a match
+    assert out.column("rewrite_1_match").to_pylist() == [False, True, True]
+    assert stage.generator.prompts[0] == 3
+    if extra_rounds:  # the positive seed never settles, so it is sampled again (and its tokens counted)
+        assert len(stage.generator.prompts) >= 2 and 1 <= sum(stage.generator.prompts[1:]) <= 3
+    else:
+        assert stage.generator.prompts == [3]
+    assert all(t > 0 for t in out.column("tokens_rewrite_1").to_pylist())
+
+
+def test_rewrite_two_passes_keep_the_target_and_fit_it() -> None:
     cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48)
     b = batch(SEEDS[:2], abstraction=["A warm film with fine acting.", "A long, boring comedy."])
     key = new_key()
     first = Rewrite(cfg, DOMAIN, key, 1)(b)
     assert all(t for t in first.column("rewrite_1").to_pylist())
-    assert first.column("target_words").to_pylist() == [20, 20]
+    # 20 words (the floor) need 23 x 1.5 + 16 = 51 tokens, over the 48 ceiling: the target shrinks to fit
+    assert first.column("target_words").to_pylist() == [18, 18]
     second = Rewrite(cfg, DOMAIN, key, 2)(first)
     assert second.column("rewrite_2").to_pylist() != first.column("rewrite_1").to_pylist()
-    assert set(second.column("rewrite_2_match").to_pylist()) <= {True, False}
+    assert second.column("target_words").to_pylist() == [18, 18]
+
+
+@pytest.mark.parametrize("seed_words", [10, 40, 200, 2000])
+def test_length_target_and_max_tokens_fit_the_context(seed_words: int) -> None:
+    cfg = RewriteStage(engine=Engine(max_model_len=512), max_tokens=160)
+    target = fit_target(target_words("word " * seed_words, cfg), cfg, DOMAIN)
+    high = bounds(target, cfg.length_tolerance)[1]
+    first_pass_text = "word " * high
+    chat = rewrite_chat(DOMAIN, first_pass_text, "positive", target, second_pass=True)
+    budget = row_max_tokens(target, cfg, chat)
+    assert estimate_tokens(chat) + budget < 512
+    assert budget >= cfg.tokens_per_word * high  # the generation can hold the whole target
+    assert target <= max(cfg.min_words, round(0.8 * seed_words))
+
+
+@pytest.mark.parametrize("target", [3, 12, 20, 40, 90, 400, 1009])
+def test_rewrite_prompts_state_no_numbers(target: int) -> None:
+    for second in (False, True):
+        ask = rewrite_chat(DOMAIN, "a warm film", "positive", target, second_pass=second)[-1]["content"]
+        assert not any(ch.isdigit() for ch in ask), ask
+
+
+def test_domain_examples_are_earlier_answers() -> None:
+    domain = Domain(examples=["A fine film.", "A dull film."])
+    chat = rewrite_chat(domain, "a warm film", None, 20, second_pass=False)
+    assert [m["role"] for m in chat] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert [chat[2]["content"], chat[4]["content"]] == domain.examples
+
+
+def test_abstract_cuts_an_overlong_seed_on_purpose_and_flags_it() -> None:
+    long_seed = " ".join(["The film follows a family through a long hard winter on the farm."] * 60)
+    cfg = AbstractStage(
+        engine=Engine(kind="transformers", dtype="float32", max_model_len=256), candidates=1, max_tokens=16
+    )
+    chat, cut = fit_abstraction_chat(DOMAIN, long_seed, 256, cfg.max_tokens)
+    assert cut and estimate_tokens(chat) + cfg.max_tokens < 256
+    assert fit_abstraction_chat(DOMAIN, SEEDS[0][1], 256, cfg.max_tokens) == (
+        abstraction_chat(DOMAIN, SEEDS[0][1]),
+        False,
+    )
+    out = Abstract(cfg, DOMAIN, new_key())(batch([("long", long_seed, None), SEEDS[0]]))
+    assert out.column("flag_seed_truncated").to_pylist() == [True, False]
+
+
+def test_quality_stage_fixes_or_drops_with_the_detector_reason() -> None:
+    good = "A warm, funny film with two terrific leads and a script that never talks down to anyone."
+    texts = [
+        good,
+        f"Rewritten movie review: {good}",
+        "Rewrite this movie review in 29 to 39 words: a warm film with terrific leads and a good script.",
+        f"{good} The ending comes far too",
+        "Your review is warm and genuine, and I can only imagine how much you loved this film and its cast.",
+    ]
+    rows = batch([(f"q{i}", "seed", None) for i in range(5)], synthetic_text=texts, target_words=[16] * 5)
+    out = Quality(QualityStage(), DOMAIN, 0.15)(rows)
+    assert out.column("status").to_pylist() == ["ok", "ok", "dropped", "ok", "dropped"]
+    # the first reason in the detector's order ("Your review is ..." is meta-talk and chatter)
+    assert out.column("reason").to_pylist() == [None, None, "instruction_echo", None, "meta_talk"]
+    assert out.column("synthetic_text").to_pylist()[:2] == [good, good]
+    assert out.column("synthetic_text").to_pylist()[3] == good  # cut back to its last full sentence
+    untrimmed = Quality(QualityStage(trim_truncated=False), DOMAIN, 0.15)(rows)
+    assert untrimmed.column("reason").to_pylist()[3] == "truncated"
 
 
 def test_redact_catches_planted_pii() -> None:
@@ -154,7 +262,7 @@ def test_redact_catches_planted_pii() -> None:
     text = (
         f"My friend {name} emailed {email} and called {phone} about account AB123456 from Chicago; see https://x.io/a"
     )
-    stage = Redact(RedactStage())
+    stage = Redact(RedactStage(), DOMAIN)
     out = stage(batch([("p1", "seed", None)], rewrite_1=["x"], rewrite_2=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
     for secret in (name, email, phone, "AB123456", "https://x.io/a", "Chicago"):
@@ -164,9 +272,60 @@ def test_redact_catches_planted_pii() -> None:
     assert out.column("pii_email").to_pylist() == [1] and out.column("pii_person").to_pylist()[0] >= 1
 
 
-def test_redact_leaves_plain_text_alone() -> None:
-    text = "A moving film about two sisters, shot in 1999 with a cast of 12."
-    assert redact_patterns(text) == (text, {"EMAIL": 0, "URL": 0, "PHONE": 0, "ID": 0})
+@pytest.mark.parametrize(
+    ("kind", "secret"),
+    [
+        ("PHONE", "+44 20 7946 0958"),
+        ("PHONE", "+49 30 12345678"),
+        ("PHONE", "+33 1 23 45 67 89"),
+        ("PHONE", "+61 2 9876 5432"),
+        ("PHONE", "0044 20 7946 0958"),
+        ("PHONE", "+91 98765 43210"),
+        ("PHONE", "+81-3-1234-5678"),
+        ("PHONE", "+1-555-123-4567"),
+        ("PHONE", "555.123.4567"),
+        ("PHONE", "07700 900123"),
+        ("URL", "www.example.com"),
+        ("URL", "www.example.co.uk/path?a=1"),
+        ("URL", "example.com/login"),
+        ("ID", "AB-1234-5678"),
+        ("ID", "X12-345-678"),
+        ("ID", "123-45-6789"),
+        ("ID", "1234-5678-9012-3456"),
+        ("ID", "ACC-00123456"),
+        ("ID", "GB29 NWBK 6016 1331 9268 19"),
+        ("ID", "DE89370400440532013000"),
+    ],
+)
+def test_redact_patterns_cover_international_formats(kind: str, secret: str) -> None:
+    cleaned, counts = redact_patterns(f"Reach me on {secret} today.")
+    assert cleaned == f"Reach me on [{kind}] today."
+    assert counts[kind] == 1 and sum(counts.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A moving film about two sisters, shot in 1999 with a cast of 12.",
+        "Rated PG-13, it runs 125 minutes and cost $40 million in 2002.",
+        "Better than its 2016-2017 run; I give it 3.5 out of 5, a 9/10 for the score.",
+        "COVID-19 delayed it, but the MP3 soundtrack is great.",
+    ],
+)
+def test_redact_leaves_plain_text_alone(text: str) -> None:
+    assert redact_patterns(text) == (text, {"EMAIL": 0, "URL": 0, "ID": 0, "PHONE": 0})
+
+
+def test_redact_covers_organisations_where_the_domain_is_personal() -> None:
+    text = "I moved my savings from Barclays to HSBC after the branch in Leeds closed."
+    personal = Redact(RedactStage(), Domain(name="posts", item="post", personal=True))
+    out = personal(batch([("p1", "seed", None)], rewrite_1=[text]))
+    cleaned = out.column("synthetic_text").to_pylist()[0]
+    assert "Barclays" not in cleaned and "HSBC" not in cleaned and "[ORG]" in cleaned
+    assert out.column("pii_org").to_pylist()[0] >= 1
+    critics = Redact(RedactStage(), DOMAIN)
+    assert "pii_org" not in critics(batch([("p1", "seed", None)], rewrite_1=[text])).column_names
+    assert RedactStage(entity_types=["PERSON"]).labels(Domain(personal=True)) == ["PERSON"]
 
 
 def test_nll_filter_drops_outside_bounds() -> None:

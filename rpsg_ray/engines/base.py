@@ -38,6 +38,8 @@ class Sampling:
     top_p: float = 0.95
     top_k: int = 50
     max_tokens: int = 128
+    stop: tuple[str, ...] = ()
+    """Strings that end a sample; the stop string itself is not returned."""
 
 
 @dataclass(frozen=True)

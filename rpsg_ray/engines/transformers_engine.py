@@ -43,12 +43,14 @@ class TransformersGenerator:
                 max_new_tokens=sampling.max_tokens,
                 num_return_sequences=sampling.n,
                 pad_token_id=self.tokenizer.pad_token_id,
+                stop_strings=list(sampling.stop) or None,
+                tokenizer=self.tokenizer,
             )
         new = out[:, enc["input_ids"].shape[1] :]
         completions = []
         for i in range(len(chats)):
             rows = new[i * sampling.n : (i + 1) * sampling.n]
-            texts = [self.tokenizer.decode(r, skip_special_tokens=True).strip() for r in rows]
+            texts = [_cut_at_stop(self.tokenizer.decode(r, skip_special_tokens=True), sampling.stop) for r in rows]
             tokens = int((rows != self.tokenizer.pad_token_id).sum())
             completions.append(Completion(texts=texts, tokens=tokens))
         return completions
@@ -92,3 +94,10 @@ class TransformersClassifier:
             known = label if label in ("positive", "negative") else "unknown"
             out.append(Sentiment(label=known, confidence=float(r["score"])))
         return out
+
+
+def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
+    """generate() stops on a stop string but returns it (vLLM does not): cut it off, as vLLM does."""
+    for s in stop:
+        text = text.split(s, 1)[0]
+    return text.strip()

@@ -56,6 +56,7 @@ class VllmGenerator:
                 top_p=sampling.top_p,
                 top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens,
+                stop=list(sampling.stop) or None,
                 seed=seed,
             )
             for seed in seeds

@@ -21,8 +21,9 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
   - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
-  - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, or a second
-    heading further in ("... Rewritten version: ..."), so it is unclear which part is the answer.
+  - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, a second heading
+    further in ("... Rewritten version: ..."), or several labelled lines ("Original: ...\nNegative: ..."),
+    so it is unclear which part is the answer.
   - ``repetition``: loops ("charmed charmed"), a word n-gram repeated within a short text, the same
     sentence twice, or a text that zlib compresses far better than prose does.
   - ``too_short`` / ``too_long``: under half the low end / over 1.5x the high end of
@@ -91,27 +92,29 @@ _ECHO = re.compile(
     r"|\boutput only\b|\badd no names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
-    r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:",
+    r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
+    r"|^\W*(?:rewrite|write|summari[sz]e|paraphrase|rephrase)\s+(?:this|the|a|an|my|your)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 
 _META_WORDS = (
-    r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\bword count\b|\b(?:in|of|with)\s+(?:just\s+|only\s+)?"
-    r"\d+\s+words\b|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|{noun}s?)\b"
-    r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b"
+    r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\brephras\w*|\bword count\b"
+    r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
+    r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
+    r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
+    r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
+    r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
+    r"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes|provides)\b"
 )
 
 
 @functools.lru_cache(maxsize=64)
 def _meta(item: str) -> re.Pattern[str]:
+    """Meta words, plus the record's own name when it has two words ("movie review"): real ones never use it."""
     words = item.lower().split()
-    noun = re.escape(words[-1])
-    own_name = (
-        rf"|\b{re.escape(' '.join(words))}s?\b"
-        if len(words) > 1
-        else rf"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes)\b"
-    )
-    return re.compile(_META_WORDS.format(noun=noun) + own_name, re.IGNORECASE)
+    own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
+    return re.compile(_META_WORDS.format(noun=re.escape(words[-1])) + own_name, re.IGNORECASE)
 
 
 _DID = r"(?:re-?written|written|revised|created|made|crafted|kept|removed|changed|added|tried|focused)"
@@ -128,8 +131,9 @@ _CHATTER_START = (
 _CHATTER_ANY = (
     r"\blet me know\b|\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
+    r"|\bi hope (?:that )?you(?:'ll| will)\b|^\W*dear [\w\[\] .]{{1,30}},?\s*\n"
     r"|\blanguage model\b|\bhappy to help\b|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
-    r"|^\s*(?:note|explanation)\s*:"
+    r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
 
 
@@ -142,6 +146,7 @@ def _chatter(item: str) -> re.Pattern[str]:
 
 
 _LOOP = re.compile(r"\b(?!(?:that|had|is)\b)([a-z]{3,})\s+\1\b")  # "charmed charmed"; names ("Cho Cho") are capitalised
+_LABEL_LINE = re.compile(r"^[\s*#-]*[\w' ]{1,30}:(?:\s|$)", re.MULTILINE)  # "The original: ...", "Negative:"
 _TERMINAL = set(".!?…")
 _DANGLING = re.compile(
     r"(?:[,;:(\-–—]|\b(?:the|a|an|and|or|but|of|to|in|on|at|for|with|from|by|as|that|which|who|whose|is|are|was"
@@ -222,7 +227,8 @@ def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, i
         fired.add("meta_talk")
     if _chatter(item).search(fixed):
         fired.add("assistant_chatter")
-    if (had_heading and not words) or any(_heading(item).match(c) for c in _clauses(fixed)):
+    stray = any(_heading(item).match(c) for c in _clauses(fixed)) or len(_LABEL_LINE.findall(fixed)) >= 2
+    if (had_heading and not words) or stray:
         fired.add("heading_prefix")
     if words and _repetition(fixed, words):
         fired.add("repetition")
@@ -235,6 +241,31 @@ def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, i
         fired.add("truncated")
     reasons = tuple(r for r in REASONS if r in fired)
     return Verdict(ok=not reasons, reasons=reasons, text=fixed)
+
+
+def repair(text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None) -> Verdict:
+    """:func:`inspect`, and for a text cut off mid-sentence, the verdict on it up to its last full sentence.
+    For stages that may repair their own output (the quality stage, the rewrite guard); evaluation uses inspect."""
+    verdict = inspect(text, item=item, target_words=target_words)
+    if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text)):
+        return inspect(trimmed, item=item, target_words=target_words)
+    return verdict
+
+
+def copies(text: str, sources: tuple[str, ...], n: int = 5) -> bool:
+    """True when the text shares a word n-gram with any source: the prompt's own examples or instructions
+    coming back (an instruction echo the fixed rules cannot know about, e.g. a domain's example records)."""
+    words = _words(text)
+    grams = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return any(tuple(w[i : i + n]) in grams for w in map(_words, sources) for i in range(len(w) - n + 1))
+
+
+def with_echo(verdict: Verdict, sources: tuple[str, ...]) -> Verdict:
+    """The verdict, flagged ``instruction_echo`` as well when its text copies one of the prompt's sources."""
+    if not sources or "instruction_echo" in verdict.reasons or not copies(verdict.text, sources):
+        return verdict
+    reasons = tuple(r for r in REASONS if r in {*verdict.reasons, "instruction_echo"})
+    return Verdict(ok=False, reasons=reasons, text=verdict.text)
 
 
 def _clauses(text: str) -> list[str]:

@@ -1,4 +1,8 @@
-"""abstract: K candidate abstractions per seed from one generate call (n=K); a list column on the row."""
+"""abstract: K candidate abstractions per seed from one generate call (n=K); a list column on the row.
+
+A seed too long for the engine's context is cut to its head on purpose, and the row says so
+(``flag_seed_truncated``, counted in the manifest), rather than the engine cutting the middle of the prompt.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.registry import load_generator
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import Stage, StageResult, texts
-from rpsg_ray.stages.prompts import abstraction_chat
+from rpsg_ray.stages.prompts import fit_abstraction_chat
 
 
 def abstraction_sampling(cfg: AbstractStage, n: int) -> Sampling:
@@ -18,7 +22,7 @@ def abstraction_sampling(cfg: AbstractStage, n: int) -> Sampling:
 
 class Abstract(Stage):
     name = "abstract"
-    outputs = {"candidates": pa.list_(pa.string()), "tokens_abstract": pa.int64()}
+    outputs = {"candidates": pa.list_(pa.string()), "tokens_abstract": pa.int64(), "flag_seed_truncated": pa.bool_()}
 
     def __init__(self, cfg: AbstractStage, domain: Domain, key: RunKey) -> None:
         self.cfg, self.domain, self.key = cfg, domain, key
@@ -26,7 +30,17 @@ class Abstract(Stage):
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
-        chats = [abstraction_chat(self.domain, t) for t in texts(rows, "text")]
+        fitted = [
+            fit_abstraction_chat(self.domain, t, self.cfg.engine.max_model_len, self.cfg.max_tokens)
+            for t in texts(rows, "text")
+        ]
+        chats = [chat for chat, _ in fitted]
         seeds = [self.key.sampling_seed(i, self.name) for i in ids]
         out = self.generator.generate(chats, abstraction_sampling(self.cfg, self.cfg.candidates), seeds)
-        return StageResult({"candidates": [c.texts for c in out], "tokens_abstract": [c.tokens for c in out]})
+        return StageResult(
+            {
+                "candidates": [c.texts for c in out],
+                "tokens_abstract": [c.tokens for c in out],
+                "flag_seed_truncated": [cut for _, cut in fitted],
+            }
+        )

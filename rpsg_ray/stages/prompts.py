@@ -1,13 +1,38 @@
-"""Prompt templates (domain-parametrised). The label and length target are private-derived: the ledger says so."""
+"""Prompt templates (domain-parametrised). The label and length target are private-derived: the ledger says so.
+
+What the rewrite prompts avoid, and why (issue 19, measured with the quality detector): numbers in the
+request come back in the text ("342 to 462 words"), so the length is asked for in words ("short") and
+enforced by a per-row ``max_tokens``; the words "rewrite" and "notes" come back as headings and meta-talk,
+so the requests do not use them; and the domain's public examples are shown as answers to earlier
+requests, so a small model answers with a record and nothing around it.
+"""
 
 from __future__ import annotations
 
 from rpsg_ray.config import Domain
 from rpsg_ray.engines.base import Chat
 
+CHARS_PER_TOKEN = 3.0
+"""English BPE averages about 4 characters a token; 3 makes a prompt estimate err on the long side."""
+TOKENS_PER_MESSAGE = 8
+"""Chat-template markers around each message."""
 
-def _critic(domain: Domain) -> dict[str, str]:
-    return {"role": "system", "content": f"You write short, realistic {domain.name} in the first person."}
+
+def estimate_tokens(chat: Chat) -> int:
+    """An upper estimate of a chat's prompt tokens, engine-agnostic (stages size inputs with it)."""
+    return sum(round(len(m["content"]) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for m in chat) + TOKENS_PER_MESSAGE
+
+
+def _system(domain: Domain) -> dict[str, str]:
+    return {"role": "system", "content": f"You write realistic {domain.name}. You reply with the {domain.item} only."}
+
+
+def _examples(domain: Domain) -> Chat:
+    """The domain's public examples as earlier turns: they show the form of an answer, not its content."""
+    turns: Chat = []
+    for example in domain.examples:
+        turns += [{"role": "user", "content": f"Write a {domain.item}."}, {"role": "assistant", "content": example}]
+    return turns
 
 
 def abstraction_chat(domain: Domain, text: str) -> Chat:
@@ -15,28 +40,40 @@ def abstraction_chat(domain: Domain, text: str) -> Chat:
         f"Text: {text}\n\nSummarise this {domain.item} in one or two plain sentences: what is discussed and the "
         "main opinion. Use your own words. Do not copy phrases, names, numbers or any identifying detail."
     )
-    return [_critic(domain), {"role": "user", "content": ask}]
+    return [_system(domain), {"role": "user", "content": ask}]
 
 
-def _bounds(target_words: int, tolerance: float) -> tuple[int, int]:
-    lo = max(1, round(target_words * (1 - tolerance)))
-    return lo, max(lo + 1, round(target_words * (1 + tolerance)))
+def fit_text(text: str, budget_tokens: int) -> tuple[str, bool]:
+    """The text, or its head cut at a word boundary to fit ``budget_tokens`` (by the same estimate); cut?"""
+    limit = max(0, int(budget_tokens * CHARS_PER_TOKEN))
+    if len(text) <= limit:
+        return text, False
+    head = text[:limit]
+    return (head.rsplit(None, 1)[0] if " " in head.strip() else head).rstrip(), True
 
 
-def rewrite_chat(
-    domain: Domain, notes: str, label: str | None, target_words: int, tolerance: float, second_pass: bool
-) -> Chat:
+def fit_abstraction_chat(domain: Domain, text: str, context: int, max_tokens: int) -> tuple[Chat, bool]:
+    """The abstraction prompt with the seed cut (head kept) so that prompt + generation fit the context.
+    Engines would otherwise cut the middle of the prompt silently; here the cut is on purpose and flagged."""
+    room = context - max_tokens - 1 - estimate_tokens(abstraction_chat(domain, ""))
+    fitted, cut = fit_text(text, room)
+    return abstraction_chat(domain, fitted), cut
+
+
+def length_words(target_words: int) -> str:
+    """The length target in words, never in numbers (numbers are echoed into the text)."""
+    for limit, phrase in ((15, "very short"), (35, "short"), (70, "medium-length"), (120, "detailed")):
+        if target_words <= limit:
+            return phrase
+    return "long, detailed"
+
+
+def rewrite_chat(domain: Domain, notes: str, label: str | None, target_words: int, second_pass: bool) -> Chat:
     """Instruction last, in the user turn: small instruction models follow it far better there."""
-    lo, hi = _bounds(target_words, tolerance)
     tone = f"{label} " if label in ("positive", "negative") else ""
+    size = length_words(target_words)
     if second_pass:
-        ask = (
-            f"Text: {notes}\n\nRewrite this {domain.item} in different words, keeping its {tone}opinion, "
-            f"in {lo} to {hi} words. Output only the rewritten {domain.item}."
-        )
+        ask = f"Here is a {domain.item}: {notes}\n\nWrite a new {size} {tone}{domain.item} with the same opinion."
     else:
-        ask = (
-            f"Notes: {notes}\n\nWrite a {tone}{domain.item} of {lo} to {hi} words based on these notes. "
-            f"Add no names and no new facts. Output only the {domain.item}."
-        )
-    return [_critic(domain), {"role": "user", "content": ask}]
+        ask = f"Write a {size} {tone}{domain.item} about this: {notes}\nUse no names."
+    return [_system(domain), *_examples(domain), {"role": "user", "content": ask}]

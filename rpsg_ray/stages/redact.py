@@ -1,54 +1,92 @@
 """redact: replace PII spans with typed placeholders ([EMAIL], [PHONE], [PERSON], ...) and count them.
 
 Regexes catch e-mails, URLs, phone numbers and long digit runs / account-like ids (NER models miss
-these); the packaged spaCy model finds names and places. Heuristic, so the ledger lists it as
+these); the packaged spaCy model finds names and places, and organisations where the domain is personal
+(first-person posts name employers, banks and clinics). Heuristic, so the ledger lists it as
 not covered by any guarantee.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pyarrow as pa
 
-from rpsg_ray.config import RedactStage
+from rpsg_ray.config import Domain, RedactStage
 from rpsg_ray.engines.registry import load_ner
 from rpsg_ray.rows import Stage, StageResult, texts
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     "EMAIL": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    "URL": re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE),
-    "PHONE": re.compile(
-        r"(?<![\w])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?![\w])"
+    "URL": re.compile(
+        r"\b(?:https?://|www\.)[^\s<>\"']+"
+        r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|co|uk|de|fr|info|biz|me)/[^\s<>\"']*",
+        re.IGNORECASE,
     ),
-    "ID": re.compile(r"\b(?:\d{6,}|[A-Za-z]{2,}[-_]?\d{4,}[A-Za-z0-9]*)\b"),
+    # Before PHONE: grouped digits that are ids, not numbers to call (SSN 3-2-4, card numbers in fours,
+    # IBANs, dashed or prefixed account ids such as AB-1234-5678 or ACC-00123456), and long digit runs
+    # that are not one group of a phone number.
+    "ID": re.compile(
+        r"\b\d{3}-\d{2}-\d{4}\b|\b(?:\d{4}[ -]){3}\d{1,7}\b"
+        r"|\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
+        r"|\b[A-Za-z][A-Za-z0-9]*(?:[-_/][A-Za-z0-9]*\d[A-Za-z0-9]*){1,4}\b"
+        r"|(?<!\d[\s.-])\b\d{6,}\b(?![\s.-]\d)|\b[A-Za-z]{2,}[-_]?\d{4,}[A-Za-z0-9]*\b"
+    ),
+    # International and national formats: +CC or 00CC, optional (area), then 2-6 digit groups.
+    "PHONE": re.compile(
+        r"(?<![\w+-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,8}){1,5}(?![\w-])"
+    ),
+}
+
+
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+VALID: dict[str, Callable[[str], bool]] = {
+    # An id holds at least 5 digits ("PG-13", "COVID-19" and "MP3" are not ids).
+    "ID": lambda t: _digits(t) >= 5,
+    # A phone holds 7 to 15 digits and, without a country code or (area), at least 9 ("2016-2017" is no phone).
+    "PHONE": lambda t: 7 <= _digits(t) <= 15 and (t.startswith(("+", "00", "(")) or _digits(t) >= 9),
 }
 
 
 def redact_patterns(text: str) -> tuple[str, dict[str, int]]:
     counts = {}
     for kind, pattern in PATTERNS.items():
-        text, counts[kind] = pattern.subn(f"[{kind}]", text)
+        valid = VALID.get(kind, lambda _: True)
+        hits = 0
+
+        def replace(m: re.Match[str], kind: str = kind, valid: Callable[[str], bool] = valid) -> str:
+            nonlocal hits
+            if not valid(m.group(0)):
+                return m.group(0)
+            hits += 1
+            return f"[{kind}]"
+
+        text = pattern.sub(replace, text)
+        counts[kind] = hits
     return text, counts
 
 
 class Redact(Stage):
     name = "redact"
 
-    def __init__(self, cfg: RedactStage) -> None:
+    def __init__(self, cfg: RedactStage, domain: Domain) -> None:
         self.cfg = cfg
+        self.labels = cfg.labels(domain)
         self.ner = load_ner(cfg.ner_model) if cfg.ner_model else None
 
     def output_types(self) -> dict[str, pa.DataType]:
-        kinds = [*PATTERNS, *self.cfg.entity_types]
-        return {"synthetic_text": pa.string(), **{f"pii_{k.lower()}": pa.int32() for k in kinds}}
+        return {"synthetic_text": pa.string(), **{f"pii_{k.lower()}": pa.int32() for k in [*PATTERNS, *self.labels]}}
 
     def process(self, rows: pa.Table) -> StageResult:
         source = self._latest_rewrite(rows)
         cleaned, counts = zip(*(redact_patterns(t) for t in texts(rows, source)), strict=True)
         cleaned, counts = list(cleaned), [dict(c) for c in counts]
         if self.ner is not None:
-            wanted = set(self.cfg.entity_types)
+            wanted = set(self.labels)
             for r, ents in enumerate(self.ner.entities(cleaned)):
                 text = cleaned[r]
                 for ent in sorted((e for e in ents if e.label in wanted), key=lambda e: e.start, reverse=True):
@@ -56,7 +94,7 @@ class Redact(Stage):
                     counts[r][ent.label] = counts[r].get(ent.label, 0) + 1
                 cleaned[r] = text
         columns: dict[str, list] = {"synthetic_text": cleaned}
-        for kind in [*PATTERNS, *self.cfg.entity_types]:
+        for kind in [*PATTERNS, *self.labels]:
             columns[f"pii_{kind.lower()}"] = [c.get(kind, 0) for c in counts]
         return StageResult(columns)
 

@@ -1,57 +1,93 @@
 """rewrite: the generator turns the released abstraction into a realistic passage (pass 1), then
-rewrites its own output (pass 2). A sentiment guard samples a few attempts in one call and keeps
-the best one whose classified sentiment matches the seed's label; each row records whether it matched.
+rewrites its own output (pass 2). A guard samples a few attempts in one call and keeps the best one:
+first one the quality detector passes (an attempt that copies the domain's examples fails it), then one
+whose classified sentiment matches the seed's label.
+Rows where no attempt passes both get up to ``extra_rounds`` further calls (their tokens are counted).
+
+Lengths fit on purpose: each row's length target is capped so that the second pass (its prompt holds
+the first pass's text) fits the engine's context, and each row's ``max_tokens`` is derived from its
+target, so a generation is neither cut short of its target nor given room to ramble far past it.
 """
 
 from __future__ import annotations
 
-import re
+import math
 
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, RewriteStage
-from rpsg_ray.engines.base import Sampling, Sentiment
+from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 from rpsg_ray.engines.registry import load_classifier, load_generator
 from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.quality.detector import Verdict, repair, with_echo
 from rpsg_ray.rows import Stage, StageResult, texts
-from rpsg_ray.stages.prompts import rewrite_chat
+from rpsg_ray.stages.prompts import CHARS_PER_TOKEN, estimate_tokens, rewrite_chat
 
 EMPTY = "generator returned only empty text"
-CHATTER = re.compile(
-    r"^\W*(sure|certainly|of course|here'?s|here is|i'?m (glad|happy|sorry|all in)|i (can|cannot|can't|will|'ll)|"
-    r"as an ai|thank you|you'?re welcome)\b",
-    re.IGNORECASE,
-)
+SLACK_TOKENS = 16
+"""Tokens beyond the target's high end: room to finish the last sentence."""
+EST_TOKENS_PER_WORD = 6 / CHARS_PER_TOKEN
+"""What a generated word costs in a later prompt, by the prompt estimate (about 6 characters a word)."""
 
 
 def target_words(seed_text: str, cfg: RewriteStage) -> int:
     return max(cfg.min_words, round(cfg.length_ratio * len(seed_text.split())))
 
 
-def guard(attempts: list[str], sentiments: list[Sentiment], label: str | None, target: int) -> tuple[str, bool]:
-    """Best attempt: sentiment match first, then no assistant chatter ("Sure, here's..."), then
-    confidence, then closeness to the length target. Returns (text, matched)."""
+def bounds(target: int, tolerance: float) -> tuple[int, int]:
+    lo = max(1, round(target * (1 - tolerance)))
+    return lo, max(lo + 1, round(target * (1 + tolerance)))
+
+
+def fit_target(target: int, cfg: RewriteStage, domain: Domain) -> int:
+    """The target capped so that pass 2 fits the context (its prompt holds the pass-1 text, up to the high
+    end, and its generation needs tokens_per_word per word) and the high end fits the max_tokens ceiling."""
+    room = cfg.engine.max_model_len - 1 - SLACK_TOKENS - estimate_tokens(rewrite_chat(domain, "", None, target, True))
+    high = min(
+        room / (cfg.tokens_per_word + EST_TOKENS_PER_WORD), (cfg.max_tokens - SLACK_TOKENS) / cfg.tokens_per_word
+    )
+    return max(1, min(target, math.floor(high / (1 + cfg.length_tolerance))))
+
+
+def row_max_tokens(target: int, cfg: RewriteStage, chat: Chat) -> int:
+    """Tokens for one attempt: what the target's high end needs (rounded up to a multiple of 16, so a batch
+    needs few generate calls), within the ceiling and the context the prompt leaves."""
+    need = math.ceil(cfg.tokens_per_word * bounds(target, cfg.length_tolerance)[1]) + SLACK_TOKENS
+    room = cfg.engine.max_model_len - 1 - estimate_tokens(chat)
+    return max(16, min(16 * math.ceil(need / 16), cfg.max_tokens, room))
+
+
+def guard(verdicts: list[Verdict], sentiments: list[Sentiment], label: str | None, target: int) -> tuple[str, bool]:
+    """Best attempt: passes the quality detector first, then sentiment match, then confidence, then
+    closeness to the length target. Returns (text after the detector's fixes, matched)."""
     labelled = label in ("positive", "negative")
 
     def key(i: int) -> tuple[bool, bool, float, float]:
         match = sentiments[i].label == label if labelled else True
-        plain = not CHATTER.match(attempts[i])
-        return (match, plain, sentiments[i].confidence, -abs(len(attempts[i].split()) - target))
+        return (verdicts[i].ok, match, sentiments[i].confidence, -abs(len(verdicts[i].text.split()) - target))
 
-    usable = [i for i, a in enumerate(attempts) if a.strip()]
+    usable = [i for i, v in enumerate(verdicts) if v.text.strip()]
     if not usable:
         return "", False
     best = max(usable, key=key)
-    return attempts[best], key(best)[0]
+    return verdicts[best].text, key(best)[1]
+
+
+def settled(verdicts: list[Verdict], sentiments: list[Sentiment], label: str | None) -> bool:
+    """Some attempt passes the detector and (for a labelled seed) matches the label: no further round."""
+    labelled = label in ("positive", "negative")
+    return any(v.ok and (not labelled or s.label == label) for v, s in zip(verdicts, sentiments, strict=True))
 
 
 class Rewrite(Stage):
     name = "rewrite"
 
     def __init__(self, cfg: RewriteStage, domain: Domain, key: RunKey, pass_index: int) -> None:
+        """Each round's samples are keyed draws (record id, stage, round): fresh per round, reproducible on retry."""
         self.cfg, self.domain, self.key, self.pass_index = cfg, domain, key, pass_index
         self.name = f"rewrite_{pass_index}"
         self.source = "abstraction" if pass_index == 1 else f"rewrite_{pass_index - 1}"
+        self.examples = tuple(domain.examples)
         self.generator = load_generator(cfg.engine.spec())
         self.classifier = load_classifier(cfg.classifier)
 
@@ -65,34 +101,62 @@ class Rewrite(Stage):
         ids = rows.column("id").to_pylist()
         labels = rows.column("label").to_pylist()
         if self.pass_index == 1:
-            targets = [target_words(t, self.cfg) for t in texts(rows, "text")]
+            targets = [fit_target(target_words(t, self.cfg), self.cfg, self.domain) for t in texts(rows, "text")]
         else:
             targets = rows.column("target_words").to_pylist()
         notes = texts(rows, self.source)
         chats = [
-            rewrite_chat(self.domain, n, lab, t, self.cfg.length_tolerance, self.pass_index > 1)
+            rewrite_chat(self.domain, n, lab, t, self.pass_index > 1)
             for n, lab, t in zip(notes, labels, targets, strict=True)
         ]
-        c = self.cfg
-        sampling = Sampling(
-            n=c.attempts, temperature=c.temperature, top_p=c.top_p, top_k=c.top_k, max_tokens=c.max_tokens
-        )
-        seeds = [self.key.sampling_seed(i, self.name) for i in ids]
-        completions = self.generator.generate(chats, sampling, seeds)
-        flat = [a for comp in completions for a in comp.texts]
-        sentiments = self.classifier.classify(flat)
-        chosen, matched, drops = [], [], []
-        for r, comp in enumerate(completions):
-            span = sentiments[r * c.attempts : (r + 1) * c.attempts]
-            text, match = guard(comp.texts, span, labels[r], targets[r])
-            chosen.append(text)
-            matched.append(match)
-            drops.append(None if text else EMPTY)
+        verdicts: list[list[Verdict]] = [[] for _ in ids]
+        sentiments: list[list[Sentiment]] = [[] for _ in ids]
+        tokens = [0] * len(ids)
+        pending = list(range(len(ids)))
+        for round_index in range(1 + self.cfg.extra_rounds):
+            if not pending:
+                break
+            round_seeds = [self.key.sampling_seed(ids[r], self.name, round_index) for r in pending]
+            budgets = [row_max_tokens(targets[r], self.cfg, chats[r]) for r in pending]
+            completions = self._generate([chats[r] for r in pending], budgets, round_seeds)
+            for r, comp in zip(pending, completions, strict=True):
+                span = bounds(targets[r], self.cfg.length_tolerance)
+                verdicts[r] += [
+                    with_echo(repair(t, item=self.domain.item, target_words=span), self.examples) for t in comp.texts
+                ]
+                tokens[r] += comp.tokens
+            judged = self.classifier.classify([v.text for r in pending for v in verdicts[r][-self.cfg.attempts :]])
+            for k, r in enumerate(pending):
+                sentiments[r] += judged[k * self.cfg.attempts : (k + 1) * self.cfg.attempts]
+            pending = [r for r in pending if not settled(verdicts[r], sentiments[r], labels[r])]
+        picks = [guard(verdicts[r], sentiments[r], labels[r], targets[r]) for r in range(len(ids))]
         columns = {
-            self.name: chosen,
-            f"{self.name}_match": matched,
-            f"tokens_{self.name}": [x.tokens for x in completions],
+            self.name: [text for text, _ in picks],
+            f"{self.name}_match": [match for _, match in picks],
+            f"tokens_{self.name}": tokens,
         }
         if self.pass_index == 1:
             columns["target_words"] = targets
-        return StageResult(columns, drops)
+        return StageResult(columns, [None if text else EMPTY for text, _ in picks])
+
+    def _generate(self, chats: list[Chat], budgets: list[int], seeds: list[int]) -> list[Completion]:
+        """One generate call per distinct max_tokens (few: budgets follow length buckets), results in order."""
+        c = self.cfg
+        out: list[Completion | None] = [None] * len(chats)
+        for budget in sorted(set(budgets)):
+            group = [i for i, b in enumerate(budgets) if b == budget]
+            sampling = Sampling(
+                n=c.attempts,
+                temperature=c.temperature,
+                top_p=c.top_p,
+                top_k=c.top_k,
+                max_tokens=budget,
+                stop=tuple(c.stop),
+            )
+            for i, comp in zip(
+                group,
+                self.generator.generate([chats[i] for i in group], sampling, [seeds[i] for i in group]),
+                strict=True,
+            ):
+                out[i] = comp
+        return [comp for comp in out if comp is not None]

@@ -19,12 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from rpsg_ray.config import AbstractStage, Domain, SelectStage
+from rpsg_ray.engines.base import Chat
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.mechanisms import noisy_argmax, score, selection_probabilities
 from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.abstract import abstraction_sampling
-from rpsg_ray.stages.prompts import abstraction_chat
+from rpsg_ray.stages.prompts import fit_abstraction_chat
 
 
 class Select(Stage):
@@ -67,6 +68,11 @@ class Select(Stage):
             start = end
         return out
 
+    def _retry_chat(self, seed_text: str) -> Chat:
+        """The abstraction prompt, with the seed cut to fit the context exactly as the abstract stage cuts it."""
+        a = self.abstract
+        return fit_abstraction_chat(self.domain, seed_text, a.engine.max_model_len, a.max_tokens)[0]
+
     def _pick(self, scores: np.ndarray, record_id: str, pass_index: int) -> tuple[int, dict[str, object]]:
         """The noisy pick and what the diagnostics record about it."""
         choice = noisy_argmax(scores, self.sigma, self.key.noise_seed(record_id, self.name, pass_index))
@@ -100,7 +106,7 @@ class Select(Stage):
         tokens = [0] * len(ids)
         if retry_rows:
             fresh = self.generator.generate(
-                [abstraction_chat(self.domain, seed_texts[r]) for r in retry_rows],
+                [self._retry_chat(seed_texts[r]) for r in retry_rows],
                 abstraction_sampling(self.abstract, self.abstract.candidates - 1),
                 [self.key.sampling_seed(ids[r], self.name, 2) for r in retry_rows],
             )

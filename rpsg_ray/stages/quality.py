@@ -1,0 +1,43 @@
+"""quality: the quality detector (rpsg_ray/quality/detector.py) on the redacted text.
+
+Fixable defects are fixed in place (a heading before the text, wrapping quotes, and, if configured, a
+text cut off mid-sentence is trimmed to its last full sentence); every other defect, and a text that copies
+a phrase of the domain's example records (an echo of the prompt), drops the row with
+the detector's reason (the first that fired, in the detector's order), counted in the manifest like any
+other drop. Runs after redaction, so it judges exactly the text that would be published.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from rpsg_ray.config import Domain, QualityStage
+from rpsg_ray.quality.detector import inspect, repair, with_echo
+from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.stages.rewrite import bounds
+
+
+class Quality(Stage):
+    name = "quality"
+    outputs = {"synthetic_text": pa.string()}
+
+    def __init__(self, cfg: QualityStage, domain: Domain, length_tolerance: float) -> None:
+        self.cfg, self.item, self.tolerance = cfg, domain.item, length_tolerance
+        self.examples = tuple(domain.examples)
+        self.judge = repair if cfg.trim_truncated else inspect
+
+    def process(self, rows: pa.Table) -> StageResult:
+        text = texts(rows, "synthetic_text")
+        if not self.cfg.enabled:
+            return StageResult({"synthetic_text": text})
+        targets = rows.column("target_words").to_pylist()
+        verdicts = [
+            with_echo(
+                self.judge(t, item=self.item, target_words=bounds(n, self.tolerance) if n else None), self.examples
+            )
+            for t, n in zip(text, targets, strict=True)
+        ]
+        return StageResult(
+            {"synthetic_text": [v.text for v in verdicts]},
+            [None if v.ok else v.reasons[0] for v in verdicts],
+        )
