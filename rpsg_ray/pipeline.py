@@ -64,7 +64,7 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
     """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors.
     The pool bundles small input blocks up to batch_size rows, so one task is about one batch."""
     r = op.resources
-    env = engine_env()
+    env = engine_env(r.num_gpus)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     return ds.map_batches(
