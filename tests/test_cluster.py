@@ -5,6 +5,7 @@ the image is built from pinned versions and a context that holds no private data
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 import tomllib
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # shared/ lies beside the checkout (CI, /work/main) or beside the folder of git worktrees (/work/wt/<branch>)
 _CRD_PLACES = [ROOT.parent / "shared" / "kuberay", ROOT.parent.parent / "shared" / "kuberay"]
 CRDS = next((p for p in _CRD_PLACES if p.exists()), _CRD_PLACES[0])
-MANIFESTS = sorted((ROOT / "cluster").glob("*.yaml"))
+STORAGE = ROOT / "cluster" / "storage.yaml"  # plain Kubernetes objects the Ray manifests expect
+MANIFESTS = sorted(p for p in (ROOT / "cluster").glob("*.yaml") if p != STORAGE)  # RayCluster / RayJob
 K8S_VERSION = "1.30.0"
 
 
@@ -56,6 +58,7 @@ def crd_schema(kind: str) -> dict[str, Any]:
     return strict(version["schema"]["openAPIV3Schema"])
 
 
+@functools.cache  # parsing a CRD takes seconds: once per kind
 def validator(kind: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(crd_schema(kind))
 
@@ -114,10 +117,29 @@ def test_every_cluster_keeps_auth_on_and_gpu_workers_request_gpus() -> None:
     assert limits["nvidia.com/gpu"] == "8"
 
 
+def test_volumes_and_service_account_the_pods_use_are_declared() -> None:
+    declared = {}
+    for doc in yaml.safe_load_all(STORAGE.read_text()):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        declared[(doc["kind"], doc["metadata"]["name"])] = doc
+    used = 0
+    for path in MANIFESTS:
+        for template in pod_templates(yaml.safe_load(path.read_text())):
+            account = template["spec"]["serviceAccountName"]
+            assert ("ServiceAccount", account) in declared, f"{path.name}: {account}"
+            for volume in template["spec"].get("volumes", []):
+                if "persistentVolumeClaim" in volume:
+                    used += 1
+                    claim = declared.get(("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]))
+                    assert claim and claim["spec"]["accessModes"] == ["ReadWriteMany"], f"{path.name}: {volume}"
+    assert used
+
+
 def dockerignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
     """(re-include?, pattern) per .dockerignore line, with Docker's glob rules (`**` spans directories)."""
+    ignore = ROOT / ".dockerignore"
     rules = []
-    for line in (ROOT / ".dockerignore").read_text().splitlines():
+    for line in (ignore.read_text() if ignore.exists() else "").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue

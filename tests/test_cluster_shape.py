@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from rpsg_ray.config import Config, Resources, load_config  # noqa: E402
 from rpsg_ray.runtime import engine_env  # noqa: E402
 
-MANIFESTS = sorted((ROOT / "cluster").glob("*.yaml"))
+MANIFESTS = sorted(p for p in (ROOT / "cluster").glob("*.yaml") if p.name != "storage.yaml")  # the Ray ones
 GPU_CONFIGS = sorted((ROOT / "configs").glob("gpu*.yaml"))
 STAND_INS = [  # configs/dataplane.yaml's trivially fast engines; every resource setting stays the config's
     "stages.label.classifier=keywords",
@@ -411,7 +411,7 @@ def main(out: Path) -> None:
         by_cluster.setdefault(job.cluster.name, []).append(job)
     for group in by_cluster.values():
         with _cluster(group[0].cluster) as address:
-            ray.init(address=address, runtime_env={"env_vars": engine_env()}, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False)  # like `ray job submit`: no job-wide engine env
             try:
                 for job in group:
                     results[job.manifest] = _run_job(job, out / "fs", out)
