@@ -207,6 +207,16 @@ def test_driver_and_workers_mount_what_the_job_reads_and_writes(job: Job) -> Non
             assert "persistentVolumeClaim" in volume, f"{path} must be on the shared volume, not {volume}"
 
 
+def test_every_head_mounts_the_shared_volumes_of_its_workers() -> None:
+    """Whatever cluster a job is submitted to, its driver (on the head) reads and writes where workers do."""
+    shapes = list(clusters().values()) + [j.cluster for j in jobs()]
+    for shape in shapes:
+        for group in shape.workers:
+            for path, volume in group.mounts.items():
+                if "persistentVolumeClaim" in volume:
+                    assert shape.head.mounts.get(path) == volume, f"{shape.name}: the head does not mount {path}"
+
+
 @pytest.mark.parametrize("job", gpu_jobs(), ids=lambda j: j.manifest)
 def test_gpu_pools_fit_the_node_groups(job: Job) -> None:
     cfg = load_config(job.config)

@@ -154,7 +154,7 @@ class TransformersGenerator:
             mask[i, : len(r)] = True
         ids, mask = ids.to(self.device), mask.to(self.device)
         with torch.no_grad():
-            hidden = self.model.base_model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            hidden = self.model.base_model(input_ids=ids, attention_mask=mask.long(), use_cache=False).last_hidden_state
             scored = mask[:, 1:]  # position t predicts token t+1 where both are real tokens
             states = hidden[:, :-1][scored]
             targets = ids[:, 1:][scored]
