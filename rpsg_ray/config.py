@@ -49,6 +49,11 @@ class Engine(Section):
     max_model_len: int = Field(512, ge=64, description="Context length (prompt + generation) in tokens.")
     threads: int | None = Field(None, ge=1, description="torch threads in the actor (None: Ray's default).")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one engine spans (vLLM; one node).")
+    seed_each_prompt: bool = Field(
+        True,
+        description="Seed each prompt's samples from its record's seed (a retried or resumed row redraws the "
+        "same samples). False: vLLM's faster unseeded sampling; samples then depend on the batch.",
+    )
     options: dict[str, Any] = Field(
         {}, description="Extra engine arguments: vLLM `LLM(...)` kwargs; echo: delay_s (simulated latency)."
     )
@@ -61,6 +66,7 @@ class Engine(Section):
             max_model_len=self.max_model_len,
             threads=self.threads,
             tensor_parallel_size=self.tensor_parallel_size,
+            seed_each_prompt=self.seed_each_prompt,
             extra=dict(self.options),
         )
 
@@ -280,6 +286,12 @@ class RuntimeConfig(Section):
         ge=64,
         description="Cap on the object-store memory the plan's queued blocks may hold (None: Ray Data's default, "
         "half the store). A cap bounds the driver's per-block bookkeeping too.",
+    )
+    min_actors_timeout_s: int | None = Field(
+        None,
+        ge=1,
+        description="Fail when a pool's minimum actors have not started after this many seconds (a cluster too "
+        "small for the plan). None: Ray Data waits forever. While set, pools start one after another.",
     )
 
 

@@ -70,7 +70,7 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
     """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors.
     The pool bundles small input blocks up to batch_size rows, so one task is about one batch."""
     r = op.resources
-    env = actor_env(threads)
+    env = actor_env(threads, r.num_gpus)
     return ds.map_batches(
         op.cls,
         fn_constructor_kwargs=op.kwargs,
@@ -83,9 +83,9 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
     )
 
 
-def actor_env(threads: int | None) -> dict[str, str]:
+def actor_env(threads: int | None, num_gpus: float = 0.0) -> dict[str, str]:
     """The engine environment of a model actor; `threads` overrides the 1 OpenMP thread Ray gives 1-CPU actors."""
-    env = engine_env()
+    env = engine_env(num_gpus)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     return env

@@ -1,5 +1,5 @@
 """Connect to Ray: a cluster when an address is given (config, --address or RAY_ADDRESS), else a local
-in-process runtime. Model actors get the engine environment (offline hub, vLLM CPU settings, caches)."""
+in-process runtime. Model actors get the engine environment (vLLM settings, caches, the GPUs they reserved)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,39 @@ from rpsg_ray.engines.registry import cache_root
 log = logging.getLogger("rpsg_ray")
 
 
-def engine_env() -> dict[str, str]:
-    """Environment for model actors. vLLM runs in-process inside the actor (no extra engine process)."""
+def engine_env(num_gpus: float = 0.0) -> dict[str, str]:
+    """Environment for a model actor that reserves `num_gpus` (the job-wide default is a CPU actor's).
+
+    CPU actors run vLLM in-process inside the actor and see no GPU at all: Ray 2.60 leaves
+    CUDA_VISIBLE_DEVICES alone when an actor reserves none, so on a GPU node torch would load onto GPU 0
+    outside Ray's accounting. GPU actors see the devices Ray assigned them and run vLLM's engine core in
+    its own process (it overlaps scheduling and detokenising with the GPU); both values are explicit
+    because an actor's env_vars are merged over the job's. The hub is offline only where the driver says
+    so (HF_HUB_OFFLINE in its environment): hub models on a cluster download into the shared HF_HOME.
+    """
     cache = cache_root()
     env = {
-        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
         "TOKENIZERS_PARALLELISM": "false",
-        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
         "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING"),
         "VLLM_CACHE_ROOT": str(cache / "vllm"),
         "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
         "RPSG_CACHE": str(cache),
         "TRANSFORMERS_VERBOSITY": "error",
     }
+    for passed in ("HF_HUB_OFFLINE", "HF_HOME"):
+        if passed in os.environ:
+            env[passed] = os.environ[passed]
+    if num_gpus:
+        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
+    else:
+        env.update(
+            {
+                "CUDA_VISIBLE_DEVICES": "",
+                "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+                "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+                "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+            }
+        )
     return env
 
 
@@ -59,6 +77,8 @@ def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None
     ctx.enable_progress_bars = cfg.progress
     ctx.print_on_execution_start = False
     ctx.issue_detectors_config.detectors = []  # its memory hints are noise for fixed-size model pools
+    if cfg.min_actors_timeout_s:
+        ctx.wait_for_min_actors_s = cfg.min_actors_timeout_s
     if cfg.object_store_budget_mib:
         limits = ctx.execution_options.resource_limits
         ctx.execution_options.resource_limits = limits.copy(object_store_memory=cfg.object_store_budget_mib * 2**20)

@@ -1,13 +1,20 @@
-"""Both generator engines on the real packaged model; NLL is per text and matches a direct computation."""
+"""Both generator engines on the real packaged model; NLL is per text and matches a direct computation;
+a prompt's samples depend on its own seed only; the engines package imports without Ray or vLLM."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
+from rpsg_ray.engines import transformers_engine
 from rpsg_ray.engines.base import EngineSpec, Sampling
+from rpsg_ray.engines.chat import prompt_ids
 from rpsg_ray.engines.registry import SMOLLM2, load_generator, resolve_model_path
+from rpsg_ray.engines.transformers_engine import token_groups
+from rpsg_ray.engines.vllm_engine import engine_kwargs
 
 CHATS = [
     [{"role": "system", "content": "You write short movie reviews."}, {"role": "user", "content": "A dull thriller."}],
@@ -72,3 +79,75 @@ def test_nll_is_per_text_and_matches_direct(hf_engine, vllm_engine) -> None:
         assert value == pytest.approx(_direct_nll(text), abs=1e-3)
     for a, b in zip(vllm_engine.nll(TEXTS), hf, strict=True):
         assert a == pytest.approx(b, abs=0.1)  # bf16 vLLM vs fp32 transformers: bf16 rounding only
+
+
+def test_transformers_samples_depend_on_the_prompt_seed_only(hf_engine) -> None:
+    sampling = Sampling(n=2, max_tokens=12)
+    other = [{"role": "user", "content": "Describe a long, slow, very quiet documentary about the sea."}]
+    a = hf_engine.generate(CHATS, sampling, [5, 6])
+    b = hf_engine.generate([other, CHATS[1], CHATS[0]], sampling, [7, 6, 5])
+    assert a[0].texts == b[2].texts and a[1].texts == b[1].texts  # other batch-mates, other padding
+    assert a[0].texts[0] != a[0].texts[1]  # the n samples of one prompt differ
+    assert hf_engine.generate(CHATS[:1], sampling, [8])[0].texts != a[0].texts  # the seed matters
+
+
+def test_chunked_nll_matches_one_pass(hf_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = hf_engine.nll(TEXTS)
+    monkeypatch.setattr(hf_engine, "chunk_tokens", 3)  # logits for 3 positions at a time
+    monkeypatch.setattr(transformers_engine, "NLL_BATCH_TOKENS", 16)  # one or two texts per forward pass
+    assert hf_engine.nll(TEXTS) == pytest.approx(whole, abs=1e-4)
+    vocab = hf_engine.model.get_output_embeddings().out_features
+    assert hf_engine.chunk_tokens == 3 and transformers_engine.LOGITS_CHUNK_BYTES // (4 * vocab) > 3
+
+
+def test_token_groups_cover_every_text_once_within_the_budget() -> None:
+    lengths = [5, 1, 3, 8, 2]
+    groups = token_groups(lengths, 9)
+    assert sorted(i for g in groups for i in g) == list(range(5))
+    assert all(len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 9 for g in groups)
+    assert groups[0] == [1, 4, 2]  # shortest first, so padding stays small
+
+
+class _LlamaLikeTokenizer:
+    """A template whose ids already start with BOS (id 1), returned as a BatchEncoding-like mapping."""
+
+    def apply_chat_template(self, chat, add_generation_prompt, tokenize, return_dict):
+        assert add_generation_prompt and tokenize
+        return {"input_ids": [1, 10, 11, 12, 13, 14, 15, 2]}
+
+
+def test_prompt_ids_are_the_templates_ids_and_cut_in_the_middle() -> None:
+    tok = _LlamaLikeTokenizer()
+    assert prompt_ids(tok, [], 100) == [1, 10, 11, 12, 13, 14, 15, 2]  # one BOS, nothing re-tokenised
+    assert prompt_ids(tok, [], 4) == [1, 10, 15, 2]  # instructions and generation prompt survive
+
+
+def test_vllm_arguments_for_cpu_and_multi_gpu_actors() -> None:
+    spec = EngineSpec(kind="vllm", model="m", tensor_parallel_size=4, extra={"gpu_memory_utilization": 0.9})
+    gpu = engine_kwargs("m", spec, cpu=False)
+    assert gpu["distributed_executor_backend"] == "mp" and gpu["gpu_memory_utilization"] == 0.9
+    assert "enforce_eager" not in gpu
+    cpu = engine_kwargs("m", EngineSpec(kind="vllm", model="m"), cpu=True)
+    assert cpu["enforce_eager"] and "distributed_executor_backend" not in cpu
+
+
+def test_engines_import_without_ray_or_vllm() -> None:
+    """The engines package never imports Ray, and a missing vLLM is one line naming the fix."""
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "sys.modules['ray'] = None\n"
+        "sys.modules['vllm'] = None\n"
+        "import rpsg_ray.engines as pkg\n"
+        "for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "    importlib.import_module('rpsg_ray.engines.' + m.name)\n"
+        "from rpsg_ray.engines.base import EngineSpec\n"
+        "from rpsg_ray.engines.registry import load_generator\n"
+        "try:\n"
+        "    load_generator(EngineSpec(kind='vllm', model='org/model'))\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("RpsgError vLLM is not installed: install rpsg_ray[gpu]"), done.stdout
+    assert done.stdout.count("\n") == 1

@@ -101,7 +101,9 @@ class GeneratorPool:
 
     def __init__(self, engine: Engine, sampling: Sampling, resources: Resources) -> None:
         options = {"num_cpus": resources.num_cpus, "num_gpus": resources.num_gpus or None}
-        actor = _GeneratorActor.options(**options, runtime_env={"env_vars": actor_env(engine.threads)})
+        actor = _GeneratorActor.options(
+            **options, runtime_env={"env_vars": actor_env(engine.threads, resources.num_gpus)}
+        )
         self.pool = ActorPool([actor.remote(engine, sampling) for _ in range(resources.max_actors)])
         self.batch_size = resources.batch_size
 

@@ -97,7 +97,7 @@ def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) 
             _train.options(
                 num_cpus=r.num_cpus,
                 num_gpus=r.num_gpus or None,
-                runtime_env={"env_vars": actor_env(cfg.dpsgd.threads)},
+                runtime_env={"env_vars": actor_env(cfg.dpsgd.threads, r.num_gpus)},
             ).remote(cfg, valid, str(model_dir), plan)
         )
         trained_at = time.time()

