@@ -19,7 +19,7 @@ import numpy as np
 import ray
 import ray.data
 
-from rpsg_ray.config import Config, Resources
+from rpsg_ray.config import Config, Resources, SimilarityFilterStage
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.finalize import RunCounts, finalize
 from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, only_settled, take_inventory
@@ -33,7 +33,7 @@ from rpsg_ray.runtime import engine_env, ray_runtime
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
-from rpsg_ray.stages.private_index import EmbedRecords
+from rpsg_ray.stages.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.stages.redact import Redact
 from rpsg_ray.stages.rewrite import Rewrite
 from rpsg_ray.stages.select import Select
@@ -124,23 +124,39 @@ def _calibrate_nll(cfg: Config, valid: ray.data.Dataset) -> dict[str, Any]:
     }
 
 
-@ray.remote
-def _stack_embeddings(ds: ray.data.Dataset) -> np.ndarray:
-    blocks = [b["embedding"] for b in ds.iter_batches(batch_format="numpy", batch_size=4096)]
-    return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+@dataclass(frozen=True)
+class PrivateIndex:
+    """Object refs of the index shards (in the object store, never on the driver) and of its small report."""
+
+    shards: list[ray.ObjectRef]
+    report: ray.ObjectRef
 
 
-def build_index(cfg: Config, valid: ray.data.Dataset) -> ray.ObjectRef:
-    """Embed every valid private record once; the matrix lives in the object store, not on the driver."""
+def build_index(cfg: Config, valid: ray.data.Dataset) -> PrivateIndex:
+    """Embed every valid private record once and index it (FAISS; tuned and recall-measured when approximate)."""
     s = cfg.stages.similarity_filter
     embedded = apply(valid, StageOp("private_index", EmbedRecords, {"embedder": s.embedder}, s.resources))
-    return _stack_embeddings.options(num_cpus=cfg.runtime.read_num_cpus).remote(embedded)
+    task = ray.remote(index_embeddings).options(num_cpus=cfg.runtime.read_num_cpus, num_returns=s.index.shards + 1)
+    *shards, report = task.remote(embedded, s, cfg.runtime.seed)
+    return PrivateIndex(shards, report)
 
 
-def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef) -> list[StageOp]:
-    """The model stages in order. The index stays in the object store: each actor fetches it on start."""
+def similarity_ops(cfg: SimilarityFilterStage, index: PrivateIndex) -> list[StageOp]:
+    """One filter operator per shard, chained; each actor fetches its shard from the object store on start."""
+    return [
+        StageOp(
+            f"similarity_filter_{n}",
+            SimilarityFilter,
+            {"cfg": cfg, "shard": functools.partial(ray.get, ref)},
+            cfg.resources,
+        )
+        for n, ref in enumerate(index.shards)
+    ]
+
+
+def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateIndex) -> list[StageOp]:
+    """The model stages in order, the similarity filter last (one operator per index shard)."""
     st, seed, dom = cfg.stages, cfg.runtime.seed, cfg.domain
-    load_index = functools.partial(ray.get, index_ref)
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
         StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "run_seed": seed}, st.abstract.resources),
@@ -169,12 +185,7 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.
             {"cfg": st.nll_filter, "bounds": bounds},
             st.nll_filter.resources,
         ),
-        StageOp(
-            "similarity_filter",
-            SimilarityFilter,
-            {"cfg": st.similarity_filter, "index": load_index},
-            st.similarity_filter.resources,
-        ),
+        *similarity_ops(st.similarity_filter, index),
     ]
 
 
@@ -211,15 +222,14 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         # they built during it, the filter actors would block in their constructors while every upstream
         # stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
         # the plan. The driver waits on the refs without fetching the index.
-        index_ref = build_index(cfg, valid)
+        index = build_index(cfg, valid)
         bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid)
-        ray.wait([index_ref], fetch_local=False)
-        bounds = ray.get(bounds_ref)
+        index_report, bounds = ray.get([index.report, bounds_ref])
         clock.done("index_and_calibration")
         marked = parsed.map_batches(MarkRows(inventory, cfg.runtime.seed, done), batch_format="pyarrow")
         # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
         # batches hold only live rows; the two branches partition the input by status.
-        ops = stage_ops(cfg, ledger.sigma, bounds, index_ref)
+        ops = stage_ops(cfg, ledger.sigma, bounds, index)
         ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
         settled = marked.map_batches(only_settled, batch_format="pyarrow")
         ds.union(settled).write_datasink(CommittedParquetSink(str(run_dir / "parts")))
@@ -228,6 +238,7 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     counts = finalize(run_dir, digest)
     clock.done("finalize")
     manifest = build_manifest(cfg, inventory, counts, bounds, ledger, clock, time.time() - started, resumed)
+    manifest["thresholds"]["similarity_filter"].update(index_report)  # index kind, measured recall
     write_outputs(run_dir, manifest, ledger, counts)
     write_state(run_dir, digest, "complete")
     return RunResult(run_dir, counts, ledger, manifest)
