@@ -238,12 +238,65 @@ class NllFilterStage(Section):
         return self
 
 
+class SimilarityIndex(Section):
+    """How the private index is searched. `exact` is flat inner product (all pairs, via FAISS); `ivf` and
+    `hnsw` are approximate, and every candidate they return within `margin` of the threshold is re-checked
+    against the full-precision vectors. A missed neighbour is a privacy leak, so before the stream the
+    approximate index is tuned on a seeded probe sample until it finds `min_recall` of the above-threshold
+    pairs that exact search finds; the measured recall goes into the manifest."""
+
+    kind: Literal["exact", "ivf", "hnsw"] = Field("exact", description="exact (flat), ivf or hnsw (approximate).")
+    storage: Literal["fp32", "fp16", "pq"] = Field(
+        "fp16", description="Vector storage of an approximate index: fp32, fp16 (scalar quantiser) or pq."
+    )
+    nlist: int | None = Field(None, ge=1, description="IVF cells (None: 2·√N, at most N/39).")
+    nprobe: int = Field(8, ge=1, description="IVF cells probed at first; doubled until min_recall is met.")
+    hnsw_m: int = Field(32, ge=4, description="HNSW links per node.")
+    ef_search: int = Field(64, ge=1, description="HNSW search depth at first; doubled until min_recall is met.")
+    pq_m: int = Field(48, ge=1, description="PQ sub-quantisers (bytes per vector); must divide the dimension.")
+    candidates: int = Field(
+        16,
+        ge=1,
+        description="Neighbours fetched per output; widened while they all lie "
+        "within the margin and none is above the threshold.",
+    )
+    margin: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="Candidates scored at or above threshold − margin are "
+        "re-checked exactly (covers the storage's quantisation error).",
+    )
+    shards: int = Field(
+        1,
+        ge=1,
+        description="Split the index over this many chained filter actors (an index too large for one actor's memory).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where search runs; auto: cuda when the stage's resources give it a GPU."
+    )
+    backend: Literal["auto", "faiss", "torch"] = Field(
+        "auto", description="faiss, or torch (exact only); auto: faiss, torch on cuda when faiss has no GPU support."
+    )
+    recall_sample: int = Field(3000, ge=10, description="Probe queries (seeded) that measure recall before the stream.")
+    min_recall: float = Field(
+        0.999, gt=0, le=1, description="Recall of above-threshold pairs the index must reach (95% lower bound)."
+    )
+
+    @model_validator(mode="after")
+    def _torch_is_exact(self) -> SimilarityIndex:
+        if self.backend == "torch" and self.kind != "exact":
+            raise ValueError("backend torch searches exactly: set kind to exact")
+        return self
+
+
 class SimilarityFilterStage(Section):
     embedder: str = Field("all-minilm-l6-v2", description="Embedding model for outputs and the private index.")
     threshold: float = Field(
         0.9, gt=-1, le=1, description="Drop outputs whose max cosine to any private record exceeds this."
     )
-    block_rows: int = Field(65_536, ge=1, description="Private index rows per matmul block.")
+    block_rows: int = Field(65_536, ge=1, description="Private index rows per matmul block (torch search, recall).")
+    index: SimilarityIndex = SimilarityIndex()
     resources: Resources = Resources(batch_size=64)
 
 
@@ -282,10 +335,10 @@ class RuntimeConfig(Section):
     block_rows: int = Field(1024, ge=1, description="Rows per block produced by the reader (streaming granularity).")
     progress: bool = Field(True, description="Show Ray Data progress bars.")
     object_store_budget_mib: int | None = Field(
-        None,
+        128,
         ge=64,
         description="Cap on the object-store memory the plan's queued blocks may hold (None: Ray Data's default, "
-        "half the store). A cap bounds the driver's per-block bookkeeping too.",
+        "half the store). A cap bounds the driver's per-block bookkeeping, so its memory stays flat with the corpus.",
     )
     min_actors_timeout_s: int | None = Field(
         None,

@@ -21,7 +21,7 @@ import ray
 import ray.data
 
 from rpsg_ray.baselines.rupta import RuptaRewrite
-from rpsg_ray.config import Config, Resources
+from rpsg_ray.config import Config, Resources, SimilarityFilterStage
 from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.finalize import RunCounts, finalize
 from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, only_settled, take_inventory
@@ -38,7 +38,7 @@ from rpsg_ray.runtime import engine_env, ray_runtime
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
-from rpsg_ray.stages.private_index import EmbedRecords
+from rpsg_ray.stages.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact
 from rpsg_ray.stages.rewrite import Rewrite
@@ -147,26 +147,40 @@ def _calibrate_nll(cfg: Config, valid: ray.data.Dataset, n_valid: int, key: RunK
     }
 
 
-@ray.remote
-def _stack_embeddings(ds: ray.data.Dataset) -> np.ndarray:
-    blocks = [b["embedding"] for b in ds.iter_batches(batch_format="numpy", batch_size=4096)]
-    return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+@dataclass(frozen=True)
+class PrivateIndex:
+    """Object refs of the index shards (in the object store, never on the driver) and of its small report."""
+
+    shards: list[ray.ObjectRef]
+    report: ray.ObjectRef
 
 
-def build_index(cfg: Config, valid: ray.data.Dataset) -> ray.ObjectRef:
-    """Embed every valid private record once; the matrix lives in the object store, not on the driver."""
+def build_index(cfg: Config, valid: ray.data.Dataset) -> PrivateIndex:
+    """Embed every valid private record once and index it (FAISS; tuned and recall-measured when approximate)."""
     s = cfg.stages.similarity_filter
     embedded = apply(valid, StageOp("private_index", EmbedRecords, {"embedder": s.embedder}, s.resources))
-    return _stack_embeddings.options(num_cpus=cfg.runtime.read_num_cpus).remote(embedded)
+    task = ray.remote(index_embeddings).options(num_cpus=cfg.runtime.read_num_cpus, num_returns=s.index.shards + 1)
+    *shards, report = task.remote(embedded, s, cfg.runtime.seed)
+    return PrivateIndex(shards, report)
 
 
-def stage_ops(
-    cfg: Config, sigma: float, bounds: dict[str, Any], index_ref: ray.ObjectRef, key: RunKey
-) -> list[StageOp]:
-    """The model stages in order. The index stays in the object store: each actor fetches it on start.
-    The secret key travels to the actors inside the cluster (constructor arguments), never to outputs."""
+def similarity_ops(cfg: SimilarityFilterStage, index: PrivateIndex) -> list[StageOp]:
+    """One filter operator per shard, chained; each actor fetches its shard from the object store on start."""
+    return [
+        StageOp(
+            f"similarity_filter_{n}",
+            SimilarityFilter,
+            {"cfg": cfg, "shard": functools.partial(ray.get, ref)},
+            cfg.resources,
+        )
+        for n, ref in enumerate(index.shards)
+    ]
+
+
+def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateIndex, key: RunKey) -> list[StageOp]:
+    """The model stages in order, the similarity filter last (one operator per index shard). The secret key
+    travels to the actors inside the cluster (constructor arguments), never to outputs."""
     st, dom = cfg.stages, cfg.domain
-    load_index = functools.partial(ray.get, index_ref)
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
         StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "key": key}, st.abstract.resources),
@@ -201,12 +215,7 @@ def stage_ops(
             {"cfg": st.nll_filter, "bounds": bounds},
             st.nll_filter.resources,
         ),
-        StageOp(
-            "similarity_filter",
-            SimilarityFilter,
-            {"cfg": st.similarity_filter, "index": load_index},
-            st.similarity_filter.resources,
-        ),
+        *similarity_ops(st.similarity_filter, index),
     ]
 
 
@@ -216,13 +225,12 @@ def rpsg_plan(
     """RPSG's stages, after the private index and the NLL bounds are built (side by side) before the stream
     starts. Were they built during it, the filter actors would block in their constructors while every
     upstream stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
-    the plan. The driver waits on the refs without fetching the index."""
-    index_ref = build_index(cfg, valid)
+    the plan. The driver fetches the index's small report, never the index."""
+    index = build_index(cfg, valid)
     bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(cfg, valid, n_valid, key)
-    ray.wait([index_ref], fetch_local=False)
-    bounds = ray.get(bounds_ref)
-    thresholds = {"nll_filter": bounds, "similarity_filter": {"max_cosine": cfg.stages.similarity_filter.threshold}}
-    return stage_ops(cfg, ledger.sigma, bounds, index_ref, key), thresholds
+    index_report, bounds = ray.get([index.report, bounds_ref])  # small: the index itself stays in the store
+    similarity = {"max_cosine": cfg.stages.similarity_filter.threshold, **index_report}  # index kind, measured recall
+    return stage_ops(cfg, ledger.sigma, bounds, index, key), {"nll_filter": bounds, "similarity_filter": similarity}
 
 
 def rupta_plan(

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 
-DIM = 16
+DIM = 384  # the dimension of all-MiniLM-L6-v2, so the similarity index is benchmarked at a real size
 POSITIVE_WORDS = r"\b(good|great|best|love|loved|fun|funny|fine|beautiful|brilliant|enjoy|enjoyable|wonderful)\b"
 NEGATIVE_WORDS = r"\b(bad|worst|boring|dull|awful|mess|poor|fails|stupid|waste|flat|tedious|worse)\b"
 
@@ -49,19 +49,23 @@ class LengthScorer:
 
 
 class HashingEmbedder:
-    """Bag of lower-cased words hashed into DIM buckets, L2-normalised. Only the distinct words of
-    a batch are hashed in Python; splitting and counting are Arrow/numpy kernels."""
+    """STAND-IN embedder, not a model: bag of lower-cased words hashed into DIM buckets, L2-normalised.
+    Only the distinct words of a batch are hashed in Python; splitting and counting are Arrow/numpy kernels."""
 
     def embed(self, texts: list[str]) -> np.ndarray:
         words = pc.utf8_split_whitespace(pc.utf8_lower(pa.array(texts, pa.string())))
         owner = pc.list_parent_indices(words).to_numpy()
         encoded = pc.dictionary_encode(pc.list_flatten(words))
         distinct = encoded.dictionary.to_pylist()
-        bucket = np.array([hashlib.blake2b(w.encode(), digest_size=2).digest()[0] % DIM for w in distinct], np.int64)
+        bucket = np.array([bucket_of(w) for w in distinct], np.int64)
         keep = np.array([bool(w) for w in distinct], bool)[encoded.indices.to_numpy()]
         cells = owner[keep] * DIM + bucket[encoded.indices.to_numpy()[keep]]
         out = np.bincount(cells, minlength=len(texts) * DIM).astype(np.float32).reshape(len(texts), DIM)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def bucket_of(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little") % DIM
 
 
 class KeywordClassifier:

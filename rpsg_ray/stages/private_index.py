@@ -4,11 +4,16 @@ The label travels with each embedding because AUG-PE's records vote only among s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
+import ray.data
 
+from rpsg_ray.config import SimilarityFilterStage
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.rows import texts
+from rpsg_ray.similarity.build import build_shards
 
 
 class EmbedRecords:
@@ -20,3 +25,12 @@ class EmbedRecords:
             "embedding": self.embedder.embed(texts(batch, "text")),
             "label": batch.column("label").to_numpy(zero_copy_only=False),
         }
+
+
+def index_embeddings(embedded: ray.data.Dataset, cfg: SimilarityFilterStage, seed: int) -> tuple[Any, ...]:
+    """Body of the index-building task: stack the embeddings, build the shards; returns (*shards, report)."""
+    blocks = [b["embedding"] for b in embedded.iter_batches(batch_format="numpy", batch_size=4096)]
+    vectors = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+    del blocks
+    shards, report = build_shards(vectors, cfg, seed)
+    return (*shards, report)

@@ -1,7 +1,10 @@
 """similarity_filter: drop outputs too close to any private record (max cosine above the threshold).
 
-The private index (every valid input record, embedded once before the stream) arrives through the
-object store, shared zero-copy by all actors on a node; similarity is a blocked matmul.
+The private index (every valid input record, embedded and indexed once before the stream) arrives through
+the object store; its full-precision vectors are shared zero-copy by the actors of a node. Search is FAISS
+(exact, or approximate with an exact re-check of every near-threshold candidate; rpsg_ray.similarity).
+An index split into shards is searched by a chain of these actors, one shard each: a row dropped by one
+shard skips the rest, and the running max and busy time add up across the chain.
 """
 
 from __future__ import annotations
@@ -10,31 +13,43 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rpsg_ray.config import SimilarityFilterStage
 from rpsg_ray.engines.registry import load_embedder
-from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.rows import Stage, StageResult, texts, with_columns
+from rpsg_ray.similarity.build import IndexShard
+from rpsg_ray.similarity.search import make_searcher, max_similarity
 
-
-def max_cosine(queries: np.ndarray, index: np.ndarray, block_rows: int) -> np.ndarray:
-    best = np.full(len(queries), -1.0, dtype=np.float32)
-    for start in range(0, len(index), block_rows):
-        block = index[start : start + block_rows]
-        np.maximum(best, (queries @ block.T).max(axis=1), out=best)
-    return best
+SIMILARITY = "max_similarity"
 
 
 class SimilarityFilter(Stage):
     name = "similarity_filter"
-    outputs = {"max_similarity": pa.float32()}
+    outputs = {SIMILARITY: pa.float32()}
 
-    def __init__(self, cfg: SimilarityFilterStage, index: Callable[[], np.ndarray]) -> None:
-        self.cfg, self.index = cfg, index()  # the loader fetches the shared matrix from the object store
+    def __init__(self, cfg: SimilarityFilterStage, shard: Callable[[], IndexShard]) -> None:
+        self.cfg, self.shard = cfg, shard()  # the loader fetches the shared shard from the object store
+        self.searcher = make_searcher(self.shard, cfg.index, cfg.resources.num_gpus, cfg.block_rows)
         self.embedder = load_embedder(cfg.embedder)
 
     def process(self, rows: pa.Table) -> StageResult:
-        sims = max_cosine(self.embedder.embed(texts(rows, "synthetic_text")), self.index, self.cfg.block_rows)
+        queries = np.ascontiguousarray(self.embedder.embed(texts(rows, "synthetic_text")), dtype=np.float32)
+        ix = self.cfg.index
+        sims = max_similarity(self.searcher, self.shard.vectors, queries, self.cfg.threshold, ix.margin, ix.candidates)
         reason = f"max cosine to a private record above {self.cfg.threshold}"
-        return StageResult(
-            {"max_similarity": sims.tolist()}, [reason if s > self.cfg.threshold else None for s in sims]
-        )
+        return StageResult({SIMILARITY: sims.tolist()}, [reason if s > self.cfg.threshold else None for s in sims])
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        """A later shard keeps what the earlier ones wrote: the max of the maxima, the sum of busy times."""
+        seconds = f"sec_{self.name}"
+        earlier = {c: batch.column(c) for c in (SIMILARITY, seconds) if c in batch.column_names}
+        out = super().__call__(batch)
+        if not earlier:
+            return out
+        ours = out.column(SIMILARITY)
+        merged = {SIMILARITY: pc.max_element_wise(earlier[SIMILARITY], ours, skip_nulls=True)}
+        if seconds in earlier:
+            mine = out.column(seconds)
+            merged[seconds] = pc.coalesce(pc.add(earlier[seconds], mine), mine, earlier[seconds])
+        return with_columns(out, merged)
