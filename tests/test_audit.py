@@ -122,7 +122,7 @@ def test_published_attacks_use_every_column_and_file_and_find_a_linking_field() 
         emb[:2],
         {"synthetic_id": ["x1", "x2"], "source_id": ["m1", "m2"], "max_sim": [0.9, 0.8]},
     )
-    scores, fields = published_attacks(candidates, ids, synthetic, {"manifest.json": '{"note": "n2"}'})
+    scores, fields = published_attacks(candidates, ids, synthetic, {"manifest.json": "note\nn2\nn1x"})
     assert {f.field for f in fields} >= {"text", "label", "synthetic_id", "source_id", "max_sim"}
     assert scores["column:source_id"].tolist() == [1, 1, 0, 0]
     assert scores["column:synthetic_id"].tolist() == [0, 0, 0, 0]

@@ -21,7 +21,7 @@ from rpsg_ray.io.layout import RunLayout
 EMBEDDER = "all-minilm-l6-v2"
 
 
-def _leaky_run(tmp: Path, members_path: Path, planted: Path, listing: Path) -> Path:
+def _leaky_run(tmp: Path, planted: Path) -> Path:
     """A stand-in run: its 'synthetic' rows are the used members lightly perturbed, plus the canary copies as
     they are (a verbatim leak); a quarter of the members are marked not sampled."""
     seeds = read_records(planted)
@@ -47,7 +47,7 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
 ) -> None:
     split = split_file(demo_corpus, 0.5, tmp_path / "split")
     planted, listing, placed = canaries.plant(split.members, tmp_path / "canaries", seed=5, repeats=(1, 2))
-    run = _leaky_run(tmp_path, split.members, planted, listing)
+    run = _leaky_run(tmp_path, planted)
     settings = AuditSettings(
         bootstrap=200,
         canaries=listing,

@@ -5,6 +5,8 @@ string column is searched for the candidate's id."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,7 @@ class Published:
     labels: list[str]
     columns: dict[str, list[object]]
     files: dict[str, str]
-    """Every other published file's raw text, by name."""
+    """Every other published file's strings, by name."""
 
 
 def read_published(run_dir: Path) -> Published:
@@ -47,6 +49,34 @@ def read_published(run_dir: Path) -> Published:
         p.name: p.read_text(errors="replace") for p in layout.public_files() if p != layout.synthetic and p.exists()
     }
     return Published(table[TEXT].to_pylist(), [str(x or "") for x in labels], columns, files)
+
+
+def _strings(path: Path) -> str:
+    """Every string and number of a JSON file, one per line (JSON escaping would hide a quoted text), or the raw
+    text of any other file."""
+    raw = path.read_text(errors="replace")
+    try:
+        stack, leaves = [json.loads(raw)], []
+    except ValueError:
+        return raw
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack += [*node.keys(), *node.values()]
+        elif isinstance(node, list):
+            stack += node
+        elif node is not None:
+            leaves.append(str(node))
+    return "\n".join(leaves)
+
+
+def _mentions(haystack: str, ids: list[str], texts: list[str]) -> np.ndarray:
+    """How often each candidate's id (as a whole token) and text (if long enough to be telling) occur."""
+    counts = []
+    for i, t in zip(ids, texts, strict=True):
+        n = len(re.findall(rf"(?<![\w-]){re.escape(i)}(?![\w-])", haystack))
+        counts.append(float(n + (haystack.count(t) if len(t) >= MIN_TEXT_MATCH else 0)))
+    return np.array(counts)
 
 
 def same_label_similarity(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
@@ -85,11 +115,6 @@ def published_attacks(
         fields.append(PublishedField("synthetic.parquet", column, attack))
     for name, raw in files.items():
         attack = f"mentions:{name}"
-        scores[attack] = np.array(
-            [
-                float(raw.count(i)) + (float(raw.count(t)) if len(t) >= MIN_TEXT_MATCH else 0.0)
-                for i, t in zip(ids, candidates.texts, strict=True)
-            ]
-        )
+        scores[attack] = _mentions(raw, ids, candidates.texts)
         fields.append(PublishedField(name, "whole file (every string)", attack))
     return scores, fields

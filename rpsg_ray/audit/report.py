@@ -31,7 +31,7 @@ def _verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:
 
 def attack_verdict(run: AttackMetrics, controls: ControlVerdict | None) -> str:
     if controls is None:
-        return "direct link (no control needed)" if run.auc.value > 0.5 else "no link found"
+        return "direct link (no control needed)" if run.auc.lo > 0.5 else "no link found"
     if not controls.positive_seen:
         return "too weak: missed the positive control"
     if not controls.negative_clean:
