@@ -53,8 +53,8 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
         canaries=listing,
         threads=2,
         embedder=EMBEDDER,
-        lm_budget=LmBudget(steps=60),
-        canary_alternatives=99,
+        lm_budget=LmBudget(steps=40),
+        canary_alternatives=49,
     )
     summary = run_audit(run, split.members, split.non_members, tmp_path / "audit", settings)
     metrics = json.loads((tmp_path / "audit" / "metrics.json").read_text())

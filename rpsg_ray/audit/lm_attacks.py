@@ -72,7 +72,7 @@ def lm_scores(target: TokenLosses, reference: TokenLosses | None, texts: list[st
     """Membership scores (higher = more likely a member) from the synthetic-trained LM's token losses."""
     scores = {
         "lm_loss": -target.mean,
-        "lm_zlib": -target.total / zlib_bytes(texts),
+        "lm_zlib": -target.mean / zlib_bytes(texts),  # mean loss over zlib bytes, as in Carlini et al. 2021
         "lm_min_k": -target.worst_share(MIN_K),
     }
     if reference is not None:
