@@ -79,10 +79,11 @@ def _candidates(run_dir: Path, members_path: Path, non_members_path: Path) -> tu
     return members, non_members, membership.source
 
 
-def _lm_phase(audit: Audit, sets: dict[str, TextSet], candidates: TextSet, settings: AuditSettings) -> object:
+def _lm_phase(
+    audit: Audit, sets: dict[str, TextSet], candidates: TextSet, settings: AuditSettings
+) -> lm_attacks.SmallCausalLm:
     """Train one LM per set (and the reference), score the candidates; returns the run set's LM for canaries."""
-    budget = settings.lm_budget
-    reference = None
+    budget, reference, described = settings.lm_budget, None, "none given: ratio attack skipped"
     if settings.reference is not None:
         pool = read_records(settings.reference).texts
         pick = np.random.default_rng(settings.seed).permutation(len(pool))[: audit.set_sizes["run"]]
@@ -90,25 +91,22 @@ def _lm_phase(audit: Audit, sets: dict[str, TextSet], candidates: TextSet, setti
         reference = lm_attacks.token_losses(
             lm_attacks.train([pool[i] for i in pick], settings.threads, budget), candidates.texts
         )
-    run_lm = None
+        described = f"same recipe on {len(pick)} records of {settings.reference.name}"
+    models = {}
     for name, synthetic in sets.items():
         t0 = time.time()
         progress(f"training the LM on the {name} set ({len(synthetic)} texts)")
-        lm = lm_attacks.train(synthetic.texts, settings.threads, budget)
-        losses = lm_attacks.token_losses(lm, candidates.texts)
+        models[name] = lm_attacks.train(synthetic.texts, settings.threads, budget)
+        losses = lm_attacks.token_losses(models[name], candidates.texts)
         audit.scores[name].update(lm_attacks.lm_scores(losses, reference, candidates.texts))
         audit.seconds[f"lm_{name}"] = time.time() - t0
-        run_lm = lm if name == "run" else run_lm
-    audit.lm = {
-        **budget.describe(),
-        "reference": "none given: ratio attack skipped"
-        if reference is None
-        else f"same recipe on {audit.set_sizes['run']} records of {settings.reference.name}",
-    }
-    return run_lm
+    audit.lm = {**budget.describe(), "reference": described}
+    return models["run"]
 
 
-def _canary_phase(audit: Audit, run_lm: object, published_texts: list[str], settings: AuditSettings) -> None:
+def _canary_phase(
+    audit: Audit, run_lm: lm_attacks.SmallCausalLm, published_texts: list[str], settings: AuditSettings
+) -> None:
     listing = canary_mod.load_canaries(settings.canaries)
     membership = run_membership(audit.run_dir)
     seed = json.loads(settings.canaries.read_text())["seed"]
