@@ -182,3 +182,16 @@ def test_canary_listing_holds_no_unexpected_fields(tmp_path: Path) -> None:
     listing = canaries.plant(source, tmp_path / "c", seed=1, repeats=(1,))[1]
     entry = json.loads(listing.read_text())["canaries"][0]
     assert set(entry) == {"canary_id", "kind", "secret", "repeats", "copy_ids", "host_ids", "context"}
+
+
+def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "private.parquet", 100)
+    assert main(["audit", "canaries", str(source), "--out", str(tmp_path / "c"), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "20 canaries in 75 record copies" in out
+    secrets = [c.secret for c in canaries.load_canaries(tmp_path / "c" / canaries.CANARIES)]
+    assert not [s for s in secrets if s in out]
+    assert main(["audit", str(tmp_path), "--members", str(source)]) == 2
+    assert "--non-members, --output" in capsys.readouterr().err
