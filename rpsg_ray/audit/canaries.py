@@ -36,7 +36,7 @@ TEMPLATES = {
 REPEATS = (1, 2, 4, 8)
 SUFFIX_WORDS = 6
 PLANTED, CANARIES = "seeds_with_canaries.parquet", "canaries.json"
-FUZZY_SHARE, FUZZY_MIN_CHARS = 0.6, 5
+FUZZY_SHARE, FUZZY_MIN_CHARS = 0.8, 5
 CONTEXT_WORDS = 12
 """Words of the host kept before the secret when scoring exposure (the trained LM's window is short)."""
 
@@ -131,7 +131,7 @@ def _normalise(text: str) -> str:
 
 def fuzzy_match(secret: str, text: str) -> bool:
     """The longest run the secret shares with the text (letters and digits only, case folded) covers most of
-    it: catches a phone number reformatted, an e-mail with its dots dropped, an account id re-spaced."""
+    it (80%): catches a phone number reformatted, an e-mail with its dots dropped, an account id re-spaced."""
     s, t = _normalise(secret), _normalise(text)
     if not s or not t:
         return False

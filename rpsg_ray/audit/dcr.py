@@ -12,7 +12,7 @@ QUANTILES = (0.01, 0.05, 0.5)
 
 
 def closest_distance(queries: np.ndarray, records: np.ndarray) -> np.ndarray:
-    return 1.0 - (queries @ records.T).max(axis=1)
+    return np.clip(1.0 - (queries @ records.T).max(axis=1), 0.0, 2.0)  # float error can dip below 0
 
 
 def distance_to_closest_record(
