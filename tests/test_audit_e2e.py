@@ -1,0 +1,83 @@
+"""`rpsg audit` end to end on a small leaky run built from real text: the report sees the leak, the canaries are
+counted, the controls pass, and no member text or secret reaches the report files or the logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rpsg_ray.audit import canaries
+from rpsg_ray.audit.controls import perturb
+from rpsg_ray.audit.lm_attacks import LmBudget
+from rpsg_ray.audit.records import read_records
+from rpsg_ray.audit.runner import AuditSettings, run_audit
+from rpsg_ray.audit.split import split_file
+from rpsg_ray.io.layout import RunLayout
+
+EMBEDDER = "all-minilm-l6-v2"
+
+
+def _leaky_run(tmp: Path, planted: Path) -> Path:
+    """A stand-in run: its 'synthetic' rows are the used members lightly perturbed, plus the canary copies as
+    they are (a verbatim leak); a quarter of the members are marked not sampled."""
+    seeds = read_records(planted)
+    used = [i for n, i in enumerate(seeds.ids) if n % 4 or i.startswith("canary-")]
+    texts = dict(zip(seeds.ids, seeds.texts, strict=True))
+    synthetic = perturb([texts[i] for i in used if not i.startswith("canary-")], 1)
+    synthetic += [texts[i] for i in used if i.startswith("canary-")]
+    layout = RunLayout(tmp / "run")
+    layout.private.mkdir(parents=True)
+    ids = [f"s{n:04d}" for n in range(len(synthetic))]
+    table = pa.table({"synthetic_id": ids, "text": synthetic, "label": ["positive"] * len(ids)})
+    pq.write_table(table, layout.synthetic)
+    layout.manifest.write_text(json.dumps({"method": "rpsg", "synthetic_rows": len(ids)}))
+    layout.ledger.write_text(json.dumps({"epsilon": 4.0}))
+    status = ["ok" if i in set(used) else "not_sampled" for i in seeds.ids]
+    pq.write_table(pa.table({"seed_id": seeds.ids, "status": status}), layout.lineage)
+    return layout.root
+
+
+@pytest.mark.e2e
+def test_audit_sees_a_leaky_run_and_writes_no_private_text(
+    demo_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    split = split_file(demo_corpus, 0.5, tmp_path / "split")
+    planted, listing, placed = canaries.plant(split.members, tmp_path / "canaries", seed=5, repeats=(1, 2))
+    run = _leaky_run(tmp_path, planted)
+    settings = AuditSettings(
+        bootstrap=200,
+        canaries=listing,
+        threads=2,
+        embedder=EMBEDDER,
+        lm_budget=LmBudget(steps=40),
+        canary_alternatives=49,
+    )
+    summary = run_audit(run, split.members, split.non_members, tmp_path / "audit", settings)
+    metrics = json.loads((tmp_path / "audit" / "metrics.json").read_text())
+
+    attacks = metrics["attacks"]
+    assert attacks["nearest_similarity"]["run"]["auc"]["value"] > 0.9  # the leak is seen
+    assert attacks["nearest_similarity"]["controls"] == {"positive_seen": True, "negative_clean": True}
+    assert attacks["lm_loss"]["positive_control"]["auc"]["value"] > 0.6
+    assert {"column:synthetic_id", "mentions:manifest.json", "mentions:ledger.json"} <= set(attacks)
+    assert metrics["n_members"] == sum(1 for i in read_records(split.members).ids if i in _used(run))
+    leaked = {c["canary_id"]: c for c in metrics["canaries"]}
+    assert all(leaked[c.canary_id]["verbatim_rows"] == c.repeats for c in placed)
+
+    logs = capsys.readouterr()
+    private = read_records(split.members).texts + read_records(split.non_members).texts
+    secrets = [c.secret for c in placed]
+    for name in ("metrics.json", "report.html", "report.md", "scores.parquet"):
+        written = (tmp_path / "audit" / name).read_bytes().decode("utf-8", "replace")
+        assert not [t for t in private + secrets if len(t) > 12 and t in written], name
+    for stream in (logs.out + summary, logs.err):
+        assert not [t for t in private + secrets if len(t) > 12 and t in stream]
+
+
+def _used(run: Path) -> set[str]:
+    table = pq.read_table(RunLayout(run).lineage)
+    return {i for i, s in zip(table["seed_id"].to_pylist(), table["status"].to_pylist(), strict=True) if s == "ok"}
