@@ -45,23 +45,8 @@ def train(texts: list[str], threads: int | None, budget: LmBudget | None = None)
 
 
 def token_losses(lm: SmallCausalLm, texts: list[str]) -> TokenLosses:
-    """Every predicted token's NLL, from the separator on, as the trained model's `score` reads a text."""
-    torch = lm.torch
-    ids = lm.tokenizer(texts, add_special_tokens=False)["input_ids"]
-    sequences = [[lm.separator, *x][: lm.budget.block_size] for x in ids]
-    out: list[np.ndarray] = []
-    with torch.no_grad():
-        for i in range(0, len(sequences), BATCH):
-            chunk = sequences[i : i + BATCH]
-            width = max(len(s) for s in chunk)
-            batch = torch.tensor([s + [lm.separator] * (width - len(s)) for s in chunk])
-            mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in chunk])
-            hidden = lm.model.transformer(input_ids=batch, attention_mask=mask).last_hidden_state[:, :-1]
-            valid = mask[:, 1:].bool()
-            logits = lm.model.lm_head(hidden[valid])  # the vocabulary projection for real positions only
-            nll = torch.nn.functional.cross_entropy(logits, batch[:, 1:][valid], reduction="none").numpy()
-            out += np.split(nll.astype(float), np.cumsum([len(s) - 1 for s in chunk])[:-1])
-    return TokenLosses(out)
+    """Every predicted token's NLL, as the trained model's `score` reads a text."""
+    return TokenLosses(lm.token_nll(texts, BATCH))
 
 
 def zlib_bytes(texts: list[str]) -> np.ndarray:

@@ -14,8 +14,11 @@ train in under a minute on 2 CPU cores.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
 
 from rpsg_ray.engines.torch_threads import set_threads
 
@@ -111,26 +114,38 @@ class SmallCausalLm:
         self.model.eval()
         return sum(tail) / len(tail)
 
-    def score(self, texts: list[str], batch_size: int = 32) -> NextTokenScore:
-        """Predict every token of each text from the separator and the tokens before it."""
+    def _predictions(self, texts: list[str], batch_size: int) -> Iterator[tuple[Any, Any, list[int]]]:
+        """Per batch: the logits of every real next-token position (each text read from the separator on, cut to
+        the window), their target tokens, and how many of them each text has."""
         torch = self.torch
-        total_nll, correct, count = 0.0, 0, 0
         sequences = [[self.separator, *ids][: self.budget.block_size] for ids in self._encode(texts)]
         with torch.no_grad():
             for i in range(0, len(sequences), batch_size):
-                chunk = [s for s in sequences[i : i + batch_size] if len(s) > 1]
-                if not chunk:
-                    continue
+                chunk = sequences[i : i + batch_size]
                 width = max(len(s) for s in chunk)
                 ids = torch.tensor([s + [self.separator] * (width - len(s)) for s in chunk])
                 mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in chunk])
                 hidden = self.model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
                 valid = mask[:, 1:].bool()
                 logits = self.model.lm_head(hidden[valid])  # the vocabulary projection for real positions only
-                targets = ids[:, 1:][valid]
-                total_nll += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
-                correct += int((logits.argmax(-1) == targets).sum())
-                count += len(targets)
+                yield logits, ids[:, 1:][valid], [len(s) - 1 for s in chunk]
+
+    def score(self, texts: list[str], batch_size: int = 32) -> NextTokenScore:
+        """Predict every token of each text from the separator and the tokens before it."""
+        torch = self.torch
+        total_nll, correct, count = 0.0, 0, 0
+        for logits, targets, _ in self._predictions(texts, batch_size):
+            total_nll += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
+            correct += int((logits.argmax(-1) == targets).sum())
+            count += len(targets)
         if count == 0:
             return NextTokenScore(accuracy=math.nan, perplexity=math.nan, tokens=0)
         return NextTokenScore(accuracy=correct / count, perplexity=math.exp(total_nll / count), tokens=count)
+
+    def token_nll(self, texts: list[str], batch_size: int = 32) -> list[np.ndarray]:
+        """Every predicted token's NLL (nats) per text, read as `score` reads it: what membership attacks need."""
+        out: list[np.ndarray] = []
+        for logits, targets, lengths in self._predictions(texts, batch_size):
+            nll = self.torch.nn.functional.cross_entropy(logits, targets, reduction="none").numpy().astype(float)
+            out += np.split(nll, np.cumsum(lengths)[:-1])
+        return out
