@@ -101,6 +101,7 @@ class TransformersGenerator:
             max_new_tokens=sampling.max_tokens,
             pad_token_id=self.pad_id,
             eos_token_id=self.model.generation_config.eos_token_id,
+            stop_strings=list(sampling.stop) or None,
         )
         if self.seed_each_prompt:
             generators = [
@@ -120,8 +121,7 @@ class TransformersGenerator:
                 attention_mask=mask,
                 generation_config=config,
                 logits_processor=processors,
-                stop_strings=list(sampling.stop) or None,
-                tokenizer=self.tokenizer,
+                tokenizer=self.tokenizer,  # stop strings are matched on decoded text
             )
         new = out[:, ids.shape[1] :]
         completions = []
