@@ -89,7 +89,7 @@ _QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
 _ECHO = re.compile(
     r"\b\d+\s*(?:to|-|–|and)\s*\d+\s+words\b"
     r"|\b(?:rewrite|write|summari[sz]e|paraphrase)\s+(?:this|the|a|an)\b[^.?!\n]{0,40}?\b(?:in|of)\s+\d+"
-    r"|\boutput only\b|\badd no names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
+    r"|\boutput only\b|\b(?:add|use) no names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
     r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
