@@ -95,7 +95,7 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
         elif s == QUARANTINED:
             counts.quarantined[r] += 1
     for name in batch.column_names:
-        if name.startswith(("sec_", "tokens_", "pii_")) or name in (
+        if name.startswith(("sec_", "tokens_", "pii_", "flag_")) or name in (
             "select_agree",
             "select_argmax",
             "select_p_argmax",
