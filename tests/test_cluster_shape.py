@@ -45,6 +45,9 @@ STAND_INS = [  # configs/dataplane.yaml's trivially fast engines; every resource
     "stages.nll_filter.hi=100.0",
     "stages.similarity_filter.embedder=hashing",
     "stages.similarity_filter.threshold=0.999",
+    # the nodes declare GPUs but have none: the filter searches on the CPU here (its device choice from the
+    # config is tested in test_similarity_index.py), while its actors still reserve the config's GPU share
+    "stages.similarity_filter.index.device=cpu",
 ]
 
 
