@@ -161,8 +161,9 @@ def pools(cfg: Config, size: str) -> list[tuple[str, Resources]]:
         ("rewrite_1", st.rewrite.resources),
         ("rewrite_2", st.rewrite.resources),
         ("redact", st.redact.resources),
+        ("quality", st.quality.resources),
         ("nll_filter", st.nll_filter.resources),
-        ("similarity_filter", st.similarity_filter.resources),
+        *((f"similarity_filter_{n}", st.similarity_filter.resources) for n in range(st.similarity_filter.index.shards)),
     ]
     return [(n, r) for n, r in stages for _ in range(r.min_actors if size == "min" else r.max_actors)]
 
