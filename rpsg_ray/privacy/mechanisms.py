@@ -67,22 +67,22 @@ _Z = np.linspace(-12.0, 12.0, 4801)
 _PHI = norm.pdf(_Z)
 
 
-def selection_probabilities(scores: np.ndarray, sigma: float) -> np.ndarray:
-    """Exact P(noisy_argmax = i) for each i: ∫ φ(z) Π_{j≠i} Φ(z + (s_i − s_j)/σ) dz (numerical quadrature).
-
-    Used to predict how often the noisy pick is the best candidate, and by the tests to compare the
-    mechanism's empirical output distribution with the exact one."""
+def selection_probability(scores: np.ndarray, sigma: float, i: int) -> float:
+    """Exact P(noisy_argmax = i): ∫ φ(z) Π_{j≠i} Φ(z + (s_i − s_j)/σ) dz (numerical quadrature). One candidate
+    at a time, so the select stage pays for the one probability it records, not for all K."""
     scores = np.asarray(scores, dtype=float)
     if sigma <= 0:
-        out = np.zeros(len(scores))
-        out[int(np.argmax(scores))] = 1.0
-        return out
-    gaps = (scores[:, None] - scores[None, :]) / sigma  # gaps[i, j] = (s_i − s_j)/σ
-    cdf = norm.cdf(_Z[None, None, :] + gaps[:, :, None])  # [i, j, z]
-    cdf[np.arange(len(scores)), np.arange(len(scores)), :] = 1.0
-    return np.trapezoid(_PHI * cdf.prod(axis=1), _Z, axis=1)
+        return float(i == int(np.argmax(scores)))
+    gaps = (scores[i] - np.delete(scores, i)) / sigma
+    return float(np.trapezoid(_PHI * norm.cdf(_Z[None, :] + gaps[:, None]).prod(axis=0), _Z))
+
+
+def selection_probabilities(scores: np.ndarray, sigma: float) -> np.ndarray:
+    """Exact P(noisy_argmax = i) for each i: predicts how often the noisy pick is the best candidate, and lets
+    the tests compare the mechanism's empirical output distribution with the exact one."""
+    return np.array([selection_probability(scores, sigma, i) for i in range(len(scores))])
 
 
 def p_best_for_gap(gap: float, sigma: float, k: int) -> float:
     """P(the noisy pick is the best of K candidates) when the best leads the other K−1 by ``gap``."""
-    return float(selection_probabilities(np.array([gap] + [0.0] * (k - 1)), sigma)[0])
+    return selection_probability(np.array([gap] + [0.0] * (k - 1)), sigma, 0)

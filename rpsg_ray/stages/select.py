@@ -22,7 +22,7 @@ from rpsg_ray.config import AbstractStage, Domain, SelectStage
 from rpsg_ray.engines.base import Chat
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.privacy.mechanisms import noisy_argmax, score, selection_probabilities
+from rpsg_ray.privacy.mechanisms import noisy_argmax, score, selection_probability
 from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.abstract import abstraction_sampling
 from rpsg_ray.stages.prompts import fit_abstraction_chat
@@ -81,7 +81,7 @@ class Select(Stage):
         return choice, {
             "select_choice": choice,
             "select_argmax": choice == best,
-            "select_p_argmax": float(selection_probabilities(scores, self.sigma)[best]),
+            "select_p_argmax": selection_probability(scores, self.sigma, best),
             "select_gap": float(top[0] - top[1]) if len(top) > 1 else 0.0,
             "select_scores": scores.tolist(),
         }
