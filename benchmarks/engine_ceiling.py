@@ -51,7 +51,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     from rpsg_ray.demo_data import write_demo_corpus
     from rpsg_ray.engines.base import Sampling
     from rpsg_ray.engines.registry import load_generator
-    from rpsg_ray.pipeline import StageOp, run_stages
+    from rpsg_ray.operators import StageOp, run_stages
     from rpsg_ray.privacy.keys import new_key
     from rpsg_ray.rows import ROW_SCHEMA
     from rpsg_ray.runtime import engine_env
@@ -85,7 +85,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     direct_s = time.time() - t
     del engine
 
-    # plan: the same stage through pipeline.apply, an actor pool of one
+    # plan: the same stage through operators.apply, an actor pool of one
     table = pa.Table.from_pylist(
         [
             {"id": r["id"], "text": r["text"], "label": r["label"], "source": "bench", "pos": i, "status": "ok"}

@@ -79,7 +79,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     """Every method writes the same run-directory layout; RPSG and RUPTA run the streaming plan."""
     cfg = _config(args)
     if cfg.method == "augpe":
-        from rpsg_ray.baselines.augpe import run_augpe
+        from rpsg_ray.methods.augpe import run_augpe
 
         m = run_augpe(cfg, overwrite=args.overwrite, address=args.address)
         print(
@@ -88,7 +88,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
         return 0
     if cfg.method == "dpsgd":
-        from rpsg_ray.baselines.dpsgd import run_dpsgd
+        from rpsg_ray.methods.dpsgd import run_dpsgd
 
         m = run_dpsgd(cfg, overwrite=args.overwrite, address=args.address)
         t = m["training"]

@@ -116,19 +116,26 @@ def _selection_observed(counts: RunCounts) -> dict[str, float | int]:
     }
 
 
-def public_manifest(cfg: Config, manifest: dict[str, Any], ledger: Ledger, layout: RunLayout) -> dict[str, Any]:
-    """What may be shared: the config, versions, the ledger's summary, N and the published row count."""
+def public_manifest(cfg: Config, ledger: Ledger, layout: RunLayout, synthetic_rows: int) -> dict[str, Any]:
+    """What may be shared, the same fields for every method: the config, versions, the ledger's summary, N and
+    the published row count."""
     return {
         "method": ledger.method,
-        "config_digest": manifest["config_digest"],
-        "synthetic_rows": manifest["counts"]["kept"],
+        "config_digest": cfg.digest(),
+        "synthetic_rows": synthetic_rows,
         "n_private_records": ledger.n_private_records,
-        "privacy": {k: manifest["privacy"][k] for k in ("summary", "epsilon", "delta", "sigma")},
+        "privacy": {
+            "summary": ledger.summary(),
+            "epsilon": ledger.epsilon,
+            "delta": ledger.delta,
+            "sigma": ledger.sigma,
+        },
         "published_files": [p.name for p in layout.public_files()],
-        "not_published": "private/ holds lineage, diagnostics, quarantine, the full manifest, the report, "
-        "committed parts and the run's secret key: never share it",
+        "not_published": "private/ holds the full manifest and whatever else the method derived from private "
+        "records (lineage, diagnostics, quarantine, report, parts, a fine-tuned model) and the run's secret key: "
+        "never share it",
         "config": cfg.model_dump(mode="json"),
-        "packages": manifest["packages"],
+        "packages": package_versions(),
     }
 
 
@@ -142,10 +149,11 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def write_outputs(cfg: Config, layout: RunLayout, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
-    from rpsg_ray.report import write_report
-
+def write_outputs(
+    cfg: Config, layout: RunLayout, manifest: dict[str, Any], ledger: Ledger, synthetic_rows: int
+) -> None:
+    """The run directory's manifests and ledger, written the same way by every method after its published
+    file: the full manifest under private/, the public manifest and the ledger at the top level."""
     write_json(layout.private_manifest, manifest)
-    write_json(layout.manifest, public_manifest(cfg, manifest, ledger, layout))
+    write_json(layout.manifest, public_manifest(cfg, ledger, layout, synthetic_rows))
     write_json(layout.ledger, ledger.to_dict())
-    write_report(layout, manifest, ledger, counts)

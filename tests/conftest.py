@@ -37,3 +37,37 @@ def demo_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from rpsg_ray.demo_data import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("demo") / "rt.parquet", 300)
+
+
+PUBLIC_MANIFEST_KEYS = {
+    "method",
+    "config_digest",
+    "synthetic_rows",
+    "n_private_records",
+    "privacy",
+    "published_files",
+    "not_published",
+    "config",
+    "packages",
+}
+
+
+def check_run_contract(run_dir: Path, method: str) -> None:
+    """What `rpsg evaluate` and `rpsg audit` rely on, the same for every method: the three shareable files
+    with one schema, the full manifest and the secret key under private/, and nothing else at the top."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    top = sorted(p.name for p in run_dir.iterdir())
+    assert top == ["ledger.json", "manifest.json", "private", "synthetic.parquet"], top
+    published = pq.read_table(run_dir / "synthetic.parquet")
+    assert published.column_names == ["synthetic_id", "text", "label"]
+    public = json.loads((run_dir / "manifest.json").read_text())
+    assert set(public) == PUBLIC_MANIFEST_KEYS and public["method"] == method
+    assert public["synthetic_rows"] == published.num_rows
+    assert public["published_files"] == ["synthetic.parquet", "manifest.json", "ledger.json"]
+    ledger = json.loads((run_dir / "ledger.json").read_text())
+    assert ledger["method"] == method and public["privacy"]["epsilon"] == ledger["epsilon"]
+    assert json.loads((run_dir / "private" / "manifest.json").read_text())["method"] == method
+    assert (run_dir / "private" / "run.key").stat().st_size == 32

@@ -3,7 +3,7 @@
 Every model stage is wrapped in a subclass that stamps the rows it returns with its node id (a column
 `node_<stage>` that the committed parts keep); the report counts, per node, the rows its stages
 processed (a row counts once per stage). Test instrumentation only: the pipeline code is unchanged,
-its stage classes are swapped for stamped ones through `rpsg_ray.pipeline.stage_ops`.
+its stage classes are swapped for stamped ones through `rpsg_ray.methods.rpsg.stage_ops`.
 Started by tests/test_multinode.py in a subprocess (a Cluster cannot share a process with the session runtime).
 Usage: python tests/multinode_run.py CORPUS OUTDIR
 """
@@ -23,6 +23,8 @@ from ray.cluster_utils import Cluster
 
 from rpsg_ray import pipeline
 from rpsg_ray.config import load_config
+from rpsg_ray.methods import rpsg
+from rpsg_ray.operators import StageOp
 from rpsg_ray.rows import with_columns
 from rpsg_ray.runtime import engine_env
 
@@ -37,7 +39,7 @@ def stamped(cls: type, name: str) -> type:
     return Stamped
 
 
-def stamped_stage_ops(*args: object, **kwargs: object) -> list[pipeline.StageOp]:
+def stamped_stage_ops(*args: object, **kwargs: object) -> list[StageOp]:
     return [dataclasses.replace(op, cls=stamped(op.cls, op.name)) for op in original_stage_ops(*args, **kwargs)]
 
 
@@ -53,8 +55,8 @@ def rows_by_node(run_dir: Path) -> Counter[str]:
 
 
 corpus, out = sys.argv[1], sys.argv[2]
-original_stage_ops = pipeline.stage_ops
-pipeline.stage_ops = stamped_stage_ops
+original_stage_ops = rpsg.stage_ops
+rpsg.stage_ops = stamped_stage_ops
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
 workers = [cluster.add_node(num_cpus=4) for _ in range(2)]
 cluster.wait_for_nodes()

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import check_run_contract
 
-from rpsg_ray.baselines.augpe import Vote, run_augpe
 from rpsg_ray.config import load_config
+from rpsg_ray.methods.augpe import Vote, run_augpe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,8 +39,8 @@ def test_augpe_runs_and_accounts(ray_session: None, demo_corpus: Path, tmp_path:
     manifest = run_augpe(cfg)
     assert manifest["retained"] == 4 and manifest["llm_calls"] == 4 * (1 + 2 * 2)
     assert len(manifest["phases"]["iterations"]) == 2
+    check_run_contract(out, "augpe")
     published = pq.read_table(out / "synthetic.parquet")
-    assert published.column_names == ["synthetic_id", "text", "label"]
     assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
     assert (out / "private" / "run.key").stat().st_size == 32
     ledger = json.loads((out / "ledger.json").read_text())

@@ -355,6 +355,7 @@ def _seeds(path: Path, n: int = 48) -> None:
 
 def _run_job(job: Job, fs: Path, out: Path) -> dict[str, Any]:
     from rpsg_ray import pipeline
+    from rpsg_ray.methods import rpsg
 
     head = job.cluster.head
     for path in (job.input, job.output):
@@ -382,14 +383,14 @@ def _run_job(job: Job, fs: Path, out: Path) -> dict[str, Any]:
             "stages.nll_filter.calibration.sample_size=16",
         ],
     )
-    plan = pipeline.stage_ops
-    pipeline.stage_ops = lambda *a: [dataclasses.replace(op, cls=_probed(op.cls, op.name, probes)) for op in plan(*a)]
+    plan = rpsg.stage_ops
+    rpsg.stage_ops = lambda *a: [dataclasses.replace(op, cls=_probed(op.cls, op.name, probes)) for op in plan(*a)]
     try:
         result = pipeline.generate(cfg)
     except Exception as e:
         return {"error": f"{type(e).__name__}: {str(e)[:500]}"}
     finally:
-        pipeline.stage_ops = plan
+        rpsg.stage_ops = plan
     return {
         "error": None,
         "balanced": result.manifest["accounting"]["balanced"],

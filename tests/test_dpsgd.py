@@ -11,13 +11,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
+from conftest import check_run_contract
 from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 
-from rpsg_ray.baselines.common import label_chat
 from rpsg_ray.config import Domain, load_config
 from rpsg_ray.engines.dp_finetune import DpTraining, dp_finetune, encode_examples, per_example_loss, trainable_linears
 from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
+from rpsg_ray.methods.common import label_chat
 from rpsg_ray.privacy.accountant import dpsgd_epsilon, dpsgd_pld_epsilon
 from rpsg_ray.privacy.ledger import dpsgd_ledger
 
@@ -131,7 +132,7 @@ def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
-    from rpsg_ray.baselines.dpsgd import run_dpsgd
+    from rpsg_ray.methods.dpsgd import run_dpsgd
 
     out = tmp_path / "dpsgd"
     cfg = load_config(
@@ -148,8 +149,9 @@ def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Pat
         ],
     )
     manifest = run_dpsgd(cfg)
+    check_run_contract(out, "dpsgd")
     published = pq.read_table(out / "synthetic.parquet")
-    assert published.column_names == ["synthetic_id", "text", "label"] and published.num_rows == 4
+    assert published.num_rows == 4
     assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
     ledger = json.loads((out / "ledger.json").read_text())
     assert ledger["method"] == "dpsgd" and ledger["composition"]["count"] == 2 == manifest["training"]["steps"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import check_run_contract
 
 from rpsg_ray.config import load_config
 from rpsg_ray.engines.registry import load_classifier
@@ -78,5 +79,6 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
     report = layout.report.read_text()
     assert f"<td>kept (synthetic rows)</td><td>{counts['kept']}</td>" in report
     assert "What the selection buys" in report and "data:image/png;base64," in report
+    check_run_contract(run_dir, "rpsg")
     public = json.loads(layout.manifest.read_text())
     assert public["synthetic_rows"] == counts["kept"] and "counts" not in public and "thresholds" not in public

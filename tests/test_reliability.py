@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 import pyarrow.parquet as pq
@@ -28,8 +29,10 @@ from rpsg_ray import pipeline
 from rpsg_ray.cli import main
 from rpsg_ray.config import load_config
 from rpsg_ray.errors import ResumeError
+from rpsg_ray.io import corpus as corpus_module
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.run_state import read_state, write_state
+from rpsg_ray.methods import rpsg
 from rpsg_ray.pipeline import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,9 +227,11 @@ class Crash(RuntimeError):
     """Stands in for a kill at a phase boundary: the run directory is left as a kill there leaves it."""
 
 
-def crash_in(monkeypatch: pytest.MonkeyPatch, name: str, after: Callable[[], None] | None = None) -> None:
-    """Make `rpsg_ray.pipeline.<name>` crash: before its work, or (with `after`) once its work is done."""
-    real = getattr(pipeline, name)
+def crash_in(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str, after: Callable[[], None] | None = None
+) -> None:
+    """Make `module.<name>` crash: before its work, or (with `after`) once its work is done."""
+    real = getattr(module, name)
 
     def crashing(*args: object, **kwargs: object) -> object:
         if after is not None:
@@ -234,7 +239,7 @@ def crash_in(monkeypatch: pytest.MonkeyPatch, name: str, after: Callable[[], Non
             after()
         raise Crash(name)
 
-    monkeypatch.setattr(pipeline, name, crashing)
+    monkeypatch.setattr(module, name, crashing)
 
 
 @pytest.mark.e2e
@@ -254,9 +259,10 @@ def test_crash_in_each_phase_resumes(
         parts = committed_parts(out)
         shutil.copy(parts[0], parts[0].with_name(".tmp-0123456789abcdef.parquet"))  # rows a rename never committed
 
-    for phase, after in (("take_inventory", None), ("build_index", None), ("finalize", half_written_outputs)):
+    phases = ((corpus_module, "take_inventory", None), (rpsg, "build_index", None))
+    for module, phase, after in (*phases, (pipeline, "finalize", half_written_outputs)):
         with monkeypatch.context() as patch:
-            crash_in(patch, phase, after)
+            crash_in(patch, module, phase, after)
             with pytest.raises(Crash):
                 generate(cfg)
         assert read_state(RunLayout(out))["status"] == "running" and not RunLayout(out).manifest.exists(), phase

@@ -10,11 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import check_run_contract
 
-from rpsg_ray.baselines.rupta import LOST_LABEL, PII, TRACEABLE, RuptaRewrite
 from rpsg_ray.config import Domain, Engine, RuptaConfig, load_config
 from rpsg_ray.engines.base import Chat, Completion, Sampling
 from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.methods.rupta import LOST_LABEL, PII, TRACEABLE, RuptaRewrite
 from rpsg_ray.pipeline import generate
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.rows import ROW_SCHEMA
@@ -99,7 +100,7 @@ def test_rupta_runs_on_the_streaming_plan(ray_session: None, demo_corpus: Path, 
     result = generate(cfg)
     layout = RunLayout(out)
     assert result.manifest["method"] == "rupta" and result.manifest["accounting"]["balanced"]
-    assert pq.read_schema(layout.synthetic).names == ["synthetic_id", "text", "label"]
+    check_run_contract(out, "rupta")
     rounds = pq.read_table(layout.diagnostics).column("rupta_rounds").to_pylist()
     assert len(rounds) == result.manifest["counts"]["kept"] > 0 and set(rounds) <= {1, 2}
     ledger = json.loads(layout.ledger.read_text())

@@ -14,14 +14,19 @@ ledger says so plainly.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
-from rpsg_ray.config import Domain, RuptaConfig
+from rpsg_ray.config import Config, Domain, RuptaConfig
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
+from rpsg_ray.io.corpus import PrivateCorpus
+from rpsg_ray.operators import StageOp
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.redact import redact_patterns
 
 EMPTY = "generator returned only empty text"
@@ -102,3 +107,14 @@ class RuptaRewrite(Stage):
             },
             drops=[None if t else EMPTY for t in current],
         )
+
+
+def rupta_plan(cfg: Config, corpus: PrivateCorpus) -> tuple[list[StageOp], dict[str, Any]]:
+    """RUPTA: label the seeds where the input has no label, then the rewrite/evaluate rounds; nothing to build."""
+    st = cfg.stages
+    return [
+        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+        StageOp(
+            "rupta", RuptaRewrite, {"cfg": cfg.rupta, "domain": cfg.domain, "key": corpus.key}, cfg.rupta.resources
+        ),
+    ], {}

@@ -21,7 +21,6 @@ duplicated id is set aside, so no id votes twice and the sensitivity is 1 as acc
 
 from __future__ import annotations
 
-import functools
 import random
 import time
 from collections.abc import Callable
@@ -32,21 +31,15 @@ import numpy as np
 import ray
 import ray.data
 
-from rpsg_ray.baselines.common import (
-    GeneratorPool,
-    chat_row,
-    label_chat,
-    open_private_corpus,
-    start_run_dir,
-    write_synthetic,
-)
 from rpsg_ray.config import Config, Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder
+from rpsg_ray.io.corpus import open_private_corpus
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
-from rpsg_ray.manifest import write_json
-from rpsg_ray.pipeline import StageOp, apply
+from rpsg_ray.manifest import write_outputs
+from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_synthetic
+from rpsg_ray.operators import GeneratorPool, StageOp, apply, shared
 from rpsg_ray.runtime import ray_runtime
 from rpsg_ray.stages.private_index import EmbedRecords
 
@@ -79,6 +72,7 @@ class Vote:
 
 
 def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
+    cfg = cfg.model_copy(update={"method": "augpe"})  # the ledger and manifests name the method that ran
     a, layout = cfg.augpe, RunLayout(Path(cfg.output_dir))
     units = plan_read_units(cfg.input)
     key = start_run_dir(layout, overwrite)
@@ -86,9 +80,10 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
     rng = random.Random(cfg.runtime.seed)
     started, calls, tokens = time.time(), 0, 0
     with ray_runtime(cfg.runtime, address):
-        valid, ledger = open_private_corpus(cfg.model_copy(update={"method": "augpe"}), units, key)
+        corpus = open_private_corpus(cfg, units, key, seeds=None, one_row_per_id=True)
+        ledger = corpus.ledger
         embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
-        private = apply(valid, embed).materialize()  # private embeddings + labels stay in the object store
+        private = apply(corpus.records(), embed).materialize()  # private embeddings + labels stay in the object store
         labels = [lab for lab in a.labels for _ in range(per_label)]
         rows = [
             {**chat_row(label_chat(cfg.domain, lab)), "seed": key.sampling_seed(f"init{i}", "augpe")}
@@ -115,7 +110,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             pop_ref = ray.put({"embeddings": embedder.embed(population), "labels": np.array(pop_labels)})
             hists = private.map_batches(
                 Vote,
-                fn_constructor_kwargs={"population": functools.partial(ray.get, pop_ref)},
+                fn_constructor_kwargs={"population": shared(pop_ref)},
                 batch_size=1024,
                 compute=ray.data.ActorPoolStrategy(size=1),
             ).take_all()
@@ -142,6 +137,5 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
         "private_records": ledger.n_private_records,
         "config": cfg.augpe.model_dump(mode="json"),
     }
-    write_json(layout.manifest, manifest)
-    write_json(layout.ledger, ledger.to_dict())
+    write_outputs(cfg, layout, manifest, ledger, len(kept))
     return manifest

@@ -1,6 +1,6 @@
 """DP-SGD baseline: fine-tune a public LLM on the private records with opacus, then sample from it.
 
-The private records are opened like every method's (baselines/common.py). One training actor (CPU
+The private records are opened like every method's (io/corpus.py). One training actor (CPU
 threads or a GPU from the config) receives the valid records from Ray Data: Poisson sampling needs
 every record at every step, so the training set lives in that worker (never on the driver). σ/C is
 calibrated by opacus' PRV accountant for the planned steps and sampling rate, and the noise and the
@@ -20,22 +20,16 @@ from typing import Any
 import ray
 import ray.data
 
-from rpsg_ray.baselines.common import (
-    Generate,
-    chat_row,
-    label_chat,
-    open_private_corpus,
-    start_run_dir,
-    write_synthetic,
-)
 from rpsg_ray.config import Config
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.dp_finetune import DpTraining, dp_finetune
 from rpsg_ray.engines.registry import resolve_model_path
+from rpsg_ray.io.corpus import open_private_corpus
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
-from rpsg_ray.manifest import package_versions, write_json
-from rpsg_ray.pipeline import StageOp, actor_env, run_stages
+from rpsg_ray.manifest import write_outputs
+from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_synthetic
+from rpsg_ray.operators import Generate, StageOp, actor_env, run_stages
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import Ledger, dpsgd_sample_rate
 from rpsg_ray.runtime import ray_runtime
@@ -83,14 +77,15 @@ def _sample(cfg: Config, model_dir: Path, key: RunKey) -> tuple[list[str], list[
 
 
 def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
+    cfg = cfg.model_copy(update={"method": "dpsgd"})  # the ledger and manifests name the method that ran
     layout = RunLayout(Path(cfg.output_dir))
     units = plan_read_units(cfg.input)
     key = start_run_dir(layout, overwrite)
     model_dir = layout.private / "dpsgd-model"
     started = time.time()
     with ray_runtime(cfg.runtime, address):
-        valid, ledger = open_private_corpus(cfg.model_copy(update={"method": "dpsgd"}), units, key)
-        n_records = ledger.n_private_records
+        corpus = open_private_corpus(cfg, units, key, seeds=None, one_row_per_id=True)
+        ledger, n_records = corpus.ledger, corpus.n_records
         plan = training_plan(cfg, ledger, n_records, key)
         r = cfg.dpsgd.resources
         trained = ray.get(
@@ -98,7 +93,7 @@ def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) 
                 num_cpus=r.num_cpus,
                 num_gpus=r.num_gpus or None,
                 runtime_env={"env_vars": actor_env(cfg.dpsgd.threads, r.num_gpus)},
-            ).remote(cfg, valid, str(model_dir), plan)
+            ).remote(cfg, corpus.records(), str(model_dir), plan)
         )
         trained_at = time.time()
         texts, labels, tokens = _sample(cfg, model_dir, key)
@@ -114,17 +109,5 @@ def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) 
         "private_records": n_records,
         "config": cfg.dpsgd.model_dump(mode="json"),
     }
-    write_json(layout.private_manifest, manifest)
-    write_json(
-        layout.manifest,
-        {
-            "method": "dpsgd",
-            "synthetic_rows": len(texts),
-            "n_private_records": n_records,
-            "privacy": {"summary": ledger.summary(), "epsilon": ledger.epsilon, "delta": ledger.delta},
-            "config": cfg.dpsgd.model_dump(mode="json"),
-            "packages": package_versions(),
-        },
-    )
-    write_json(layout.ledger, ledger.to_dict())
+    write_outputs(cfg, layout, manifest, ledger, len(texts))
     return manifest

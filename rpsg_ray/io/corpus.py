@@ -1,0 +1,74 @@
+"""Open the private corpus the same way for every method: read, validate and quarantine each row, take the
+inventory (counts, duplicate ids, the keyed seed sample), and the method's ledger for the counted records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ray.data
+
+from rpsg_ray.config import Config
+from rpsg_ray.errors import ConfigError, InputError
+from rpsg_ray.io.inventory import Inventory, MarkRows, only_ok, take_inventory
+from rpsg_ray.io.parse import parse_units
+from rpsg_ray.io.sources import ReadUnit
+from rpsg_ray.privacy.accountant import PrivacyParameterError
+from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.privacy.ledger import Ledger, ledger_for
+
+
+def read_rows(cfg: Config, units: list[ReadUnit]) -> ray.data.Dataset:
+    """Every input row, parsed and validated (a status per row), one read task per planned unit."""
+    items = [u.as_item() for u in units]
+    return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+        parse_units,
+        batch_size=1,
+        batch_format="pyarrow",
+        num_cpus=cfg.runtime.read_num_cpus,
+        fn_kwargs={"block_rows": cfg.runtime.block_rows},
+    )
+
+
+@dataclass(frozen=True)
+class PrivateCorpus:
+    """The parsed rows (in the object store, never on the driver), their inventory and the method's ledger.
+
+    `one_row_per_id` sets aside every row of a duplicated id (mechanisms whose sensitivity assumes one row
+    per record: AUG-PE's one vote, DP-SGD's per-example clipping); otherwise the first row of an id stays."""
+
+    parsed: ray.data.Dataset
+    inventory: Inventory
+    ledger: Ledger
+    key: RunKey
+    one_row_per_id: bool
+
+    @property
+    def n_records(self) -> int:
+        return self.ledger.n_private_records
+
+    def records(self) -> ray.data.Dataset:
+        """Every valid record, seed sample or not: what the private index, calibration, votes and training read."""
+        whole = Inventory(self.inventory.input_rows, self.inventory.valid_unique, self.inventory.duplicates)
+        marks = MarkRows(whole, self.key, drop_all_duplicates=self.one_row_per_id)
+        return self.parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow")
+
+    def marked(self, done: np.ndarray | None = None) -> ray.data.Dataset:
+        """Every input row with its status: quarantined, outside the seed sample, done by an earlier attempt, ok."""
+        marks = MarkRows(self.inventory, self.key, done, drop_all_duplicates=self.one_row_per_id)
+        return self.parsed.map_batches(marks, batch_format="pyarrow")
+
+
+def open_private_corpus(
+    cfg: Config, units: list[ReadUnit], key: RunKey, seeds: int | None, one_row_per_id: bool
+) -> PrivateCorpus:
+    parsed = read_rows(cfg, units)
+    inventory = take_inventory(parsed, key, seeds)
+    n_records = inventory.valid_unique - (len(inventory.duplicates) if one_row_per_id else 0)
+    if n_records == 0:
+        raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
+    try:
+        ledger = ledger_for(cfg, cfg.method, n_records)
+    except PrivacyParameterError as e:
+        raise ConfigError(str(e)) from None
+    return PrivateCorpus(parsed, inventory, ledger, key, one_row_per_id)

@@ -1,0 +1,130 @@
+"""The Ray Data adapter every method builds on: stage operators and their actor pools, resources and threads,
+shared objects fetched inside actors, and a generator pool that outlives one dataset.
+
+Each workaround for a Ray or vLLM behaviour is explained where it is made. Model code lives in `engines/`
+and `stages/`; this module only decides where and how it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+import ray.data
+from ray.util import ActorPool
+
+from rpsg_ray.config import Engine, Resources
+from rpsg_ray.engines.base import Sampling
+from rpsg_ray.engines.registry import load_generator
+from rpsg_ray.runtime import engine_env
+
+
+@dataclass(frozen=True)
+class StageOp:
+    """One map_batches operator: a callable class, its constructor kwargs and its resources."""
+
+    name: str
+    cls: type
+    kwargs: dict[str, Any]
+    resources: Resources
+
+
+def actor_env(threads: int | None, num_gpus: float = 0.0) -> dict[str, str]:
+    """The engine environment of a model actor; `threads` overrides the 1 OpenMP thread Ray gives 1-CPU actors."""
+    env = engine_env(num_gpus)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def engine_threads(op: StageOp) -> int | None:
+    """The threads the operator's engine asks for (its `cfg.engine.threads`), if it has an engine."""
+    engine = getattr(op.kwargs.get("cfg"), "engine", None)
+    return engine.threads if engine is not None else None
+
+
+def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.data.Dataset:
+    """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors.
+    The pool bundles small input blocks up to batch_size rows, so one task is about one batch."""
+    r = op.resources
+    return ds.map_batches(
+        op.cls,
+        fn_constructor_kwargs=op.kwargs,
+        compute=ray.data.ActorPoolStrategy(min_size=r.min_actors, max_size=r.max_actors),
+        num_cpus=r.num_cpus,
+        num_gpus=r.num_gpus or None,
+        batch_size=r.batch_size,
+        batch_format="pyarrow",
+        runtime_env={"env_vars": actor_env(threads, r.num_gpus)},
+    )
+
+
+def run_stages(ds: ray.data.Dataset, ops: list[StageOp]) -> ray.data.Dataset:
+    """The model stages over live rows. One repartition up front cuts the rows into blocks of the smallest
+    batch size, so every stage works on a different block at once (pipelining) rather than one actor
+    holding a large block. Only one repartition: a task-based operator between every pair of actor pools
+    holds a CPU each and, at scale, starves the downstream ones of Ray Data's budget."""
+    ds = ds.repartition(target_num_rows_per_block=min(op.resources.batch_size for op in ops))
+    for op in ops:
+        ds = apply(ds, op, engine_threads(op))
+    return ds
+
+
+def shared(ref: ray.ObjectRef) -> Callable[[], Any]:
+    """A constructor argument that fetches a large shared object (an index shard, a population) inside the
+    actor. Passing the object itself would pickle it into every actor's constructor arguments and through
+    the driver; a ref inside a partial is fetched from the object store by each actor once."""
+    return functools.partial(ray.get, ref)
+
+
+class Generate:
+    """Rows with `system`, `user` and a `seed` → `text`, `tokens` (one sample per row)."""
+
+    def __init__(self, engine: Engine, sampling: Sampling) -> None:
+        self.sampling = sampling
+        self.generator = load_generator(engine.spec())
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        chats = [
+            [{"role": "system", "content": s}, {"role": "user", "content": u}]
+            for s, u in zip(batch.column("system").to_pylist(), batch.column("user").to_pylist(), strict=True)
+        ]
+        out = self.generator.generate(chats, self.sampling, batch.column("seed").to_pylist())
+        return batch.append_column("text", pa.array([c.texts[0] for c in out])).append_column(
+            "tokens", pa.array([c.tokens for c in out], pa.int64())
+        )
+
+
+@ray.remote
+class _GeneratorActor:
+    def __init__(self, engine: Engine, sampling: Sampling) -> None:
+        self.generate = Generate(engine, sampling)
+
+    def run(self, batch: pa.Table) -> pa.Table:
+        return self.generate(batch)
+
+
+class GeneratorPool:
+    """Generator actors kept for a whole run, each loading the engine once. Ray Data builds a fresh actor pool
+    for every Dataset, so a method that generates in rounds (AUG-PE's T iterations) would reload the model
+    every round through it. `generate` returns texts in row order (ActorPool.map keeps submission order)."""
+
+    def __init__(self, engine: Engine, sampling: Sampling, resources: Resources) -> None:
+        options = {"num_cpus": resources.num_cpus, "num_gpus": resources.num_gpus or None}
+        actor = _GeneratorActor.options(
+            **options, runtime_env={"env_vars": actor_env(engine.threads, resources.num_gpus)}
+        )
+        self.pool = ActorPool([actor.remote(engine, sampling) for _ in range(resources.max_actors)])
+        self.batch_size = resources.batch_size
+
+    def generate(self, rows: list[dict[str, Any]]) -> tuple[list[str], int]:
+        table = pa.Table.from_pylist(rows)
+        batches = [table.slice(i, self.batch_size) for i in range(0, table.num_rows, self.batch_size)]
+        out = list(self.pool.map(lambda actor, batch: actor.run.remote(batch), batches))
+        texts = [t for b in out for t in b.column("text").to_pylist()]
+        return texts, sum(int(pc.sum(b.column("tokens")).as_py() or 0) for b in out)
