@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
         ("dataplane.py", ["--sizes", "1000", "2000"]),
         ("scaleout.py", ["--rows", "300"]),
         ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1"]),
-        ("rpsg_vs_augpe.py", ["--quick", "--seeds", "4", "--corpus-rows", "200"]),
+        (
+            "rpsg_vs_augpe.py",
+            ["--sizes", "4", "--repeats", "1", "--augpe", "1x1", "--no-quality", "--corpus-rows", "200"],
+        ),
     ],
 )
 def test_benchmark_smoke(script: str, args: list[str], tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -19,6 +23,7 @@ from rpsg_ray.config import (
     SelectStage,
     SimilarityFilterStage,
 )
+from rpsg_ray.engines import registry
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, TextGenerator
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.privacy.keys import new_key
@@ -26,6 +31,7 @@ from rpsg_ray.privacy.mechanisms import score
 from rpsg_ray.quality.detector import repair
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.similarity.build import IndexShard
+from rpsg_ray.stages import abstract, nll_filter, rewrite, select, similarity_filter
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
@@ -37,6 +43,39 @@ from rpsg_ray.stages.select import Select
 from rpsg_ray.stages.similarity_filter import SimilarityFilter
 
 HF = Engine(kind="transformers", dtype="float32")
+
+
+def _memoised(load: Callable[..., Any]) -> Callable[..., Any]:
+    loaded: dict[str, Any] = {}
+
+    def cached(*args: Any, **kwargs: Any) -> Any:
+        key = repr((args, kwargs))
+        if key not in loaded:
+            loaded[key] = load(*args, **kwargs)
+        return loaded[key]
+
+    return cached
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_model_load_per_spec() -> Iterator[None]:
+    """Stages built in this module share one loaded model per engine spec, as one actor's stage would: each
+    test otherwise loads SmolLM2 and MiniLM again. Engines seed per prompt, so sharing carries no state."""
+    modules: list[tuple[ModuleType, str]] = [
+        (abstract, "load_generator"),
+        (rewrite, "load_generator"),
+        (select, "load_generator"),
+        (select, "load_embedder"),
+        (nll_filter, "load_scorer"),
+        (similarity_filter, "load_embedder"),
+    ]
+    memo = {name: _memoised(getattr(registry, name)) for _, name in modules}
+    with pytest.MonkeyPatch.context() as patch:
+        for module, name in modules:
+            patch.setattr(module, name, memo[name])
+        yield
+
+
 DOMAIN = Domain()
 SEEDS = [
     ("r1", "A gorgeous, tender film with wonderful performances and a generous heart.", "positive"),
