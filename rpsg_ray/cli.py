@@ -28,6 +28,7 @@ EPILOG = """examples:
   rpsg split data/demo/rotten_tomatoes.parquet --holdout 0.5 --out split/   # members / non-members
   rpsg audit canaries split/members.parquet --out canaries/                  # plant secrets before a run
   rpsg audit runs/demo --members split/members.parquet --non-members split/non_members.parquet --output audit/
+  rpsg compare --evaluate runs/eval --audit audit/                         # the paper's table, measured
 """
 
 
@@ -174,6 +175,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings
     )
     print(result.summary)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from rpsg_ray.comparison import comparison_table
+
+    table = comparison_table(Path(args.evaluate), [Path(a) for a in args.audit])
+    if args.output:
+        Path(args.output).write_text(table)
+    print(table, end="")
     return 0
 
 
@@ -350,6 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-rows", type=int, default=1000, help="cap on the matched sample size N")
     e.add_argument("--item", default="movie review", help="what one record is, for the defect detector")
     e.set_defaults(func=_cmd_evaluate)
+
+    c = sub.add_parser(
+        "compare",
+        help="print the paper's comparison table from rpsg evaluate and rpsg audit outputs",
+        description="Join one `rpsg evaluate` output (every run's utility and quality, the real-data ceiling) "
+        "with the `rpsg audit` output of each run (strongest controlled attack, TPR at 1%% FPR, canaries), "
+        "matched by run directory; each run's ε and what it covers come from its ledger.",
+    )
+    c.add_argument("--evaluate", required=True, metavar="DIR", help="the --output folder of rpsg evaluate")
+    c.add_argument("--audit", nargs="*", default=[], metavar="DIR", help="--output folders of rpsg audit")
+    c.add_argument("--output", help="also write the Markdown table to this file")
+    c.set_defaults(func=_cmd_compare)
 
     h = sub.add_parser("bench", help="run a benchmark from benchmarks/ (writes benchmarks/results/NAME.json and .md)")
     h.add_argument("name", choices=BENCHMARKS)
