@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import check_run_contract
 
-from rpsg_ray.config import load_config
+from rpsg_ray.config import Config, load_config
 from rpsg_ray.engines.registry import load_classifier
 from rpsg_ray.io.layout import RunLayout
-from rpsg_ray.pipeline import generate
+from rpsg_ray.io.run_state import write_state
+from rpsg_ray.pipeline import RunResult, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
@@ -25,12 +29,21 @@ SMALL = [
 ]
 
 
+def _config(corpus: Path, run_dir: Path) -> Config:
+    return load_config(ROOT / "configs" / "demo.yaml", [*SMALL, f"input.path={corpus}", f"output_dir={run_dir}"])
+
+
+@pytest.fixture(scope="module")
+def real_run(ray_session: None, demo_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult]:
+    run_dir = tmp_path_factory.mktemp("e2e") / "run"
+    return run_dir, generate(_config(demo_corpus, run_dir))
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(900)
-def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    cfg = load_config(ROOT / "configs" / "demo.yaml", [*SMALL, f"input.path={demo_corpus}", f"output_dir={run_dir}"])
-    result = generate(cfg)
+def test_pipeline_on_real_models(real_run: tuple[Path, RunResult], demo_corpus: Path) -> None:
+    run_dir, result = real_run
+    cfg = _config(demo_corpus, run_dir)
     layout = RunLayout(run_dir)
     manifest = json.loads(layout.private_manifest.read_text())
     counts = manifest["counts"]
@@ -82,3 +95,35 @@ def test_pipeline_on_real_models(ray_session: None, demo_corpus: Path, tmp_path:
     check_run_contract(run_dir, "rpsg")
     public = json.loads(layout.manifest.read_text())
     assert public["synthetic_rows"] == counts["kept"] and "counts" not in public and "thresholds" not in public
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(900)
+def test_resume_on_vllm_generates_only_the_uncommitted_seeds(
+    real_run: tuple[Path, RunResult], demo_corpus: Path, tmp_path: Path
+) -> None:
+    """A run killed after committing some parts, resumed with the real vLLM engines: the committed rows are kept
+    as they were (not generated again), the rest are generated, and every input row is accounted for once."""
+    clean, result = real_run
+    out = tmp_path / "resumed"
+    cfg = _config(demo_corpus, out)
+    source, target = RunLayout(clean), RunLayout(out)
+    target.parts.mkdir(parents=True)
+    shutil.copy(source.key, target.key)  # the killed attempt's key: the same noise and sampling seeds
+    write_state(target, cfg.digest(), "running")
+    seeds = pa.concat_tables(pq.read_table(p) for p in sorted(source.parts.glob("part-*.parquet")))
+    seeds = seeds.filter(pc.is_in(seeds.column("status"), pa.array(["ok", "dropped"])))  # the rows that ran stages
+    assert seeds.num_rows == 16
+    committed = seeds.slice(0, 8)  # what a killed attempt had committed: half the seeds, in one part
+    pq.write_table(committed, target.parts / "part-0123456789abcdef01234567.parquet")
+    before = {r["id"]: r for r in committed.to_pylist()}
+
+    resumed = generate(cfg, resume=True)
+    assert resumed.manifest["resumed"] and resumed.manifest["accounting"]["balanced"]
+    lineage = pq.read_table(target.lineage).to_pylist()
+    assert len(lineage) == 300 and len({r["seed_id"] for r in lineage}) == 300
+    after = {r["id"]: r for p in target.parts.glob("part-*.parquet") for r in pq.read_table(p).to_pylist()}
+    for rid, row in before.items():  # committed rows survive untouched
+        assert after[rid]["synthetic_text"] == row["synthetic_text"] and after[rid]["status"] == row["status"]
+    generated = [r for rid, r in after.items() if rid not in before and r["status"] in ("ok", "dropped")]
+    assert len(generated) == 8 and all(r["tokens_abstract"] for r in generated)  # the vLLM stages ran for the rest
