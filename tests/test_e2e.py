@@ -104,7 +104,7 @@ def test_resume_on_vllm_generates_only_the_uncommitted_seeds(
 ) -> None:
     """A run killed after committing some parts, resumed with the real vLLM engines: the committed rows are kept
     as they were (not generated again), the rest are generated, and every input row is accounted for once."""
-    clean, result = real_run
+    clean, _ = real_run
     out = tmp_path / "resumed"
     cfg = _config(demo_corpus, out)
     source, target = RunLayout(clean), RunLayout(out)
