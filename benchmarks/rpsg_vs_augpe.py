@@ -38,49 +38,23 @@ def cli(*args: str) -> None:
         sys.exit(f"failed: {' '.join(args)}\n{done.stderr[-3000:]}")
 
 
+def generate(method: str, out: Path, corpus: Path, sets: dict[str, object]) -> dict[str, Any]:
+    """One run of `method` on the demo config; its full manifest (timings and counts are private-derived)."""
+    args = ["generate", "--method", method, "--config", str(DEMO), "--input", str(corpus), "--output", str(out)]
+    for key, value in {**sets, "runtime.progress": "false"}.items():
+        args += ["--set", f"{key}={value}"]
+    cli(*args, "--overwrite")
+    return json.loads((out / "private" / "manifest.json").read_text())
+
+
 def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float) -> dict[str, Any]:
-    cli(
-        "generate",
-        "--config",
-        str(DEMO),
-        "--input",
-        str(corpus),
-        "--output",
-        str(out),
-        "--overwrite",
-        "--set",
-        f"input.seeds={seeds}",
-        "--set",
-        f"privacy.epsilon={epsilon}",
-        "--set",
-        "runtime.progress=false",
-    )
-    m = json.loads((out / "private" / "manifest.json").read_text())  # timings and counts are private-derived
+    m = generate("rpsg", out, corpus, {"input.seeds": seeds, "privacy.epsilon": epsilon})
     return {"retained": m["counts"]["kept"], "wall_s": m["wall_seconds"], "tokens": sum(m["tokens_generated"].values())}
 
 
 def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: float) -> dict[str, Any]:
-    cli(
-        "generate",
-        "--method",
-        "augpe",
-        "--config",
-        str(DEMO),
-        "--input",
-        str(corpus),
-        "--output",
-        str(out),
-        "--overwrite",
-        "--set",
-        f"augpe.samples={samples}",
-        "--set",
-        f"augpe.iterations={t}",
-        "--set",
-        f"augpe.variations={k}",
-        "--set",
-        f"privacy.epsilon={epsilon}",
-    )
-    m = json.loads((out / "private" / "manifest.json").read_text())
+    sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "privacy.epsilon": epsilon}
+    m = generate("augpe", out, corpus, sets)
     return {"retained": m["retained"], "wall_s": m["wall_seconds"], "tokens": m["tokens_generated"]}
 
 
