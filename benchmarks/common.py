@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +18,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 RESULTS = Path(os.environ.get("RPSG_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "configs" / "demo.yaml"
+
+
+def cli(*args: str) -> None:
+    """One `rpsg` command in its own process (so each run's start-up is measured as a user meets it)."""
+    done = subprocess.run([sys.executable, "-m", "rpsg_ray.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(args)}\n{done.stderr[-3000:]}")
+
+
+def generate(method: str, out: Path, corpus: Path, sets: dict[str, object]) -> dict[str, Any]:
+    """One run of `method` on the demo config; its full manifest (timings and counts are private-derived)."""
+    args = ["generate", "--method", method, "--config", str(DEMO), "--input", str(corpus), "--output", str(out)]
+    for key, value in {**sets, "runtime.progress": "false"}.items():
+        args += ["--set", f"{key}={value}"]
+    cli(*args, "--overwrite")
+    return json.loads((out / "private" / "manifest.json").read_text())
 
 
 def machine() -> str:

@@ -21,38 +21,25 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-DEMO = ROOT / "configs" / "demo.yaml"
 QUALITY = {"accuracy": "classifier_accuracy", "mauve": "mauve", "defect_rate": "defect_rate"}
 
 
-def cli(*args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "rpsg_ray.cli", *args], capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(args)}\n{done.stderr[-3000:]}")
-
-
-def generate(method: str, out: Path, corpus: Path, sets: dict[str, object]) -> dict[str, Any]:
-    """One run of `method` on the demo config; its full manifest (timings and counts are private-derived)."""
-    args = ["generate", "--method", method, "--config", str(DEMO), "--input", str(corpus), "--output", str(out)]
-    for key, value in {**sets, "runtime.progress": "false"}.items():
-        args += ["--set", f"{key}={value}"]
-    cli(*args, "--overwrite")
-    return json.loads((out / "private" / "manifest.json").read_text())
-
-
 def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float) -> dict[str, Any]:
+    from common import generate
+
     m = generate("rpsg", out, corpus, {"input.seeds": seeds, "privacy.epsilon": epsilon})
     return {"retained": m["counts"]["kept"], "wall_s": m["wall_seconds"], "tokens": sum(m["tokens_generated"].values())}
 
 
 def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: float) -> dict[str, Any]:
+    from common import generate
+
     sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "privacy.epsilon": epsilon}
     m = generate("augpe", out, corpus, sets)
     return {"retained": m["retained"], "wall_s": m["wall_seconds"], "tokens": m["tokens_generated"]}
@@ -65,6 +52,8 @@ def scope(run_dir: Path) -> str:
 
 def quality(run_dirs: list[Path], out: Path) -> dict[Path, dict[str, float]]:
     """`rpsg evaluate` on all runs at once (one real-data ceiling, equal sample sizes)."""
+    from common import cli
+
     cli("evaluate", *map(str, run_dirs), "--output", str(out))
     methods = json.loads((out / "metrics.json").read_text())["methods"]
     by_dir = {Path(m["run_dir"]): m["metrics"] for m in methods if m["kind"] == "synthetic"}
