@@ -203,7 +203,7 @@ ALIASES = (
         "synthetic.parquet, manifest.json and ledger.json; the model stays under private/.",
     ),
 )
-BENCHMARKS = ("rpsg_vs_augpe", "engine_ceiling", "dataplane", "scaleout")
+BENCHMARKS = ("rpsg_vs_augpe", "frontier", "engine_ceiling", "dataplane", "scaleout")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
