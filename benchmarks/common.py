@@ -30,12 +30,27 @@ def cli(*args: str) -> None:
 
 
 def generate(method: str, out: Path, corpus: Path, sets: dict[str, object]) -> dict[str, Any]:
-    """One run of `method` on the demo config; its full manifest (timings and counts are private-derived)."""
+    """One run of `method` on the demo config: retained rows (the public manifest's count, written the same way
+    by every method), wall seconds and generated tokens (from the full manifest, private-derived)."""
     args = ["generate", "--method", method, "--config", str(DEMO), "--input", str(corpus), "--output", str(out)]
     for key, value in {**sets, "runtime.progress": "false"}.items():
         args += ["--set", f"{key}={value}"]
     cli(*args, "--overwrite")
-    return json.loads((out / "private" / "manifest.json").read_text())
+    public = json.loads((out / "manifest.json").read_text())
+    full = json.loads((out / "private" / "manifest.json").read_text())
+    tokens = full["tokens_generated"]  # per stage for the streaming methods, one count for the others
+    return {
+        "retained": public["synthetic_rows"],
+        "wall_s": full["wall_seconds"],
+        "tokens": sum(tokens.values()) if isinstance(tokens, dict) else tokens,
+    }
+
+
+def evaluate(run_dirs: list[Path], out: Path) -> dict[Path, dict[str, Any]]:
+    """`rpsg evaluate` over all runs at once (one real-data ceiling, matched sample sizes): metrics per run."""
+    cli("evaluate", *map(str, run_dirs), "--output", str(out))
+    methods = json.loads((out / "metrics.json").read_text())["methods"]
+    return {Path(m["run_dir"]): m["metrics"] for m in methods if m["kind"] == "synthetic"}
 
 
 def machine() -> str:

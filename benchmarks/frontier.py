@@ -38,10 +38,6 @@ def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> 
     return {**per_method[method], "privacy.epsilon": eps}
 
 
-def retained(manifest: dict[str, Any]) -> int:
-    return manifest["counts"]["kept"] if "counts" in manifest else manifest["retained"]
-
-
 def split(work: Path, members: int, non_members: int) -> tuple[Path, Path]:
     """Members and non-members of one random split of the demo corpus, cut to the requested sizes."""
     import pyarrow.parquet as pq
@@ -100,7 +96,7 @@ def main() -> None:
     parser.add_argument("--augpe", default=None, help="AUG-PE setting TxK")
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-frontier"))
     args = parser.parse_args()
-    from common import RESULTS, cli, generate, save
+    from common import RESULTS, cli, evaluate, generate, save
 
     from rpsg_ray.comparison import comparison_table, leakage
 
@@ -114,11 +110,9 @@ def main() -> None:
     for method in args.methods:
         for eps in epsilons:
             out = work / f"{method}-eps{eps:g}"
-            m = generate(method, out, members, method_sets(method, n, eps, (t, k)))
-            runs[out] = {"method": method, "epsilon": eps, "retained": retained(m), "wall_s": m["wall_seconds"]}
-    cli("evaluate", *map(str, runs), "--output", str(work / "evaluate"))
-    evaluated = json.loads((work / "evaluate" / "metrics.json").read_text())["methods"]
-    utility = {Path(m["run_dir"]): m["metrics"] for m in evaluated if m["kind"] == "synthetic"}
+            figures = generate(method, out, members, method_sets(method, n, eps, (t, k)))
+            runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
+    utility = evaluate(list(runs), work / "evaluate")
     audits = []
     for out, r in runs.items():
         audit = work / f"audit-{out.name}"

@@ -33,16 +33,14 @@ QUALITY = {"accuracy": "classifier_accuracy", "mauve": "mauve", "defect_rate": "
 def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float) -> dict[str, Any]:
     from common import generate
 
-    m = generate("rpsg", out, corpus, {"input.seeds": seeds, "privacy.epsilon": epsilon})
-    return {"retained": m["counts"]["kept"], "wall_s": m["wall_seconds"], "tokens": sum(m["tokens_generated"].values())}
+    return generate("rpsg", out, corpus, {"input.seeds": seeds, "privacy.epsilon": epsilon})
 
 
 def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: float) -> dict[str, Any]:
     from common import generate
 
     sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "privacy.epsilon": epsilon}
-    m = generate("augpe", out, corpus, sets)
-    return {"retained": m["retained"], "wall_s": m["wall_seconds"], "tokens": m["tokens_generated"]}
+    return generate("augpe", out, corpus, sets)
 
 
 def scope(run_dir: Path) -> str:
@@ -51,12 +49,10 @@ def scope(run_dir: Path) -> str:
 
 
 def quality(run_dirs: list[Path], out: Path) -> dict[Path, dict[str, float]]:
-    """`rpsg evaluate` on all runs at once (one real-data ceiling, equal sample sizes)."""
-    from common import cli
+    """The quality columns of every run from one `rpsg evaluate`."""
+    from common import evaluate
 
-    cli("evaluate", *map(str, run_dirs), "--output", str(out))
-    methods = json.loads((out / "metrics.json").read_text())["methods"]
-    by_dir = {Path(m["run_dir"]): m["metrics"] for m in methods if m["kind"] == "synthetic"}
+    by_dir = evaluate(run_dirs, out)
     return {d: {k: by_dir[d][v]["mean"] for k, v in QUALITY.items()} for d in run_dirs}
 
 

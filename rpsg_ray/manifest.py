@@ -77,13 +77,7 @@ def build_manifest(
             "balanced": accounted == inventory.input_rows == counts.rows,
         },
         "thresholds": thresholds,
-        "privacy": {
-            "summary": ledger.summary(),
-            "epsilon": ledger.epsilon,
-            "delta": ledger.delta,
-            "sigma": ledger.sigma,
-            "selection_observed": _selection_observed(counts),
-        },
+        "privacy": {**_privacy(ledger), "selection_observed": _selection_observed(counts)},
         "stage_busy_seconds": {
             k.removeprefix("sec_"): round(v, 3) for k, v in counts.sums.items() if k.startswith("sec_")
         },
@@ -116,6 +110,11 @@ def _selection_observed(counts: RunCounts) -> dict[str, float | int]:
     }
 
 
+def _privacy(ledger: Ledger) -> dict[str, Any]:
+    """The ledger's headline, the same in the full and the public manifest."""
+    return {"summary": ledger.summary(), "epsilon": ledger.epsilon, "delta": ledger.delta, "sigma": ledger.sigma}
+
+
 def public_manifest(cfg: Config, ledger: Ledger, layout: RunLayout, synthetic_rows: int) -> dict[str, Any]:
     """What may be shared, the same fields for every method: the config, versions, the ledger's summary, N and
     the published row count."""
@@ -124,12 +123,7 @@ def public_manifest(cfg: Config, ledger: Ledger, layout: RunLayout, synthetic_ro
         "config_digest": cfg.digest(),
         "synthetic_rows": synthetic_rows,
         "n_private_records": ledger.n_private_records,
-        "privacy": {
-            "summary": ledger.summary(),
-            "epsilon": ledger.epsilon,
-            "delta": ledger.delta,
-            "sigma": ledger.sigma,
-        },
+        "privacy": _privacy(ledger),
         "published_files": [p.name for p in layout.public_files()],
         "not_published": "private/ holds the full manifest and whatever else the method derived from private "
         "records (lineage, diagnostics, quarantine, report, parts, a fine-tuned model) and the run's secret key: "

@@ -8,7 +8,6 @@ corpus (RPSG: NLL bound calibration and the private index).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ from rpsg_ray.operators import StageOp, run_stages
 from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.ledger import Ledger
 from rpsg_ray.runtime import ray_runtime
-
-log = logging.getLogger("rpsg_ray")
 
 
 @dataclass

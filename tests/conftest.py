@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,10 +57,6 @@ PUBLIC_MANIFEST_KEYS = {
 def check_run_contract(run_dir: Path, method: str) -> None:
     """What `rpsg evaluate` and `rpsg audit` rely on, the same for every method: the three shareable files
     with one schema, the full manifest and the secret key under private/, and nothing else at the top."""
-    import json
-
-    import pyarrow.parquet as pq
-
     top = sorted(p.name for p in run_dir.iterdir())
     assert top == ["ledger.json", "manifest.json", "private", "synthetic.parquet"], top
     published = pq.read_table(run_dir / "synthetic.parquet")
