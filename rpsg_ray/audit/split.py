@@ -29,9 +29,9 @@ class SplitResult:
     n_non_members: int
 
 
-def split_file(source: Path, holdout: float, out_dir: Path) -> SplitResult:
+def split_file(source: Path, holdout: float, out_dir: Path, rng: np.random.Generator | None = None) -> SplitResult:
     """Write ``members.parquet`` and ``non_members.parquet`` (a `holdout` fraction) with the source's columns,
-    each in the source's order."""
+    each in the source's order. `rng` is for tests that need one fixed split; the CLI always draws a secret."""
     if not 0.0 < holdout < 1.0:
         raise ConfigError(f"--holdout must be between 0 and 1, not {holdout}")
     table = read_table(source)
@@ -39,7 +39,7 @@ def split_file(source: Path, holdout: float, out_dir: Path) -> SplitResult:
     n_out = round(n * holdout)
     if n_out == 0 or n_out == n:
         raise ConfigError(f"{source}: {n} rows cannot be split with holdout {holdout} (one side would be empty)")
-    rng = np.random.default_rng(secrets.randbits(128))
+    rng = rng or np.random.default_rng(secrets.randbits(128))
     is_non_member = np.zeros(n, dtype=bool)
     is_non_member[rng.permutation(n)[:n_out]] = True
     out_dir.mkdir(parents=True, exist_ok=True)
