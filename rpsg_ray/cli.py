@@ -169,7 +169,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from rpsg_ray.evaluation.runner import EvaluationSettings, evaluate
 
     settings = EvaluationSettings(
-        repeats=args.repeats, seed=args.seed, max_test_rows=args.max_test_rows, max_rows=args.max_rows, item=args.item
+        repeats=args.repeats,
+        seed=args.seed,
+        max_test_rows=args.max_test_rows,
+        max_rows=args.max_rows,
+        item=args.item,
+        sentences=not args.free_endings,
     )
     result = evaluate(
         [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings
@@ -360,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-test-rows", type=int, default=2000, help="real test rows used (a fixed sample)")
     e.add_argument("--max-rows", type=int, default=1000, help="cap on the matched sample size N")
     e.add_argument("--item", default="movie review", help="what one record is, for the defect detector")
+    e.add_argument(
+        "--free-endings",
+        action="store_true",
+        help="records may end without a full stop (tweets, chat): the detector counts only a dangling last word "
+        "as cut off",
+    )
     e.set_defaults(func=_cmd_evaluate)
 
     c = sub.add_parser(

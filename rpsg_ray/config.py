@@ -116,6 +116,11 @@ class Domain(Section):
         description="First-person records (posts, messages, notes): organisation names (employers, banks, "
         "clinics) identify people, so redaction covers ORG by default.",
     )
+    sentences: bool = Field(
+        True,
+        description="Records end with a full stop (reviews, summaries). False for tweets or chat, where a "
+        "missing final stop is normal: the quality detector then treats only a dangling last word as cut off.",
+    )
 
 
 class LabelStage(Section):

@@ -9,6 +9,7 @@ import itertools
 
 import pytest
 
+from rpsg_ray.audit.controls import unrelated_records
 from rpsg_ray.demo_data import LABELS, corpus_path
 from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, trim_to_sentence, with_echo
 
@@ -32,6 +33,10 @@ LABELLED = [
     ("A warm, funny film with terrific leads. Let me know if you want a shorter one!", "assistant_chatter"),
     ("Dear Emily,\nI'm so sorry to hear about the film. It was a warm one with terrific leads.", "assistant_chatter"),
     ("A warm film. I hope that you'll take the time to reflect on how it has inspired you.", "assistant_chatter"),
+    ("I'm sorry to not be able to assist you with your writing.", "assistant_chatter"),
+    ("The original message was: a warm, funny film with terrific leads.", "meta_talk"),
+    ("Dear [user's name], I hope this message finds you well. The film was warm and funny.", "placeholder"),
+    ("A warm film with terrific leads. Watch it with [Your Name] and tell me what you think.", "placeholder"),
     ("Original Movie Review: a dull film.\nRewritten Movie Review: a warm film.", "heading_prefix"),
     ("Rewritten movie review:", "heading_prefix"),
     ("The original: a dull film.\nThe positive one: a warm film with terrific leads.", "heading_prefix"),
@@ -81,6 +86,20 @@ def test_domain_item_drives_headings_and_meta_talk() -> None:
     assert "meta_talk" in inspect("This tweet is a great example of a frustrated commuter.", item="tweet").reasons
 
 
+def test_redaction_tags_and_bracketed_quotes_are_not_placeholders() -> None:
+    assert inspect("[PERSON] gives the best performance of the year in [ORG]'s warm, funny film.").ok
+    assert inspect("[Spielberg's] film is warm and funny, and [it] never talks down to its audience.").ok
+
+
+def test_tweets_may_end_without_a_stop_but_not_on_a_dangling_word() -> None:
+    tweet = "Third delayed train this week. Not a word from anyone at the station"
+    assert "truncated" in inspect(tweet, item="tweet").reasons  # reviews: a cut generation
+    assert inspect(tweet, item="tweet", sentences=False).ok
+    assert "truncated" in inspect(tweet + " and the", item="tweet", sentences=False).reasons
+    for closed in ("#mondays", "@metro", "https://t.co/x1", ":(", ":-)"):
+        assert inspect(f"{tweet} {closed}", item="tweet").ok, closed
+
+
 def test_copying_the_prompt_examples_is_an_echo() -> None:
     examples = ("A gentle, funny film about two sisters who cannot stop arguing.",)
     copied = with_echo(inspect("A romantic story about two sisters who cannot stop arguing, and a fine one."), examples)
@@ -112,6 +131,17 @@ def test_false_positive_rate_on_real_reviews_is_under_two_percent() -> None:
     flagged = [t for t in reviews if not inspect(t).ok]
     assert len(reviews) == 1000
     assert len(flagged) / len(reviews) < 0.02, flagged[:5]
+
+
+def test_false_positive_rate_on_real_tweets_and_plot_summaries_is_under_two_percent() -> None:
+    tweets = unrelated_records(2000, 0)[0]
+    with bz2.open(corpus_path(), "rb") as f:
+        rows = csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))
+        plots = [r["text"] for r in itertools.islice((r for r in rows if r["category"] == "plot" and r["text"]), 1000)]
+    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False).ok]
+    flagged_plots = [t for t in plots if not inspect(t, item="movie plot summary").ok]
+    assert len(plots) == 1000
+    assert len(flagged_tweets) / len(tweets) < 0.02 and len(flagged_plots) / len(plots) < 0.02
 
 
 def test_detector_is_fast() -> None:

@@ -41,6 +41,7 @@ class EvaluationSettings:
     embedder: str = MINILM
     threads: int | None = None
     item: str = "movie review"
+    sentences: bool = True  # records end with a full stop (False for tweets: see the detector's `truncated`)
     lm: LmBudget = field(default_factory=LmBudget)
 
 
@@ -123,7 +124,12 @@ def _settings_for(name: str, s: EvaluationSettings, n: int) -> dict[str, object]
         },
         "distinct": {"tokens": "lower-cased whitespace words", "rows": n, "repeats": s.repeats},
         "length": {"unit": "whitespace words", "rows": n, "repeats": s.repeats},
-        "defects": {**DETECTOR_SETTINGS, "item": s.item, "rows": "every row drawn in any repeat"},
+        "defects": {
+            **DETECTOR_SETTINGS,
+            "item": s.item,
+            "sentences": s.sentences,
+            "rows": "every row drawn in any repeat",
+        },
     }[name]
 
 
@@ -175,7 +181,7 @@ def _measure(
     per["next_token_accuracy"], per["next_token_perplexity"] = [lm.accuracy], [lm.perplexity]
 
     union_texts = [population.texts[i] for i in union]
-    defects = count_defects(union_texts, s.item)
+    defects = count_defects(union_texts, s.item, s.sentences)
     group = {
         "classifier_accuracy": "classifier",
         "classifier_macro_f1": "classifier",

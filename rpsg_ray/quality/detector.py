@@ -21,6 +21,8 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
   - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
+  - ``placeholder``: a template slot instead of content ("Dear [user's name]", "[Your Name]", "<link>");
+    the pipeline's own redaction tags ([PERSON], [ORG], ...) are not slots.
   - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, a second heading
     further in ("... Rewritten version: ..."), or several labelled lines ("Original: ...\nNegative: ..."),
     so it is unclear which part is the answer.
@@ -30,9 +32,11 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
     ``target_words`` (when given); without a target only a text under 3 words is too short.
   - ``truncated``: the text stops mid-sentence (no closing . ! ? ... or symbol), the mark of a
     generation cut at ``max_tokens``. :func:`trim_to_sentence` is the repair a stage may choose.
+    A closing hashtag, mention, link or emoticon ends a text too. With ``sentences=False`` (tweets,
+    chat: a third of real tweets have no final stop) only a dangling last word counts.
 
-Thresholds are set so that real records pass: the tests hold the false-positive rate on 1,000 real
-rotten_tomatoes snippets under 2%.
+Thresholds are set so that real records pass: the tests hold the false-positive rate under 2% on 1,000
+real rotten_tomatoes snippets, on 1,000 real plot summaries and on 2,000 real tweets (``sentences=False``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ REASONS = (
     "instruction_echo",
     "meta_talk",
     "assistant_chatter",
+    "placeholder",
     "heading_prefix",
     "repetition",
     "too_short",
@@ -100,7 +105,7 @@ _ECHO = re.compile(
 _META_WORDS = (
     r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\brephras\w*|\bword count\b"
     r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
-    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|message|post|{noun}s?)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
     r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
@@ -132,7 +137,8 @@ _CHATTER_ANY = (
     r"\blet me know\b|\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
     r"|\bi hope (?:that )?you(?:'ll| will)\b|^\W*dear [\w\[\] .]{{1,30}},?\s*\n"
-    r"|\blanguage model\b|\bhappy to help\b|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
+    r"|\blanguage model\b|\bhappy to help\b|\bassist you\b|\bhelp you with your\b"
+    r"|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
     r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
 
@@ -145,6 +151,14 @@ def _chatter(item: str) -> re.Pattern[str]:
     )
 
 
+_SLOT_WORDS = (
+    r"name|first name|last name|user(?:name)?|insert\b[^\]>}}\n]*|your \w+|date|time|company|location|city|brand"
+    r"|product|link|url|handle|address|number|phone|email|e-mail|recipient|sender|signature|hashtag"
+)
+_PLACEHOLDER = re.compile(
+    rf"[\[<{{]\s*(?:(?:the|a|an|user's|person's|your|my|their|his|her|company's)\s+)?(?:{_SLOT_WORDS})\s*[\]>}}]",
+    re.IGNORECASE,
+)
 _LOOP = re.compile(r"\b(?!(?:that|had|is)\b)([a-z]{3,})\s+\1\b")  # "charmed charmed"; names ("Cho Cho") are capitalised
 _LABEL_LINE = re.compile(r"^[\s*#-]*[\w' ]{1,30}:(?:\s|$)", re.MULTILINE)  # "The original: ...", "Negative:"
 _TERMINAL = set(".!?…")
@@ -154,6 +168,7 @@ _DANGLING = re.compile(
     re.IGNORECASE,
 )
 _CLOSERS = "\"'”’»)]*_ \n\t"
+_SOCIAL_END = re.compile(r"(?:(?<!\S)(?:[#@]\w+|https?://\S+)|(?<!\w)(?:[:;=xX8][-'^o]?[()\[\]DPpOo3/\\|*]+|<3))\s*$")
 
 
 def _words(text: str) -> list[str]:
@@ -176,22 +191,25 @@ def strip_quotes(text: str) -> str:
     return t
 
 
-def is_truncated(text: str) -> bool:
+def is_truncated(text: str, sentences: bool = True) -> bool:
     """True when the text stops mid-sentence: no closing . ! ? ... or symbol (closing quotes and brackets
-    looked through) and either a dangling last word ("of the", "and", a comma) or an earlier sentence end
-    (a cut generation: "One sentence. Then a seco"). A single unpunctuated phrase ("A muted freak-out")
+    looked through; a closing hashtag, mention, link or emoticon also ends a text) and either a dangling
+    last word ("of the", "and", a comma) or, where records end in sentences, an earlier sentence end (a
+    cut generation: "One sentence. Then a seco"). A single unpunctuated phrase ("A muted freak-out")
     passes: real records are written that way."""
+    if _SOCIAL_END.search(text):
+        return False
     t = text.rstrip(_CLOSERS)
     if not t:
         return True
     if t[-1] in _TERMINAL or unicodedata.category(t[-1]).startswith("S"):
         return False
-    return bool(_DANGLING.search(t) or re.search(r"[.!?…][\"'”’)\]]*\s+\S", t))
+    return bool(_DANGLING.search(t) or (sentences and re.search(r"[.!?…][\"'”’)\]]*\s+\S", t)))
 
 
-def trim_to_sentence(text: str) -> str:
+def trim_to_sentence(text: str, sentences: bool = True) -> str:
     """The text up to its last sentence end ("" if it has none): the repair for a cut-off generation."""
-    if not is_truncated(text):
+    if not is_truncated(text, sentences):
         return text
     ends = [m.end() for m in re.finditer(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)", text)]
     return text[: ends[-1]].strip() if ends else ""
@@ -213,8 +231,11 @@ def _repetition(text: str, words: list[str]) -> bool:
     return len(raw) >= 200 and len(zlib.compress(raw, 9)) / len(raw) < 0.3
 
 
-def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None) -> Verdict:
-    """Fix what is fixable (heading, wrapping quotes), then run every rule on the fixed text."""
+def inspect(
+    text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None, sentences: bool = True
+) -> Verdict:
+    """Fix what is fixable (heading, wrapping quotes), then run every rule on the fixed text. `sentences`:
+    records of this kind end with a full stop (see ``truncated``)."""
     fixed = strip_quotes(text)
     fixed, had_heading = strip_heading(fixed, item)
     fixed = strip_quotes(fixed)
@@ -227,6 +248,8 @@ def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, i
         fired.add("meta_talk")
     if _chatter(item).search(fixed):
         fired.add("assistant_chatter")
+    if _PLACEHOLDER.search(fixed):
+        fired.add("placeholder")
     stray = any(_heading(item).match(c) for c in _clauses(fixed)) or len(_LABEL_LINE.findall(fixed)) >= 2
     if (had_heading and not words) or stray:
         fired.add("heading_prefix")
@@ -237,18 +260,20 @@ def inspect(text: str, *, item: str = "movie review", target_words: tuple[int, i
         fired.add("too_short")
     if hi is not None and len(words) > 1.5 * hi:
         fired.add("too_long")
-    if words and is_truncated(fixed):
+    if words and is_truncated(fixed, sentences):
         fired.add("truncated")
     reasons = tuple(r for r in REASONS if r in fired)
     return Verdict(ok=not reasons, reasons=reasons, text=fixed)
 
 
-def repair(text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None) -> Verdict:
+def repair(
+    text: str, *, item: str = "movie review", target_words: tuple[int, int] | None = None, sentences: bool = True
+) -> Verdict:
     """:func:`inspect`, and for a text cut off mid-sentence, the verdict on it up to its last full sentence.
     For stages that may repair their own output (the quality stage, the rewrite guard); evaluation uses inspect."""
-    verdict = inspect(text, item=item, target_words=target_words)
-    if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text)):
-        return inspect(trimmed, item=item, target_words=target_words)
+    verdict = inspect(text, item=item, target_words=target_words, sentences=sentences)
+    if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text, sentences)):
+        return inspect(trimmed, item=item, target_words=target_words, sentences=sentences)
     return verdict
 
 

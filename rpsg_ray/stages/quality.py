@@ -22,7 +22,7 @@ class Quality(Stage):
     outputs = {"synthetic_text": pa.string()}
 
     def __init__(self, cfg: QualityStage, domain: Domain, length_tolerance: float) -> None:
-        self.cfg, self.item, self.tolerance = cfg, domain.item, length_tolerance
+        self.cfg, self.domain, self.tolerance = cfg, domain, length_tolerance
         self.examples = tuple(domain.examples)
         self.judge = repair if cfg.trim_truncated else inspect
 
@@ -33,7 +33,13 @@ class Quality(Stage):
         targets = rows.column("target_words").to_pylist()
         verdicts = [
             with_echo(
-                self.judge(t, item=self.item, target_words=bounds(n, self.tolerance) if n else None), self.examples
+                self.judge(
+                    t,
+                    item=self.domain.item,
+                    target_words=bounds(n, self.tolerance) if n else None,
+                    sentences=self.domain.sentences,
+                ),
+                self.examples,
             )
             for t, n in zip(text, targets, strict=True)
         ]

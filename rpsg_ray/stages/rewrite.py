@@ -122,7 +122,11 @@ class Rewrite(Stage):
             for r, comp in zip(pending, completions, strict=True):
                 span = bounds(targets[r], self.cfg.length_tolerance)
                 verdicts[r] += [
-                    with_echo(repair(t, item=self.domain.item, target_words=span), self.examples) for t in comp.texts
+                    with_echo(
+                        repair(t, item=self.domain.item, target_words=span, sentences=self.domain.sentences),
+                        self.examples,
+                    )
+                    for t in comp.texts
                 ]
                 tokens[r] += comp.tokens
             judged = self.classifier.classify([v.text for r in pending for v in verdicts[r][-self.cfg.attempts :]])
