@@ -314,6 +314,12 @@ class Stages(Section):
     quality: QualityStage = QualityStage()
     nll_filter: NllFilterStage = NllFilterStage()
     similarity_filter: SimilarityFilterStage = SimilarityFilterStage()
+    share_generator: bool = Field(
+        True,
+        description="Where abstract and rewrite name the same engine, run abstract, select and both rewrite "
+        "passes in one actor pool (sized by stages.rewrite.resources) that loads the model once: one start-up "
+        "and one copy in memory instead of four. False: a pool per stage, each sized by its own resources.",
+    )
 
 
 class PrivacyConfig(Section):

@@ -20,7 +20,7 @@ from ray.util import ActorPool
 
 from rpsg_ray.config import Engine, Resources
 from rpsg_ray.engines.base import Sampling
-from rpsg_ray.engines.registry import load_generator
+from rpsg_ray.engines.registry import load_generator, shared_generators
 from rpsg_ray.runtime import engine_env
 
 
@@ -43,9 +43,33 @@ def actor_env(threads: int | None, num_gpus: float = 0.0) -> dict[str, str]:
 
 
 def engine_threads(op: StageOp) -> int | None:
-    """The threads the operator's engine asks for (its `cfg.engine.threads`), if it has an engine."""
+    """The threads the operator's engine asks for (its `cfg.engine.threads`), if it has an engine; for fused
+    stages, the most any of them asks for."""
+    if op.cls is Fused:
+        return max((engine_threads(o) or 0 for o in op.kwargs["ops"]), default=0) or None
     engine = getattr(op.kwargs.get("cfg"), "engine", None)
     return engine.threads if engine is not None else None
+
+
+class Fused:
+    """Consecutive stages in one actor, run in order on each batch. Generators they name alike are loaded
+    once: with one vLLM engine per stage, a CPU node pays a model load per stage before the first row and
+    holds a model copy (and KV cache) per stage; a GPU needs a slot per stage."""
+
+    def __init__(self, ops: list[StageOp]) -> None:
+        with shared_generators():
+            self.stages = [op.cls(**op.kwargs) for op in ops]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        for stage in self.stages:
+            batch = stage(batch)
+        return batch
+
+
+def fuse(name: str, ops: list[StageOp], resources: Resources) -> StageOp:
+    """One operator running `ops` in one actor pool sized by `resources` (per-stage timings and drops are
+    still recorded by each stage under its own name)."""
+    return StageOp(name, Fused, {"ops": ops}, resources)
 
 
 def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.data.Dataset:

@@ -14,8 +14,10 @@ embedder ``hashing``, classifier ``keywords``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from rpsg_ray.engines.base import Classifier, EmbedderEngine, EngineSpec, NerEngine, TextGenerator, TextScorer
@@ -71,7 +73,31 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+_shared: dict[str, TextGenerator] | None = None
+
+
+@contextlib.contextmanager
+def shared_generators() -> Iterator[None]:
+    """Within this block load_generator returns one engine per spec, so stages built together (one fused
+    actor) share it. Outside, every call builds its own: an engine is never kept alive by the registry."""
+    global _shared
+    _shared = {}
+    try:
+        yield
+    finally:
+        _shared = None
+
+
 def load_generator(spec: EngineSpec) -> TextGenerator:
+    if _shared is None:
+        return _build_generator(spec)
+    key = repr(spec)
+    if key not in _shared:
+        _shared[key] = _build_generator(spec)
+    return _shared[key]
+
+
+def _build_generator(spec: EngineSpec) -> TextGenerator:
     if spec.kind == "vllm":
         from rpsg_ray.engines.vllm_engine import VllmGenerator
 

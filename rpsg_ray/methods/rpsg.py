@@ -18,7 +18,7 @@ import ray.data
 from rpsg_ray.config import Config, SimilarityFilterStage
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.corpus import PrivateCorpus
-from rpsg_ray.operators import StageOp, apply, shared
+from rpsg_ray.operators import StageOp, apply, fuse, shared
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
@@ -97,10 +97,10 @@ def similarity_ops(cfg: SimilarityFilterStage, index: PrivateIndex) -> list[Stag
 
 def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateIndex, key: RunKey) -> list[StageOp]:
     """The model stages in order, the similarity filter last (one operator per index shard). The secret key
-    travels to the actors inside the cluster (constructor arguments), never to outputs."""
+    travels to the actors inside the cluster (constructor arguments), never to outputs. Abstract, select and
+    the rewrites share one pool and one engine where the config allows (`stages.share_generator`)."""
     st, dom = cfg.stages, cfg.domain
-    return [
-        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+    generation = [
         StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "key": key}, st.abstract.resources),
         StageOp(
             "select",
@@ -120,6 +120,12 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
             {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 2},
             st.rewrite.resources,
         ),
+    ]
+    if st.share_generator and st.abstract.engine == st.rewrite.engine:
+        generation = [fuse("generate", generation, st.rewrite.resources)]
+    return [
+        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+        *generation,
         StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
         StageOp(
             "quality",

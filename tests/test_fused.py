@@ -1,0 +1,93 @@
+"""Fused generation stages: one actor, one engine per spec, the same rows as one pool per stage.
+
+The echo stand-in engine stands in for vLLM here: what is under test is the plumbing (how many engines are
+built, and that running the stages in one actor changes no row), not generation quality.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from rpsg_ray.config import Config
+from rpsg_ray.engines import registry
+from rpsg_ray.methods.rpsg import stage_ops
+from rpsg_ray.operators import Fused, StageOp, engine_threads
+from rpsg_ray.privacy.keys import new_key
+from rpsg_ray.rows import ROW_SCHEMA
+
+ECHO = {"kind": "echo", "threads": 3}
+SEEDS = [
+    "A gorgeous, tender film with wonderful performances and a generous heart that never lets up.",
+    "Tedious, ugly and far too long; the jokes die on the screen one after another.",
+    "The plot wanders but the lead actor keeps it watchable, and the score is lovely.",
+]
+
+
+KEY = new_key()
+
+
+class _NoIndex:
+    """No similarity shards: only the generation stages are under test."""
+
+    shards: list = []
+
+
+def _config(share: bool, rewrite_engine: dict | None = None) -> Config:
+    stages = {
+        "label": {"classifier": "keywords"},
+        "abstract": {"engine": ECHO},
+        "select": {"embedder": "hashing", "classifier": "keywords"},
+        "rewrite": {"engine": rewrite_engine or ECHO, "classifier": "keywords"},
+        "redact": {"ner_model": None},
+        "share_generator": share,
+    }
+    return Config.model_validate({"stages": stages})
+
+
+def _generation(cfg: Config) -> list[StageOp]:
+    ops = stage_ops(cfg, 0.5, {"lo": 0.0, "hi": 100.0}, index=_NoIndex(), key=KEY)
+    return [op for op in ops if op.name in ("abstract", "select", "rewrite_1", "rewrite_2", "generate")]
+
+
+def _batch() -> pa.Table:
+    rows = [
+        {"id": f"r{n}", "text": t, "label": lab, "source": "f", "pos": n, "status": "ok", "stage": None, "reason": None}
+        for n, (t, lab) in enumerate(zip(SEEDS, ["positive", "negative", None], strict=True))
+    ]
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    built: list[str] = []
+    real = registry._build_generator
+
+    def build(spec: registry.EngineSpec) -> registry.TextGenerator:
+        built.append(spec.kind)
+        return real(spec)
+
+    monkeypatch.setattr(registry, "_build_generator", build)
+    return built
+
+
+def test_fused_stages_build_one_engine_and_give_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = _counting(monkeypatch)
+    (fused,) = _generation(_config(share=True))
+    assert fused.name == "generate" and fused.cls is Fused and engine_threads(fused) == 3
+    out_fused = fused.cls(**fused.kwargs)(_batch())
+    assert built == ["echo"]  # abstract, select's retry and both rewrites share it
+
+    separate = _generation(_config(share=False))
+    assert [op.name for op in separate] == ["abstract", "select", "rewrite_1", "rewrite_2"]
+    out = _batch()
+    for op in separate:
+        out = op.cls(**op.kwargs)(out)
+    assert len(built) == 1 + 4  # one engine per stage without sharing
+    drop_timings = [c for c in out.column_names if not c.startswith("sec_")]
+    assert out_fused.select(drop_timings).equals(out.select(drop_timings))
+    assert {f"sec_{n}" for n in ("abstract", "select", "rewrite_1", "rewrite_2")} <= set(out_fused.column_names)
+
+
+def test_different_engines_are_not_fused() -> None:
+    ops = _generation(_config(share=True, rewrite_engine={"kind": "echo", "threads": 1}))
+    assert [op.name for op in ops] == ["abstract", "select", "rewrite_1", "rewrite_2"]
