@@ -107,6 +107,7 @@ _META_WORDS = (
     r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
     r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|message|post|{noun}s?)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
+    r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
     r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
     r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
