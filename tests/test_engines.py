@@ -51,6 +51,16 @@ def test_generate_shape(engine_name: str, request: pytest.FixtureRequest) -> Non
     assert len({t for c in out for t in c.texts}) >= 4  # n samples differ
 
 
+@pytest.mark.parametrize("engine_name", ["vllm_engine", "hf_engine"])
+def test_per_prompt_budgets_in_one_call(engine_name: str, request: pytest.FixtureRequest) -> None:
+    """Each prompt keeps its own token budget, and its samples are those it gets when generated alone."""
+    engine = request.getfixturevalue(engine_name)
+    both = engine.generate(CHATS, Sampling(n=2, max_tokens=24), [3, 4], max_tokens=[3, 24])
+    alone = engine.generate(CHATS[1:], Sampling(n=2, max_tokens=24), [4])
+    assert both[0].tokens <= 2 * 3 < both[1].tokens
+    assert both[1].texts == alone[0].texts
+
+
 def test_vllm_seeded_generation_is_reproducible(vllm_engine) -> None:
     a = vllm_engine.generate(CHATS, Sampling(n=2, max_tokens=16), [5, 6])
     b = vllm_engine.generate(CHATS[::-1], Sampling(n=2, max_tokens=16), [6, 5])

@@ -196,11 +196,14 @@ class _Counting:
     """Wraps the real generator and records how many prompts each call carried."""
 
     def __init__(self, inner: TextGenerator) -> None:
-        self.inner, self.prompts = inner, []
+        self.inner, self.prompts, self.budgets = inner, [], []
 
-    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+    def generate(
+        self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
+    ) -> list[Completion]:
         self.prompts.append(len(chats))
-        return self.inner.generate(chats, sampling, seeds)
+        self.budgets.append(max_tokens)
+        return self.inner.generate(chats, sampling, seeds, max_tokens)
 
 
 @pytest.mark.parametrize("extra_rounds", [0, 1])
@@ -213,6 +216,7 @@ def test_rewrite_guard_outcome_and_extra_rounds(extra_rounds: int) -> None:
     # positive seed: nothing can match; negative seed: everything does; unlabelled: always a match
     assert out.column("rewrite_1_match").to_pylist() == [False, True, True]
     assert stage.generator.prompts[0] == 3
+    assert len(stage.generator.budgets[0]) == 3 and max(stage.generator.budgets[0]) <= 48  # one call, per-row budgets
     if extra_rounds:  # the positive seed never settles, so it is sampled again (and its tokens counted)
         assert len(stage.generator.prompts) >= 2 and 1 <= sum(stage.generator.prompts[1:]) <= 3
     else:

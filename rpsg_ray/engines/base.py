@@ -53,8 +53,11 @@ class Completion:
 
 @runtime_checkable
 class TextGenerator(Protocol):
-    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
-        """One Completion per chat; ``seeds[i]`` makes prompt i reproducible."""
+    def generate(
+        self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
+    ) -> list[Completion]:
+        """One Completion per chat; ``seeds[i]`` makes prompt i reproducible; ``max_tokens[i]`` (at most
+        ``sampling.max_tokens``) is prompt i's own token budget, default ``sampling.max_tokens``."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, Sentiment
@@ -89,7 +90,23 @@ class TransformersGenerator:
             mask[i, width - len(r) :] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+    def generate(
+        self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
+    ) -> list[Completion]:
+        """Prompts with different budgets go in one `generate` call per budget: HF's `max_new_tokens` is one
+        value per call."""
+        budgets = max_tokens or [sampling.max_tokens] * len(chats)
+        out: list[Completion | None] = [None] * len(chats)
+        for budget in sorted(set(budgets)):
+            group = [i for i, b in enumerate(budgets) if b == budget]
+            done = self._generate(
+                [chats[i] for i in group], replace(sampling, max_tokens=budget), [seeds[i] for i in group]
+            )
+            for i, comp in zip(group, done, strict=True):
+                out[i] = comp
+        return [comp for comp in out if comp is not None]
+
+    def _generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
         from transformers import GenerationConfig, LogitsProcessorList
 
         torch = self.torch

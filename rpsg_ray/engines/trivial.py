@@ -26,11 +26,13 @@ class EchoGenerator:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
 
-    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+    def generate(
+        self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
+    ) -> list[Completion]:
         time.sleep(self.delay_s)
         out = []
-        for chat, seed in zip(chats, seeds, strict=True):
-            words = chat[-1]["content"].split()[: sampling.max_tokens]
+        for chat, seed, budget in zip(chats, seeds, max_tokens or [sampling.max_tokens] * len(chats), strict=True):
+            words = chat[-1]["content"].split()[:budget]
             texts = [" ".join(_thin(words, seed + i)[:: -1 if (seed + i) % 2 else 1]) for i in range(sampling.n)]
             out.append(Completion(texts=texts, tokens=sum(len(t.split()) for t in texts)))
         return out

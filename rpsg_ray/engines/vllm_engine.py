@@ -58,25 +58,31 @@ class VllmGenerator:
         self.max_model_len = spec.max_model_len
         self.seed_each_prompt = spec.seed_each_prompt
 
-    def generate(self, chats: list[Chat], sampling: Sampling, seeds: list[int]) -> list[Completion]:
+    def generate(
+        self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
+    ) -> list[Completion]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        budget = self.max_model_len - sampling.max_tokens - 1
-        prompts = [TokensPrompt(prompt_token_ids=prompt_ids(self.tokenizer, chat, budget)) for chat in chats]
+        budgets = max_tokens or [sampling.max_tokens] * len(chats)
+        prompts = [
+            TokensPrompt(prompt_token_ids=prompt_ids(self.tokenizer, chat, self.max_model_len - budget - 1))
+            for chat, budget in zip(chats, budgets, strict=True)
+        ]
         # A per-request seed makes each prompt's samples reproducible whatever its batch-mates; without it
         # vLLM samples the whole batch from one stream (its faster path), so a retried batch draws anew.
+        # Per-request budgets keep rows of different lengths in one batch (one scheduler pass, full batches).
         params = [
             SamplingParams(
                 n=sampling.n,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 top_k=sampling.top_k,
-                max_tokens=sampling.max_tokens,
+                max_tokens=budget,
                 stop=list(sampling.stop) or None,
                 seed=seed if self.seed_each_prompt else None,
             )
-            for seed in seeds
+            for seed, budget in zip(seeds, budgets, strict=True)
         ]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [

@@ -144,23 +144,14 @@ class Rewrite(Stage):
         return StageResult(columns, [None if text else EMPTY for text, _ in picks])
 
     def _generate(self, chats: list[Chat], budgets: list[int], seeds: list[int]) -> list[Completion]:
-        """One generate call per distinct max_tokens (few: budgets follow length buckets), results in order."""
+        """One generate call for the whole round, each prompt with its own token budget."""
         c = self.cfg
-        out: list[Completion | None] = [None] * len(chats)
-        for budget in sorted(set(budgets)):
-            group = [i for i, b in enumerate(budgets) if b == budget]
-            sampling = Sampling(
-                n=c.attempts,
-                temperature=c.temperature,
-                top_p=c.top_p,
-                top_k=c.top_k,
-                max_tokens=budget,
-                stop=tuple(c.stop),
-            )
-            for i, comp in zip(
-                group,
-                self.generator.generate([chats[i] for i in group], sampling, [seeds[i] for i in group]),
-                strict=True,
-            ):
-                out[i] = comp
-        return [comp for comp in out if comp is not None]
+        sampling = Sampling(
+            n=c.attempts,
+            temperature=c.temperature,
+            top_p=c.top_p,
+            top_k=c.top_k,
+            max_tokens=max(budgets),
+            stop=tuple(c.stop),
+        )
+        return self.generator.generate(chats, sampling, seeds, budgets)
