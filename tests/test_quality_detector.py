@@ -35,6 +35,8 @@ LABELLED = [
     ("A warm film. I hope that you'll take the time to reflect on how it has inspired you.", "assistant_chatter"),
     ("I'm sorry to not be able to assist you with your writing.", "assistant_chatter"),
     ("The original message was: a warm, funny film with terrific leads.", "meta_talk"),
+    ("This is a movie review about a warm film, and I added a clear and professional version.", "meta_talk"),
+    ("A warm film with terrific leads, and no names are allowed.", "instruction_echo"),
     ("Awesome. If you're looking for the opposite of the positive one, try a dark horror movie.", "meta_talk"),
     ("Dear [user's name], I hope this message finds you well. The film was warm and funny.", "placeholder"),
     ("A warm film with terrific leads. Watch it with [Your Name] and tell me what you think.", "placeholder"),

@@ -94,7 +94,7 @@ _QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
 _ECHO = re.compile(
     r"\b\d+\s*(?:to|-|–|and)\s*\d+\s+words\b"
     r"|\b(?:rewrite|write|summari[sz]e|paraphrase)\s+(?:this|the|a|an)\b[^.?!\n]{0,40}?\b(?:in|of)\s+\d+"
-    r"|\boutput only\b|\b(?:add|use) no names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
+    r"|\boutput only\b|\bno names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
     r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
@@ -108,6 +108,7 @@ _META_WORDS = (
     r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|message|post|{noun}s?)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"
+    r"|\b(?:this|it) is an? (?:\w+ )?{noun} (?:about|that|which|where|on)\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
     r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
     r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
