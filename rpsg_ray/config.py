@@ -434,6 +434,7 @@ class Config(Section):
         """Hash of everything that shapes a run's outputs (runtime knobs and other methods' sections do not)."""
         baselines = {"augpe", "dpsgd", "rupta"} - {self.method}
         data = self.model_dump(mode="json", exclude={"runtime", "output_dir", *baselines} if exclude_runtime else None)
+        data["stages"].pop("share_generator", None)  # where stages run, not what they compute
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -45,7 +45,7 @@ def actor_env(threads: int | None, num_gpus: float = 0.0) -> dict[str, str]:
 def engine_threads(op: StageOp) -> int | None:
     """The threads the operator's engine asks for (its `cfg.engine.threads`), if it has an engine; for fused
     stages, the most any of them asks for."""
-    if op.cls is Fused:
+    if issubclass(op.cls, Fused):
         return max((engine_threads(o) or 0 for o in op.kwargs["ops"]), default=0) or None
     engine = getattr(op.kwargs.get("cfg"), "engine", None)
     return engine.threads if engine is not None else None

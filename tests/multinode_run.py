@@ -73,6 +73,7 @@ try:
             "runtime.block_rows=128",
             *pools,
             "stages.abstract.resources.batch_size=64",
+            "stages.share_generator=false",  # a pool per stage, so the abstract pool spans both nodes
         ],
     )
     result = pipeline.generate(cfg)

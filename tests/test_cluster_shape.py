@@ -369,6 +369,7 @@ def _run_job(job: Job, fs: Path, out: Path) -> dict[str, Any]:
     sizes = [
         f"stages.{s}.resources.max_actors={getattr(cfg.stages, s).resources.min_actors}"
         for s in type(cfg.stages).model_fields
+        if hasattr(getattr(cfg.stages, s), "resources")
     ]
     cfg = load_config(
         job.config,

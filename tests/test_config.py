@@ -26,6 +26,8 @@ def test_override_and_digest() -> None:
     assert b.privacy.epsilon == 2.0 and a.digest() != b.digest()
     c = load_config(ROOT / "configs" / "demo.yaml", ["runtime.local_num_cpus=4"])
     assert c.digest() == a.digest()  # runtime knobs do not change outputs
+    d = load_config(ROOT / "configs" / "demo.yaml", ["stages.share_generator=false"])
+    assert d.digest() == a.digest()  # nor does where the stages run (a run may resume with the other layout)
 
 
 @pytest.mark.parametrize(

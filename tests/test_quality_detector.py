@@ -91,6 +91,7 @@ def test_domain_item_drives_headings_and_meta_talk() -> None:
 
 def test_redaction_tags_and_bracketed_quotes_are_not_placeholders() -> None:
     assert inspect("[PERSON] gives the best performance of the year in [ORG]'s warm, funny film.").ok
+    assert inspect("Call [PHONE] or write to [EMAIL] for tickets; the trailer is at [URL] and it is a warm film.").ok
     assert inspect("[Spielberg's] film is warm and funny, and [it] never talks down to its audience.").ok
 
 

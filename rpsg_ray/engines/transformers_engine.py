@@ -96,6 +96,8 @@ class TransformersGenerator:
         """Prompts with different budgets go in one `generate` call per budget: HF's `max_new_tokens` is one
         value per call."""
         budgets = max_tokens or [sampling.max_tokens] * len(chats)
+        if len(budgets) != len(chats):
+            raise ValueError(f"{len(budgets)} token budgets for {len(chats)} prompts")
         out: list[Completion | None] = [None] * len(chats)
         for budget in sorted(set(budgets)):
             group = [i for i, b in enumerate(budgets) if b == budget]

@@ -94,7 +94,8 @@ _QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
 _ECHO = re.compile(
     r"\b\d+\s*(?:to|-|–|and)\s*\d+\s+words\b"
     r"|\b(?:rewrite|write|summari[sz]e|paraphrase)\s+(?:this|the|a|an)\b[^.?!\n]{0,40}?\b(?:in|of)\s+\d+"
-    r"|\boutput only\b|\bno names\b|\bno new facts\b|\bbased on (?:these|the) notes\b"
+    r"|\boutput only\b|\b(?:use|add|with|include) no names\b|\bno names are (?:allowed|used)\b"
+    r"|\bno new facts\b|\bbased on (?:these|the) notes\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
     r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
@@ -105,7 +106,8 @@ _ECHO = re.compile(
 _META_WORDS = (
     r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\brephras\w*|\bword count\b"
     r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
-    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|message|post|{noun}s?)\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
+    r"|\bthe original (?:message|post) (?:was|is|reads)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"
     r"|\b(?:this|it) is an? (?:\w+ )?{noun} (?:about|that|which|where|on)\b"
@@ -158,6 +160,7 @@ _SLOT_WORDS = (
     r"|product|link|url|handle|address|number|phone|email|e-mail|recipient|sender|signature|hashtag"
 )
 _PLACEHOLDER = re.compile(
+    r"(?![\[<{](?-i:[A-Z_]+)[\]>}])"  # an all-caps tag is the redactor's own ([EMAIL], [PHONE], [PERSON], ...)
     rf"[\[<{{]\s*(?:(?:the|a|an|user's|person's|your|my|their|his|her|company's)\s+)?(?:{_SLOT_WORDS})\s*[\]>}}]",
     re.IGNORECASE,
 )
