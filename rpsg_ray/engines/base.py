@@ -51,6 +51,14 @@ class Completion:
     tokens: int
 
 
+def prompt_budgets(sampling: Sampling, n_prompts: int, max_tokens: list[int] | None) -> list[int]:
+    """Each prompt's token budget: its own where given, else ``sampling.max_tokens``."""
+    budgets = max_tokens or [sampling.max_tokens] * n_prompts
+    if len(budgets) != n_prompts:
+        raise ValueError(f"{len(budgets)} token budgets for {n_prompts} prompts")
+    return budgets
+
+
 @runtime_checkable
 class TextGenerator(Protocol):
     def generate(

@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, Sentiment
+from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, Sentiment, prompt_budgets
 from rpsg_ray.engines.chat import prompt_ids
 from rpsg_ray.engines.torch_threads import on_cpu, set_threads
 
@@ -95,9 +95,7 @@ class TransformersGenerator:
     ) -> list[Completion]:
         """Prompts with different budgets go in one `generate` call per budget: HF's `max_new_tokens` is one
         value per call."""
-        budgets = max_tokens or [sampling.max_tokens] * len(chats)
-        if len(budgets) != len(chats):
-            raise ValueError(f"{len(budgets)} token budgets for {len(chats)} prompts")
+        budgets = prompt_budgets(sampling, len(chats), max_tokens)
         out: list[Completion | None] = [None] * len(chats)
         for budget in sorted(set(budgets)):
             group = [i for i, b in enumerate(budgets) if b == budget]

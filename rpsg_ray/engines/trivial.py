@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
+from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, prompt_budgets
 
 DIM = 384  # the dimension of all-MiniLM-L6-v2, so the similarity index is benchmarked at a real size
 POSITIVE_WORDS = r"\b(good|great|best|love|loved|fun|funny|fine|beautiful|brilliant|enjoy|enjoyable|wonderful)\b"
@@ -31,7 +31,7 @@ class EchoGenerator:
     ) -> list[Completion]:
         time.sleep(self.delay_s)
         out = []
-        for chat, seed, budget in zip(chats, seeds, max_tokens or [sampling.max_tokens] * len(chats), strict=True):
+        for chat, seed, budget in zip(chats, seeds, prompt_budgets(sampling, len(chats), max_tokens), strict=True):
             words = chat[-1]["content"].split()[:budget]
             texts = [" ".join(_thin(words, seed + i)[:: -1 if (seed + i) % 2 else 1]) for i in range(sampling.n)]
             out.append(Completion(texts=texts, tokens=sum(len(t.split()) for t in texts)))

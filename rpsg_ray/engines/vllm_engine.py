@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling
+from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, prompt_budgets
 from rpsg_ray.engines.chat import prompt_ids
 from rpsg_ray.errors import RpsgError
 
@@ -64,7 +64,7 @@ class VllmGenerator:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        budgets = max_tokens or [sampling.max_tokens] * len(chats)
+        budgets = prompt_budgets(sampling, len(chats), max_tokens)
         prompts = [
             TokensPrompt(prompt_token_ids=prompt_ids(self.tokenizer, chat, self.max_model_len - budget - 1))
             for chat, budget in zip(chats, budgets, strict=True)

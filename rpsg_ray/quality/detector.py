@@ -47,6 +47,10 @@ import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rpsg_ray.config import Domain
 
 REASONS = (
     "instruction_echo",
@@ -280,6 +284,14 @@ def repair(
     if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text, sentences)):
         return inspect(trimmed, item=item, target_words=target_words, sentences=sentences)
     return verdict
+
+
+def judge(text: str, domain: Domain, target_words: tuple[int, int] | None, trim: bool = True) -> Verdict:
+    """What the pipeline asks of its own output, for the config's domain: :func:`repair` (or :func:`inspect`
+    when `trim` is off), flagged as an echo too where it copies one of the domain's public examples."""
+    check = repair if trim else inspect
+    verdict = check(text, item=domain.item, target_words=target_words, sentences=domain.sentences)
+    return with_echo(verdict, tuple(domain.examples))
 
 
 def copies(text: str, sources: tuple[str, ...], n: int = 5) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, QualityStage
-from rpsg_ray.quality.detector import inspect, repair, with_echo
+from rpsg_ray.quality.detector import judge
 from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.rewrite import bounds
 
@@ -23,8 +23,6 @@ class Quality(Stage):
 
     def __init__(self, cfg: QualityStage, domain: Domain, length_tolerance: float) -> None:
         self.cfg, self.domain, self.tolerance = cfg, domain, length_tolerance
-        self.examples = tuple(domain.examples)
-        self.judge = repair if cfg.trim_truncated else inspect
 
     def process(self, rows: pa.Table) -> StageResult:
         text = texts(rows, "synthetic_text")
@@ -32,15 +30,7 @@ class Quality(Stage):
             return StageResult({"synthetic_text": text})
         targets = rows.column("target_words").to_pylist()
         verdicts = [
-            with_echo(
-                self.judge(
-                    t,
-                    item=self.domain.item,
-                    target_words=bounds(n, self.tolerance) if n else None,
-                    sentences=self.domain.sentences,
-                ),
-                self.examples,
-            )
+            judge(t, self.domain, bounds(n, self.tolerance) if n else None, self.cfg.trim_truncated)
             for t, n in zip(text, targets, strict=True)
         ]
         return StageResult(

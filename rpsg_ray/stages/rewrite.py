@@ -19,7 +19,7 @@ from rpsg_ray.config import Domain, RewriteStage
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 from rpsg_ray.engines.registry import load_classifier, load_generator
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.quality.detector import Verdict, repair, with_echo
+from rpsg_ray.quality.detector import Verdict, judge
 from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.prompts import CHARS_PER_TOKEN, estimate_tokens, rewrite_chat
 
@@ -87,7 +87,6 @@ class Rewrite(Stage):
         self.cfg, self.domain, self.key, self.pass_index = cfg, domain, key, pass_index
         self.name = f"rewrite_{pass_index}"
         self.source = "abstraction" if pass_index == 1 else f"rewrite_{pass_index - 1}"
-        self.examples = tuple(domain.examples)
         self.generator = load_generator(cfg.engine.spec())
         self.classifier = load_classifier(cfg.classifier)
 
@@ -121,13 +120,7 @@ class Rewrite(Stage):
             completions = self._generate([chats[r] for r in pending], budgets, round_seeds)
             for r, comp in zip(pending, completions, strict=True):
                 span = bounds(targets[r], self.cfg.length_tolerance)
-                verdicts[r] += [
-                    with_echo(
-                        repair(t, item=self.domain.item, target_words=span, sentences=self.domain.sentences),
-                        self.examples,
-                    )
-                    for t in comp.texts
-                ]
+                verdicts[r] += [judge(t, self.domain, span) for t in comp.texts]
                 tokens[r] += comp.tokens
             judged = self.classifier.classify([v.text for r in pending for v in verdicts[r][-self.cfg.attempts :]])
             for k, r in enumerate(pending):
