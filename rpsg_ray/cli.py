@@ -175,6 +175,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         max_rows=args.max_rows,
         item=args.item,
         sentences=not args.free_endings,
+        personal=args.personal,
     )
     result = evaluate(
         [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings
@@ -370,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="records may end without a full stop (tweets, chat): the detector counts only a dangling last word "
         "as cut off",
+    )
+    e.add_argument(
+        "--personal",
+        action="store_true",
+        help="records are written to people (posts, replies): thanking or greeting a reader is not counted as "
+        "assistant chatter (the config's domain.personal)",
     )
     e.set_defaults(func=_cmd_evaluate)
 

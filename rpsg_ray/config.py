@@ -113,8 +113,9 @@ class Domain(Section):
     )
     personal: bool = Field(
         False,
-        description="First-person records (posts, messages, notes): organisation names (employers, banks, "
-        "clinics) identify people, so redaction covers ORG by default.",
+        description="First-person records written to people (posts, messages, notes): organisation names "
+        "(employers, banks, clinics) identify people, so redaction covers ORG by default; thanking or greeting a "
+        "reader is normal there, so the quality detector does not count it as assistant chatter.",
     )
     sentences: bool = Field(
         True,

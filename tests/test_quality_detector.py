@@ -10,8 +10,9 @@ import itertools
 import pytest
 
 from rpsg_ray.audit.controls import unrelated_records
+from rpsg_ray.config import Domain
 from rpsg_ray.demo_data import LABELS, corpus_path
-from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, trim_to_sentence, with_echo
+from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, judge, trim_to_sentence, with_echo
 
 GOOD = "A warm, funny film with two terrific lead performances and a script that never talks down to its audience."
 
@@ -34,6 +35,9 @@ LABELLED = [
     ("Dear Emily,\nI'm so sorry to hear about the film. It was a warm one with terrific leads.", "assistant_chatter"),
     ("A warm film. I hope that you'll take the time to reflect on how it has inspired you.", "assistant_chatter"),
     ("I'm sorry to not be able to assist you with your writing.", "assistant_chatter"),
+    ("A warm film with terrific leads. I'm so glad you enjoyed it as much as I did.", "assistant_chatter"),
+    ("A warm film with terrific leads. Thanks for sharing your thoughts on it.", "assistant_chatter"),
+    ("There's a certain charm to the review, and the film is warm and funny.", "meta_talk"),
     ("The original message was: a warm, funny film with terrific leads.", "meta_talk"),
     ("This is a movie review about a warm film, and I added a clear and professional version.", "meta_talk"),
     ("A warm film with terrific leads, and no names are allowed.", "instruction_echo"),
@@ -89,6 +93,18 @@ def test_domain_item_drives_headings_and_meta_talk() -> None:
     assert "meta_talk" in inspect("This tweet is a great example of a frustrated commuter.", item="tweet").reasons
 
 
+def test_thanking_a_reader_is_chatter_only_where_records_are_written_to_no_one() -> None:
+    reply = "Thanks for the ride home, @sam! Best Monday in ages, and I'm so glad you liked the playlist."
+    assert "assistant_chatter" in inspect(reply, item="tweet", sentences=False).reasons
+    assert inspect(reply, item="tweet", sentences=False, personal=True).ok
+    shared = "Read the tweet before you share it, folks."
+    assert "meta_talk" in inspect(shared, item="tweet").reasons
+    assert inspect(shared, item="tweet", personal=True).ok
+    tweets = Domain(name="tweets", item="tweet", sentences=False, personal=True)
+    assert judge(reply, tweets, None).ok  # the pipeline's stages judge by the config's domain
+    assert not judge(reply, tweets.model_copy(update={"personal": False}), None).ok
+
+
 def test_redaction_tags_and_bracketed_quotes_are_not_placeholders() -> None:
     assert inspect("[PERSON] gives the best performance of the year in [ORG]'s warm, funny film.").ok
     assert inspect("Call [PHONE] or write to [EMAIL] for tickets; the trailer is at [URL] and it is a warm film.").ok
@@ -142,7 +158,7 @@ def test_false_positive_rate_on_real_tweets_and_plot_summaries_is_under_two_perc
     with bz2.open(corpus_path(), "rb") as f:
         rows = csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))
         plots = [r["text"] for r in itertools.islice((r for r in rows if r["category"] == "plot" and r["text"]), 1000)]
-    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False).ok]
+    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False, personal=True).ok]
     flagged_plots = [t for t in plots if not inspect(t, item="movie plot summary").ok]
     assert len(plots) == 1000
     assert len(flagged_tweets) / len(tweets) < 0.02 and len(flagged_plots) / len(plots) < 0.02

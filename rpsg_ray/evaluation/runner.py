@@ -42,6 +42,7 @@ class EvaluationSettings:
     threads: int | None = None
     item: str = "movie review"
     sentences: bool = True  # records end with a full stop (False for tweets: see the detector's `truncated`)
+    personal: bool = False  # records written to people (posts): greeting a reader is not chatter
     lm: LmBudget = field(default_factory=LmBudget)
 
 
@@ -128,6 +129,7 @@ def _settings_for(name: str, s: EvaluationSettings, n: int) -> dict[str, object]
             **DETECTOR_SETTINGS,
             "item": s.item,
             "sentences": s.sentences,
+            "personal": s.personal,
             "rows": "every row drawn in any repeat",
         },
     }[name]
@@ -181,7 +183,7 @@ def _measure(
     per["next_token_accuracy"], per["next_token_perplexity"] = [lm.accuracy], [lm.perplexity]
 
     union_texts = [population.texts[i] for i in union]
-    defects = count_defects(union_texts, s.item, s.sentences)
+    defects = count_defects(union_texts, s.item, s.sentences, s.personal)
     group = {
         "classifier_accuracy": "classifier",
         "classifier_macro_f1": "classifier",
