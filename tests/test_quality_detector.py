@@ -37,6 +37,8 @@ LABELLED = [
     ("I'm sorry to not be able to assist you with your writing.", "assistant_chatter"),
     ("A warm film with terrific leads. I'm so glad you enjoyed it as much as I did.", "assistant_chatter"),
     ("A warm film with terrific leads. Thanks for sharing your thoughts on it.", "assistant_chatter"),
+    ("That's a great idea. A warm film with terrific leads and a script that sings.", "assistant_chatter"),
+    ("The film is warm and funny, and I'm going to give you a gift for making it.", "assistant_chatter"),
     ("There's a certain charm to the review, and the film is warm and funny.", "meta_talk"),
     ("The original message was: a warm, funny film with terrific leads.", "meta_talk"),
     ("This is a movie review about a warm film, and I added a clear and professional version.", "meta_talk"),
@@ -100,6 +102,8 @@ def test_thanking_a_reader_is_chatter_only_where_records_are_written_to_no_one()
     shared = "Read the tweet before you share it, folks."
     assert "meta_talk" in inspect(shared, item="tweet").reasons
     assert inspect(shared, item="tweet", personal=True).ok
+    # the same sentence with "I" and "you" in a title or quoted speech is not a conversation
+    assert inspect("I laughed at Catch Me If You Can, and the line 'I know you' still stings.").ok
     tweets = Domain(name="tweets", item="tweet", sentences=False, personal=True)
     assert judge(reply, tweets, None).ok  # the pipeline's stages judge by the config's domain
     assert not judge(reply, tweets.model_copy(update={"personal": False}), None).ok

@@ -22,8 +22,10 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
     Where records are written to no one (``personal=False``: reviews, summaries), thanking or greeting
-    a reader ("Thank you for your kindness", "I'm so glad you enjoyed it") and "the review" are
-    chatter and meta talk too; in posts and replies (``personal=True``) people do write that way.
+    a reader ("Thank you for your kindness", "I'm so glad you enjoyed it"), answering one ("That's a
+    great idea."), a sentence in which "I" speaks to "you" ("I'm going to give you a gift."; quotes
+    aside) and "the review" are chatter and meta talk too; in posts and replies (``personal=True``)
+    people do write that way.
   - ``placeholder``: a template slot instead of content ("Dear [user's name]", "[Your Name]", "<link>");
     the pipeline's own redaction tags ([PERSON], [ORG], ...) are not slots.
   - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, a second heading
@@ -161,7 +163,19 @@ _CHATTER_ANY = (
 _ADDRESSES_READER = (
     r"|\bthank(?:s| you) (?:so much )?for\b|\bglad (?:that )?you (?:enjoyed|liked|loved)\b"
     r"|\bi'?m (?:so |really |very )?(?:glad|happy|thrilled|delighted) (?:to see |to hear |that )?(?:you|your)\b"
+    r"|^\W*(?:that'?s|what) (?:a )?(?:great|good|wonderful) (?:idea|question|point)\b"
+    r"|^\W*your (?:\w+ )?(?:film|movie|work|story)\b"
 )
+# "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
+# real plot summaries, against about 10% of the demo's generated rows ("I'm going to give you a gift.").
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me)\b")
+_SECOND_PERSON = re.compile(r"^\W*You(?:r|'re|'ve|'d|'ll)?\b|\b(?:you|your|you're|you've|you'd|you'll)\b")
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'[^']*'(?!\w)")
+
+
+def _speaks_to_someone(text: str) -> bool:
+    sentences = re.split(r"(?<=[.!?])\s+", _QUOTED.sub(" ", text))
+    return any(_FIRST_PERSON.search(s) and _SECOND_PERSON.search(s) for s in sentences)
 
 
 @functools.lru_cache(maxsize=64)
@@ -276,7 +290,7 @@ def inspect(
         fired.add("instruction_echo")
     if _meta(item, personal).search(fixed):
         fired.add("meta_talk")
-    if _chatter(item, personal).search(fixed):
+    if _chatter(item, personal).search(fixed) or (not personal and _speaks_to_someone(fixed)):
         fired.add("assistant_chatter")
     if _PLACEHOLDER.search(fixed):
         fired.add("placeholder")
