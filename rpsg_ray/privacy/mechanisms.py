@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import ndtr
 from scipy.stats import norm
 
 
@@ -63,7 +64,9 @@ def noisy_argmax(scores: np.ndarray, sigma: float, seed: int) -> int:
     return int(np.argmax(scores + noise))
 
 
-_Z = np.linspace(-12.0, 12.0, 4801)
+# The trapezoid rule converges geometrically for this smooth, fast-decaying integrand: 601 nodes agree with 4801
+# to 1e-15 on random gaps, at an eighth of the select stage's per-row cost.
+_Z = np.linspace(-12.0, 12.0, 601)
 _PHI = norm.pdf(_Z)
 
 
@@ -74,7 +77,7 @@ def selection_probability(scores: np.ndarray, sigma: float, i: int) -> float:
     if sigma <= 0:
         return float(i == int(np.argmax(scores)))
     gaps = (scores[i] - np.delete(scores, i)) / sigma
-    return float(np.trapezoid(_PHI * norm.cdf(_Z[None, :] + gaps[:, None]).prod(axis=0), _Z))
+    return float(np.trapezoid(_PHI * ndtr(_Z[None, :] + gaps[:, None]).prod(axis=0), _Z))
 
 
 def selection_probabilities(scores: np.ndarray, sigma: float) -> np.ndarray:
