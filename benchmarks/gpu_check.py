@@ -2,14 +2,15 @@
 
 RANDOM WEIGHTS: THROUGHPUT/MEMORY ONLY. The models are built from their configs with random weights
 (SmolLM2-135M's architecture, and a Qwen2.5-0.5B-shaped model with a 152k vocabulary), because model
-weights cannot travel to the GPU machine; no quality is measured or implied. It needs torch, transformers
-and numpy only: no Ray, no vLLM, no hub. Each figure is a ratio measured in the same run:
+weights cannot travel to the GPU machine; no quality is measured or implied. It needs torch, transformers,
+numpy, faiss-cpu and pydantic only: no Ray, no vLLM, no hub. Each figure is a ratio measured in the same run:
 
 * generation through `TransformersGenerator`: per-prompt seeded sampling (the engine's default: a row's
   samples depend on its own seed only) vs transformers' own batch sampler; tokens/s and peak memory;
 * NLL scoring: the chunked path (at most LOGITS_CHUNK_BYTES of float32 logits at once) vs all logits of
   a micro-batch at once; texts/s and peak memory;
-* the similarity filter's matmul (max cosine of each query to an index, in blocks) on GPU vs CPU.
+* the similarity filter's search through its own code (rpsg_ray.similarity): exact and IVF on the CPU (FAISS)
+  vs exact on the GPU as the config's `device: cuda` resolves it; the drops must agree.
 
     python benchmarks/gpu_check.py --tokenizer DIR            # on the GPU machine (about 2 minutes on an H100)
     python benchmarks/gpu_check.py --tokenizer DIR --device cpu --quick   # a smoke run on CPU
@@ -199,48 +200,60 @@ def scoring(model_dir: Path, n_texts: int, words: int, torch: Any, device: str) 
     return out
 
 
-def similarity(index_rows: int, queries: int, dim: int, block: int, torch: Any, device: str) -> dict[str, Any]:
-    """Max cosine of each query to an index of unit vectors, in blocks of index rows (the filter's shape).
-    The CPU baseline (numpy, its BLAS threads) scores a tenth of the queries; rates are per query."""
+def similarity(index_rows: int, queries: int, dim: int, device: str) -> dict[str, Any]:
+    """The similarity filter's own search code (rpsg_ray.similarity) over an index of random unit vectors, a
+    tenth of the queries planted near-duplicates (cosine 0.9-1 to a stored vector): exact FAISS search on
+    the CPU, the approximate index of the CPU data plane (IVF, fp16, exact re-check; built, tuned and
+    recall-measured as in a run), and on a GPU the exact search that `device: cuda` resolves to (torch on CUDA
+    where FAISS has no GPU). Rates are per query; each searcher must drop the queries exact search drops."""
     import numpy as np
 
+    from rpsg_ray.config import SimilarityFilterStage
+    from rpsg_ray.similarity.build import build_shards
+    from rpsg_ray.similarity.recall import planted_probes
+    from rpsg_ray.similarity.search import make_searcher, max_similarity
+
     rng = np.random.default_rng(3)
-
-    def unit(n: int) -> np.ndarray:
-        v = rng.standard_normal((n, dim), dtype=np.float32)
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-    def blocked_max(q: np.ndarray) -> np.ndarray:
-        best = np.full(len(q), -1.0, np.float32)
-        for s in range(0, index_rows, block):
-            np.maximum(best, (q @ index[s : s + block].T).max(axis=1), out=best)
-        return best
-
-    index, q = unit(index_rows), unit(queries)
-    cpu_queries = max(1, queries // 10)
-    out: dict[str, Any] = {"index_rows": index_rows, "queries": queries, "dim": dim, "block_rows": block}
-    start = time.perf_counter()
-    best_cpu = blocked_max(q[:cpu_queries])
-    out["cpu_numpy_queries"] = cpu_queries
-    out["cpu_numpy_queries_per_s"] = cpu_queries / (time.perf_counter() - start)
-    if device != "cuda":
-        return out
-    with Meter(torch, device) as m:
-        gpu_index = torch.from_numpy(index).cuda()
-    out["gpu_upload_seconds"] = m.seconds
-    for dtype in (torch.float32, torch.float16):
-        x, qs = gpu_index.to(dtype), torch.from_numpy(q).cuda().to(dtype)
-        with Meter(torch, device) as m:
-            best = torch.full((queries,), -1.0, device="cuda", dtype=dtype)
-            for s in range(0, index_rows, block):
-                best = torch.maximum(best, (qs @ x[s : s + block].T).amax(dim=1))
-            best_gpu = best.float().cpu().numpy()
-        name = str(dtype).split(".")[-1]
-        out[f"gpu_{name}_queries_per_s"] = queries / m.seconds
-        out[f"gpu_{name}_speedup"] = out[f"gpu_{name}_queries_per_s"] / out["cpu_numpy_queries_per_s"]
-        out[f"gpu_{name}_max_abs_diff"] = float(np.abs(best_gpu[:cpu_queries] - best_cpu).max())
-        out[f"gpu_{name}_peak_gib"] = m.peak_gib
+    vectors = unit(rng, index_rows, dim)
+    planted = queries // 10
+    q = np.concatenate([planted_probes(vectors, THRESHOLD, planted, rng), unit(rng, queries - planted, dim)])
+    settings = {"cpu_exact": ("exact", "cpu"), "cpu_ivf_fp16": ("ivf", "cpu")}
+    if device == "cuda":
+        settings["gpu_exact"] = ("exact", "cuda")
+    out: dict[str, Any] = {"index_rows": index_rows, "queries": queries, "planted": planted, "dim": dim}
+    reference = None
+    for name, (kind, where) in settings.items():
+        stage = SimilarityFilterStage(threshold=THRESHOLD, index={"kind": kind, "device": where})
+        start = time.perf_counter()
+        shards, report = build_shards(vectors, stage, seed=3)
+        searcher = make_searcher(shards[0], stage.index, 1.0 if where == "cuda" else 0.0, stage.block_rows)
+        built = time.perf_counter() - start
+        max_similarity(searcher, vectors, q[:16], THRESHOLD, stage.index.margin, stage.index.candidates)  # warm-up
+        start = time.perf_counter()
+        best = max_similarity(searcher, vectors, q, THRESHOLD, stage.index.margin, stage.index.candidates)
+        seconds = time.perf_counter() - start
+        drops = best > THRESHOLD
+        reference = drops if reference is None else reference
+        out[name] = {
+            "searcher": type(searcher).__name__,
+            "search": report["search"],
+            "recall": report["recall"],
+            "build_seconds": built,
+            "queries_per_s": queries / seconds,
+            "drops": int(drops.sum()),
+            "same_drops_as_cpu_exact": bool((drops == reference).all()),
+        }
     return out
+
+
+THRESHOLD = 0.9
+
+
+def unit(rng: Any, n: int, dim: int) -> Any:
+    import numpy as np
+
+    v = rng.standard_normal((n, dim), dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -258,13 +271,14 @@ def table(result: dict[str, Any]) -> str:
             f"(peak {s['all_logits_of_a_micro_batch']['peak_gib']:.2f} GiB; max |Δ| {s['max_abs_diff']:.1e}) |",
         ]
     sim = result["similarity"]
-    shape = f"{sim['index_rows']:,} index × {sim['dim']}"
-    rows.append(f"| similarity {shape}: CPU numpy queries/s | {sim['cpu_numpy_queries_per_s']:,.0f} |")
-    for name in ("float32", "float16"):
-        if f"gpu_{name}_queries_per_s" in sim:
+    shape = f"{sim['index_rows']:,} × {sim['dim']}, {sim['planted']:,} of {sim['queries']:,} queries planted"
+    for name in ("cpu_exact", "cpu_ivf_fp16", "gpu_exact"):
+        if name in sim:
+            r = sim[name]
             rows.append(
-                f"| similarity {shape}: GPU {name} queries/s | {sim[f'gpu_{name}_queries_per_s']:,.0f} "
-                f"(×{sim[f'gpu_{name}_speedup']:.0f}, max |Δ| {sim[f'gpu_{name}_max_abs_diff']:.1e}) |"
+                f"| similarity {shape}: {name} ({r['searcher']}, {r['search']}) queries/s | {r['queries_per_s']:,.0f} "
+                f"(×{r['queries_per_s'] / sim['cpu_exact']['queries_per_s']:.1f}; build {r['build_seconds']:.1f} s; "
+                f"recall {r['recall']:.4f}; drops {r['drops']:,}, same as exact: {r['same_drops_as_cpu_exact']}) |"
             )
     rows.append(f"| wall time s | {result['wall_seconds']:.0f} |")
     return "\n".join(rows)
@@ -307,8 +321,8 @@ def main() -> int:
             result["models"][name] = {"generation": gen, "nll": nll}
             shutil.rmtree(folder)
     print("similarity ...", flush=True)
-    sizes = (20_000, 500, 384, 8_192) if quick else (1_000_000, 10_000, 384, 65_536)
-    result["similarity"] = similarity(*sizes, torch, device)
+    sizes = (20_000, 500, 384) if quick else (1_000_000, 20_000, 384)
+    result["similarity"] = similarity(*sizes, device)
     result["wall_seconds"] = time.perf_counter() - started
     md = table(result)
     if args.out:
