@@ -350,7 +350,15 @@ class RuntimeConfig(Section):
         128,
         ge=64,
         description="Cap on the object-store memory the plan's queued blocks may hold (None: Ray Data's default, "
-        "half the store). A cap bounds the driver's per-block bookkeeping, so its memory stays flat with the corpus.",
+        "half the store). A cap bounds the blocks in flight that the driver owns.",
+    )
+    stream_window_rows: int | None = Field(
+        100_000,
+        ge=1,
+        description="Run the stream as consecutive Ray Data executions of about this many input rows (whole read "
+        "units). The driver keeps bookkeeping for every block an execution produced (Ray 2.60: about 50 MiB per "
+        "100k rows of the plan), freed when the execution ends; each window restarts the model pools, so raise "
+        "it where engines load slowly. None: one execution.",
     )
     min_actors_timeout_s: int | None = Field(
         None,

@@ -8,6 +8,7 @@ corpus (RPSG: NLL bound calibration and the private index).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,17 @@ class RunResult:
 
 
 Plan = Callable[[Config, PrivateCorpus], tuple[list[StageOp], dict[str, Any]]]
+log = logging.getLogger("rpsg_ray")
 PLANS: dict[str, Plan] = {"rpsg": rpsg_plan, "rupta": rupta_plan}
+
+
+def stream(marked: ray.data.Dataset, ops: list[StageOp], layout: RunLayout) -> None:
+    """One Ray Data execution: live rows through the stages, then every row into committed parts. Rows that
+    are already settled (quarantined, not sampled, done) skip the model stages, so model batches hold only
+    live rows; the two branches partition the input by status."""
+    ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
+    settled = marked.map_batches(only_settled, batch_format="pyarrow")
+    ds.union(settled).write_datasink(CommittedParquetSink(str(layout.parts)))
 
 
 def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address: str | None = None) -> RunResult:
@@ -61,12 +72,11 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         clock.done("inventory")
         ops, thresholds = PLANS[cfg.method](cfg, corpus)
         clock.done("index_and_calibration")
-        marked = corpus.marked(done)
-        # Rows that are already settled (quarantined, not sampled) skip the model stages, so model
-        # batches hold only live rows; the two branches partition the input by status.
-        ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
-        settled = marked.map_batches(only_settled, batch_format="pyarrow")
-        ds.union(settled).write_datasink(CommittedParquetSink(str(layout.parts)))
+        windows = corpus.windows(cfg.runtime.stream_window_rows)
+        for number, units in enumerate(windows, 1):
+            if len(windows) > 1:
+                log.info("stream window %d of %d (%d read units)", number, len(windows), len(units))
+            stream(corpus.marked(done, units), ops, layout)
         clock.done("stream")
         # Finalize reads every committed part and writes the outputs: a worker does it, so the driver's
         # memory stays flat as the corpus grows (in the driver, finalize added ~110 MiB at 240k rows:

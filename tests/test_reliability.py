@@ -26,6 +26,7 @@ import pytest
 from make_bad_inputs import CANARY
 
 from rpsg_ray import manifest as manifest_module
+from rpsg_ray import pipeline
 from rpsg_ray.cli import main
 from rpsg_ray.config import load_config
 from rpsg_ray.errors import ResumeError
@@ -240,6 +241,35 @@ def crash_in(
         raise Crash(name)
 
     monkeypatch.setattr(module, name, crashing)
+
+
+@pytest.mark.e2e
+def test_stream_in_windows_matches_one_execution(
+    ray_session: None, corpus: Path, clean_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clean run's rows in three files, streamed one file per Ray Data execution (stream_window_rows),
+    with r8's duplicate moved to the last file: three executions, every row out once, the duplicate still
+    quarantined across windows, and the same texts as the clean run's single execution (same key)."""
+    lines = corpus.read_text().splitlines()
+    files = {"a": lines[:9] + lines[10:500], "b": lines[500:1000], "c": [*lines[1000:], lines[9]]}
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for name, part in files.items():
+        (folder / f"{name}.jsonl").write_text("\n".join(part) + "\n")
+    out = tmp_path / "run"
+    cfg = load_config(
+        ROOT / "configs" / "dataplane.yaml",
+        [f"input.path={folder}", f"output_dir={out}", f"runtime.stream_window_rows={ROWS // 3}"],
+    )
+    with_key_of(clean_run, out, cfg.digest())
+    executions = []
+    real_stream = pipeline.stream
+    monkeypatch.setattr(pipeline, "stream", lambda *a: executions.append(1) or real_stream(*a))
+
+    generate(cfg)
+    assert len(executions) == 3
+    check_complete(out)
+    assert texts_by_seed(out) == texts_by_seed(clean_run)
 
 
 @pytest.mark.e2e

@@ -42,6 +42,8 @@ class PrivateCorpus:
     ledger: Ledger
     key: RunKey
     one_row_per_id: bool
+    cfg: Config
+    units: list[ReadUnit]
 
     @property
     def n_records(self) -> int:
@@ -53,10 +55,20 @@ class PrivateCorpus:
         marks = MarkRows(whole, self.key, drop_all_duplicates=self.one_row_per_id)
         return self.parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow")
 
-    def marked(self, done: np.ndarray | None = None) -> ray.data.Dataset:
-        """Every input row with its status: quarantined, outside the seed sample, done by an earlier attempt, ok."""
+    def marked(self, done: np.ndarray | None = None, units: list[ReadUnit] | None = None) -> ray.data.Dataset:
+        """Every input row (of `units`, default all) with its status: quarantined, outside the seed sample, done
+        by an earlier attempt, ok. The marks come from the whole corpus's inventory whatever the units."""
         marks = MarkRows(self.inventory, self.key, done, drop_all_duplicates=self.one_row_per_id)
-        return self.parsed.map_batches(marks, batch_format="pyarrow")
+        parsed = self.parsed if units is None else read_rows(self.cfg, units)
+        return parsed.map_batches(marks, batch_format="pyarrow")
+
+    def windows(self, rows: int | None) -> list[list[ReadUnit]]:
+        """The read units in consecutive groups of about `rows` input rows (by the mean rows per unit; a unit is
+        never split), or all of them in one group."""
+        if not rows:
+            return [self.units]
+        step = max(1, int(rows * len(self.units) / max(self.inventory.input_rows, 1)))
+        return [self.units[i : i + step] for i in range(0, len(self.units), step)]
 
 
 def open_private_corpus(
@@ -71,4 +83,4 @@ def open_private_corpus(
         ledger = ledger_for(cfg, cfg.method, n_records)
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
-    return PrivateCorpus(parsed, inventory, ledger, key, one_row_per_id)
+    return PrivateCorpus(parsed, inventory, ledger, key, one_row_per_id, cfg, units)
