@@ -13,8 +13,8 @@ Per method and setting, at two sizes (--sizes, in RPSG seeds), --repeats runs ea
 
 Default (a bigger machine or a GPU node): sizes 64 256, 3 repeats, AUG-PE at (T=1, k=1) and (T=10, k=6).
 --quick (2 cores): sizes 16 32, 1 repeat, AUG-PE at (T=1, k=1) and (T=10, k=6).
---before also runs RPSG with one pool and one engine per stage (`stages.share_generator=false`, the layout
-before the shared generation pool), so the speed-up is measured in the same run.
+--before also runs RPSG as it was laid out when this benchmark was reviewed (one pool and one engine per stage,
+16 rows a vLLM call), so the speed-up is measured in the same run.
 Target: RPSG retained samples/s >= 3x AUG-PE's at (T=10, k=6), measured.
 """
 
@@ -32,10 +32,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 QUALITY = {"accuracy": "classifier_accuracy", "mauve": "mauve", "defect_rate": "defect_rate"}
 
 
-def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float, shared: bool = True) -> dict[str, Any]:
+BEFORE = {
+    "stages.share_generator": False,
+    "stages.abstract.resources.batch_size": 16,
+    "stages.rewrite.resources.batch_size": 16,
+}
+"""The generation layout when the benchmark was first reviewed: one pool and one engine per stage, 16 rows a call."""
+
+
+def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float, before: bool = False) -> dict[str, Any]:
     from common import generate
 
-    sets = {"input.seeds": seeds, "privacy.epsilon": epsilon, "stages.share_generator": shared}
+    sets = {"input.seeds": seeds, "privacy.epsilon": epsilon, **(BEFORE if before else {})}
     return generate("rpsg", out, corpus, sets)
 
 
@@ -93,8 +101,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2-core setting: sizes 16 32, 1 repeat")
     parser.add_argument("--sizes", type=int, nargs="+", help="RPSG seeds per size (two sizes give fixed/marginal)")
     parser.add_argument("--repeats", type=int)
-    parser.add_argument("--augpe", nargs="+", default=["1x1", "10x6"], help="AUG-PE settings TxK, all measured")
-    parser.add_argument("--before", action="store_true", help="also run RPSG with one pool per stage")
+    parser.add_argument(
+        "--augpe", nargs="*", default=["1x1", "10x6"], help="AUG-PE settings TxK, all measured (none: RPSG only)"
+    )
+    parser.add_argument("--before", action="store_true", help="also run RPSG as laid out before (see BEFORE)")
     parser.add_argument("--no-quality", action="store_true", help="skip rpsg evaluate (smoke tests)")
     parser.add_argument("--epsilon", type=float, default=4.0)
     parser.add_argument("--corpus-rows", type=int, default=2000, help="private corpus size (rotten_tomatoes)")
@@ -118,7 +128,7 @@ def main() -> None:
             rpsg.setdefault(size, []).append(r)
             if args.before:
                 before.setdefault(size, []).append(
-                    run_rpsg(work / f"rpsg-before-{size}-{rep}", corpus, size, args.epsilon, False)
+                    run_rpsg(work / f"rpsg-before-{size}-{rep}", corpus, size, args.epsilon, before=True)
                 )
             for t, k in settings:  # same Ns as this RPSG run retained
                 out = work / f"augpe-T{t}-k{k}-{size}-{rep}"
@@ -127,9 +137,8 @@ def main() -> None:
     rows = [summarise("RPSG", f"K=4, {top} seeds", rpsg, scope(work / f"rpsg-{top}-0"))]
     dirs = [work / f"rpsg-{top}-0"]
     if args.before:
-        rows.append(
-            summarise("RPSG", f"K=4, {top} seeds, one pool per stage", before, scope(work / f"rpsg-before-{top}-0"))
-        )
+        setting = f"K=4, {top} seeds, before (a pool per stage, 16 rows a call)"
+        rows.append(summarise("RPSG", setting, before, scope(work / f"rpsg-before-{top}-0")))
         dirs.append(work / f"rpsg-before-{top}-0")
     for t, k in settings:
         d = work / f"augpe-T{t}-k{k}-{top}-0"
@@ -139,13 +148,15 @@ def main() -> None:
         measured = quality(dirs, work / "evaluate")
         for row, d in zip(rows, dirs, strict=True):
             row.update(measured[d])
-    ref = rows[0]["retained_per_s_median"]
-    target = next((r for r in rows if r["setting"] == "T=10, k=6"), rows[-1])
-    ratio = ref / target["retained_per_s_median"]
-    verdict = f"{ratio:.2f}x vs AUG-PE {target['setting']}: {'met' if ratio >= 3 else 'missed'}"
+    verdicts = []
+    augpe_rows = [r for r in rows if r["method"] == "AUG-PE"]
+    if augpe_rows:
+        target = next((r for r in augpe_rows if r["setting"] == "T=10, k=6"), augpe_rows[-1])
+        ratio = rows[0]["retained_per_s_median"] / target["retained_per_s_median"]
+        verdicts.append(f"{ratio:.2f}x vs AUG-PE {target['setting']}: {'met' if ratio >= 3 else 'missed'}")
     if args.before and rows[0]["marginal_s_per_retained"] and rows[1]["marginal_s_per_retained"]:
         speedup = rows[1]["marginal_s_per_retained"] / rows[0]["marginal_s_per_retained"]
-        verdict += f"; RPSG marginal cost {speedup:.2f}x lower than one pool per stage (target 1.5x)"
+        verdicts.append(f"RPSG marginal cost {speedup:.2f}x lower than before (target 1.5x)")
     print(
         save(
             "rpsg_vs_augpe",
@@ -153,7 +164,7 @@ def main() -> None:
                 "same": "generator vLLM SmolLM2-135M-Instruct (CPU, demo engine section, 2 threads), embedder "
                 "all-MiniLM-L6-v2, epsilon, machine, retained count",
                 "target": "RPSG retained/s >= 3x AUG-PE at T=10, k=6 (measured)",
-                "verdict": verdict,
+                "verdict": "; ".join(verdicts),
                 "note": "fixed/marginal: line through the median wall times at sizes "
                 f"{sizes} (seeds); throughput at {top} seeds, {repeats} repeat(s); quality from rpsg evaluate "
                 "(accuracy: downstream classifier on the real test split; defect_rate: quality detector)",
