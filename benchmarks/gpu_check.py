@@ -3,7 +3,8 @@
 RANDOM WEIGHTS: THROUGHPUT/MEMORY ONLY. The models are built from their configs with random weights
 (SmolLM2-135M's architecture, and a Qwen2.5-0.5B-shaped model with a 152k vocabulary), because model
 weights cannot travel to the GPU machine; no quality is measured or implied. It needs torch, transformers,
-numpy, faiss-cpu and pydantic only: no Ray, no vLLM, no hub. Each figure is a ratio measured in the same run:
+numpy, scipy, pyyaml, faiss-cpu and pydantic only: no Ray, no vLLM, no hub. Each figure is a ratio measured
+in the same run:
 
 * generation through `TransformersGenerator`: per-prompt seeded sampling (the engine's default: a row's
   samples depend on its own seed only) vs transformers' own batch sampler; tokens/s and peak memory;
@@ -12,7 +13,7 @@ numpy, faiss-cpu and pydantic only: no Ray, no vLLM, no hub. Each figure is a ra
 * the similarity filter's search through its own code (rpsg_ray.similarity): exact and IVF on the CPU (FAISS)
   vs exact on the GPU as the config's `device: cuda` resolves it; the drops must agree.
 
-    python benchmarks/gpu_check.py --tokenizer DIR            # on the GPU machine (about 2 minutes on an H100)
+    python benchmarks/gpu_check.py --tokenizer DIR            # on the GPU machine (about 4 minutes on an H200)
     python benchmarks/gpu_check.py --tokenizer DIR --device cpu --quick   # a smoke run on CPU
 
 DIR holds the SmolLM2 tokenizer and config (the packaged model's folder without model.safetensors).

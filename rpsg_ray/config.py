@@ -355,10 +355,10 @@ class RuntimeConfig(Section):
     stream_window_rows: int | None = Field(
         100_000,
         ge=1,
-        description="Run the stream as consecutive Ray Data executions of about this many input rows (whole read "
-        "units). The driver keeps bookkeeping for every block an execution produced (Ray 2.60: about 50 MiB per "
-        "100k rows of the plan), freed when the execution ends; each window restarts the model pools, so raise "
-        "it where engines load slowly. None: one execution.",
+        description="Run the stream as consecutive Ray Data executions of about this many rows bound for the model "
+        "stages (whole read units). The driver keeps stats for every block an execution produced (Ray 2.60), "
+        "freed when the execution ends: a 1M-row data plane in one execution grew the driver by ~100 MiB per "
+        "100k rows. Each window restarts the model pools: raise it where engines load slowly. None: one execution.",
     )
     min_actors_timeout_s: int | None = Field(
         None,

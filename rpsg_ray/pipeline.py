@@ -73,10 +73,10 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         ops, thresholds = PLANS[cfg.method](cfg, corpus)
         clock.done("index_and_calibration")
         windows = corpus.windows(cfg.runtime.stream_window_rows)
-        for number, units in enumerate(windows, 1):
+        for number, window in enumerate(windows, 1):
             if len(windows) > 1:
-                log.info("stream window %d of %d (%d read units)", number, len(windows), len(units))
-            stream(corpus.marked(done, units), ops, layout)
+                log.info("stream window %d of %d (%d read units)", number, len(windows), len(window))
+            stream(corpus.marked(done, window), ops, layout)
         clock.done("stream")
         # Finalize reads every committed part and writes the outputs: a worker does it, so the driver's
         # memory stays flat as the corpus grows (in the driver, finalize added ~110 MiB at 240k rows:

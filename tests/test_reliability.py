@@ -244,12 +244,13 @@ def crash_in(
 
 
 @pytest.mark.e2e
-def test_stream_in_windows_matches_one_execution(
+def test_stream_in_windows_resumes_and_matches_one_execution(
     ray_session: None, corpus: Path, clean_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The clean run's rows in three files, streamed one file per Ray Data execution (stream_window_rows),
-    with r8's duplicate moved to the last file: three executions, every row out once, the duplicate still
-    quarantined across windows, and the same texts as the clean run's single execution (same key)."""
+    with r8's duplicate moved to the last file. The first attempt crashes after the first window; the resumed
+    one runs three windows that read each file once, leaves r8's duplicate quarantined although r8 itself was
+    committed in the first attempt, and ends with every row out once and the clean run's texts (same key)."""
     lines = corpus.read_text().splitlines()
     files = {"a": lines[:9] + lines[10:500], "b": lines[500:1000], "c": [*lines[1000:], lines[9]]}
     folder = tmp_path / "seeds"
@@ -262,12 +263,21 @@ def test_stream_in_windows_matches_one_execution(
         [f"input.path={folder}", f"output_dir={out}", f"runtime.stream_window_rows={ROWS // 3}"],
     )
     with_key_of(clean_run, out, cfg.digest())
-    executions = []
-    real_stream = pipeline.stream
-    monkeypatch.setattr(pipeline, "stream", lambda *a: executions.append(1) or real_stream(*a))
+    with monkeypatch.context() as patch:
+        crash_in(patch, pipeline, "stream", after=lambda: None)  # the first window commits, then the run dies
+        with pytest.raises(Crash):
+            generate(cfg)
+    assert committed_parts(out)
 
+    windows: list[list[str]] = []
+    real_marked = corpus_module.PrivateCorpus.marked
+    monkeypatch.setattr(
+        corpus_module.PrivateCorpus,
+        "marked",
+        lambda self, done, units: windows.append([Path(u.path).name for u in units]) or real_marked(self, done, units),
+    )
     generate(cfg)
-    assert len(executions) == 3
+    assert windows == [["a.jsonl"], ["b.jsonl"], ["c.jsonl"]]
     check_complete(out)
     assert texts_by_seed(out) == texts_by_seed(clean_run)
 

@@ -55,19 +55,22 @@ class PrivateCorpus:
         marks = MarkRows(whole, self.key, drop_all_duplicates=self.one_row_per_id)
         return self.parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow")
 
-    def marked(self, done: np.ndarray | None = None, units: list[ReadUnit] | None = None) -> ray.data.Dataset:
-        """Every input row (of `units`, default all) with its status: quarantined, outside the seed sample, done
-        by an earlier attempt, ok. The marks come from the whole corpus's inventory whatever the units."""
+    def marked(self, done: np.ndarray | None, units: list[ReadUnit]) -> ray.data.Dataset:
+        """Every input row of `units` with its status: quarantined, outside the seed sample, done by an earlier
+        attempt, ok. The marks come from the whole corpus's inventory, whichever units are read."""
         marks = MarkRows(self.inventory, self.key, done, drop_all_duplicates=self.one_row_per_id)
-        parsed = self.parsed if units is None else read_rows(self.cfg, units)
-        return parsed.map_batches(marks, batch_format="pyarrow")
+        return read_rows(self.cfg, units).map_batches(marks, batch_format="pyarrow")
 
-    def windows(self, rows: int | None) -> list[list[ReadUnit]]:
-        """The read units in consecutive groups of about `rows` input rows (by the mean rows per unit; a unit is
-        never split), or all of them in one group."""
-        if not rows:
+    def windows(self, live_rows: int | None) -> list[list[ReadUnit]]:
+        """The read units in consecutive groups of about `live_rows` rows bound for the model stages (the seed
+        sample's share of the input, spread evenly over the units; a unit is never split), or all in one group.
+        By live rows, so a small seed sample of a large corpus is one execution (one load of each model)."""
+        inv = self.inventory
+        sampled = inv.seeds if inv.seeds is not None else inv.valid_unique
+        live = inv.input_rows * min(1.0, sampled / max(inv.valid_unique, 1))
+        if not live_rows or live <= live_rows:
             return [self.units]
-        step = max(1, int(rows * len(self.units) / max(self.inventory.input_rows, 1)))
+        step = max(1, int(live_rows * len(self.units) / live))
         return [self.units[i : i + step] for i in range(0, len(self.units), step)]
 
 

@@ -7,7 +7,6 @@ scalars, never the corpus.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +21,6 @@ from rpsg_ray.rows import DONE, NOT_SAMPLED, OK, QUARANTINED, restatus
 
 DUPLICATE = "duplicate id (an earlier row has the same id)"
 DUPLICATE_ALL = "duplicate id (every row with this id is set aside)"
-
-
-def id_hashes(ids: list[str]) -> np.ndarray:
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids], dtype=np.uint64
-    )
 
 
 @dataclass
@@ -85,7 +78,7 @@ class MarkRows:
         pos = batch.column("pos").to_pylist()
         status = batch.column("status").to_pylist()
         dups, threshold = self.inventory.duplicates, self.inventory.seed_threshold
-        done = np.isin(id_hashes(ids), self.done) if self.done is not None else np.zeros(len(ids), bool)
+        done = np.isin(np.asarray(pos, dtype=np.int64), self.done if self.done is not None else [])
         changes: dict[int, tuple[str, str | None, str | None]] = {}
         for i, rid in enumerate(ids):
             if done[i]:

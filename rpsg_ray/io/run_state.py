@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow.dataset as pads
 
 from rpsg_ray.errors import ResumeError
-from rpsg_ray.io.inventory import id_hashes
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.privacy.keys import RunKey, create_key, load_key
 
@@ -37,19 +36,21 @@ def part_files(layout: RunLayout) -> list[str]:
     return sorted(str(p) for p in layout.parts.glob("part-*.parquet"))
 
 
-def done_ids(layout: RunLayout) -> np.ndarray:
-    """Sorted 64-bit hashes of ids already committed (a compact set to ship to workers)."""
+def done_positions(layout: RunLayout) -> np.ndarray:
+    """Sorted input positions (`pos`: file and offset, one per input row) already committed, a compact set to
+    ship to workers. By position, not id: another row with the same id (a duplicate, a quarantined row) is
+    not done because one row of that id is."""
     files = part_files(layout)
     if not files:
-        return np.zeros(0, dtype=np.uint64)
-    hashes = [id_hashes(b.column(0).to_pylist()) for b in pads.dataset(files).to_batches(columns=["id"])]
-    return np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.int64)
+    positions = [b.column(0).to_numpy() for b in pads.dataset(files).to_batches(columns=["pos"])]
+    return np.sort(np.concatenate(positions)) if positions else np.zeros(0, dtype=np.int64)
 
 
 def prepare_run_dir(
     layout: RunLayout, digest: str, resume: bool, overwrite: bool
 ) -> tuple[np.ndarray | None, bool, RunKey]:
-    """Returns (done id hashes or None, resumed?, the run's secret key)."""
+    """Returns (done input positions or None, resumed?, the run's secret key)."""
     run_dir = layout.root
     state = read_state(layout)
     if state is not None and overwrite:
@@ -75,4 +76,4 @@ def prepare_run_dir(
     key = load_key(layout.key)
     for tmp in layout.parts.glob(".tmp-*"):
         tmp.unlink()
-    return done_ids(layout), True, key
+    return done_positions(layout), True, key
