@@ -201,6 +201,16 @@ def scoring(model_dir: Path, n_texts: int, words: int, torch: Any, device: str) 
     return out
 
 
+THRESHOLD = 0.9  # the filter's default
+
+
+def unit(rng: Any, n: int, dim: int) -> Any:
+    import numpy as np
+
+    v = rng.standard_normal((n, dim), dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 def similarity(index_rows: int, queries: int, dim: int, device: str) -> dict[str, Any]:
     """The similarity filter's own search code (rpsg_ray.similarity) over an index of random unit vectors, a
     tenth of the queries planted near-duplicates (cosine 0.9-1 to a stored vector): exact FAISS search on
@@ -245,16 +255,6 @@ def similarity(index_rows: int, queries: int, dim: int, device: str) -> dict[str
             "same_drops_as_cpu_exact": bool((drops == reference).all()),
         }
     return out
-
-
-THRESHOLD = 0.9
-
-
-def unit(rng: Any, n: int, dim: int) -> Any:
-    import numpy as np
-
-    v = rng.standard_normal((n, dim), dtype=np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def table(result: dict[str, Any]) -> str:

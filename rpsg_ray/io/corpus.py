@@ -32,18 +32,18 @@ def read_rows(cfg: Config, units: list[ReadUnit]) -> ray.data.Dataset:
 
 @dataclass(frozen=True)
 class PrivateCorpus:
-    """The parsed rows (in the object store, never on the driver), their inventory and the method's ledger.
+    """The input's read units (parsed and validated lazily, in the cluster, never on the driver), their
+    inventory and the method's ledger.
 
     `one_row_per_id` sets aside every row of a duplicated id (mechanisms whose sensitivity assumes one row
     per record: AUG-PE's one vote, DP-SGD's per-example clipping); otherwise the first row of an id stays."""
 
-    parsed: ray.data.Dataset
+    cfg: Config
+    units: list[ReadUnit]
     inventory: Inventory
     ledger: Ledger
     key: RunKey
     one_row_per_id: bool
-    cfg: Config
-    units: list[ReadUnit]
 
     @property
     def n_records(self) -> int:
@@ -53,7 +53,8 @@ class PrivateCorpus:
         """Every valid record, seed sample or not: what the private index, calibration, votes and training read."""
         whole = Inventory(self.inventory.input_rows, self.inventory.valid_unique, self.inventory.duplicates)
         marks = MarkRows(whole, self.key, drop_all_duplicates=self.one_row_per_id)
-        return self.parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow")
+        parsed = read_rows(self.cfg, self.units)
+        return parsed.map_batches(marks, batch_format="pyarrow").map_batches(only_ok, batch_format="pyarrow")
 
     def marked(self, done: np.ndarray | None, units: list[ReadUnit]) -> ray.data.Dataset:
         """Every input row of `units` with its status: quarantined, outside the seed sample, done by an earlier
@@ -77,8 +78,7 @@ class PrivateCorpus:
 def open_private_corpus(
     cfg: Config, units: list[ReadUnit], key: RunKey, seeds: int | None, one_row_per_id: bool
 ) -> PrivateCorpus:
-    parsed = read_rows(cfg, units)
-    inventory = take_inventory(parsed, key, seeds)
+    inventory = take_inventory(read_rows(cfg, units), key, seeds)
     n_records = inventory.valid_unique - (len(inventory.duplicates) if one_row_per_id else 0)
     if n_records == 0:
         raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
@@ -86,4 +86,4 @@ def open_private_corpus(
         ledger = ledger_for(cfg, cfg.method, n_records)
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
-    return PrivateCorpus(parsed, inventory, ledger, key, one_row_per_id, cfg, units)
+    return PrivateCorpus(cfg, units, inventory, ledger, key, one_row_per_id)

@@ -71,14 +71,14 @@ class MarkRows:
         self, inventory: Inventory, key: RunKey, done: np.ndarray | None = None, drop_all_duplicates: bool = False
     ) -> None:
         self.inventory, self.key, self.drop_all_duplicates = inventory, key, drop_all_duplicates
-        self.done = done if done is not None and len(done) else None
+        self.done = done if done is not None else np.zeros(0, dtype=np.int64)  # input positions committed earlier
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         ids = batch.column("id").to_pylist()
         pos = batch.column("pos").to_pylist()
         status = batch.column("status").to_pylist()
         dups, threshold = self.inventory.duplicates, self.inventory.seed_threshold
-        done = np.isin(np.asarray(pos, dtype=np.int64), self.done if self.done is not None else [])
+        done = np.isin(np.asarray(pos, dtype=np.int64), self.done)
         changes: dict[int, tuple[str, str | None, str | None]] = {}
         for i, rid in enumerate(ids):
             if done[i]:
