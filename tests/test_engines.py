@@ -139,6 +139,9 @@ def test_vllm_arguments_for_cpu_and_multi_gpu_actors() -> None:
     assert "enforce_eager" not in gpu
     cpu = engine_kwargs("m", EngineSpec(kind="vllm", model="m"), cpu=True)
     assert cpu["enforce_eager"] and "distributed_executor_backend" not in cpu
+    assert cpu["block_size"] == 32 and "block_size" not in gpu  # CPU: blocks short enough for prefix sharing
+    own = engine_kwargs("m", EngineSpec(kind="vllm", model="m", extra={"block_size": 64}), cpu=True)
+    assert own["block_size"] == 64  # the config's engine options win
 
 
 def test_engines_import_without_ray_or_vllm() -> None:
