@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rpsg_ray.engines import transformers_engine
+from rpsg_ray.engines import cpu_sampling, transformers_engine
 from rpsg_ray.engines.base import EngineSpec, Sampling
 from rpsg_ray.engines.chat import prompt_ids
 from rpsg_ray.engines.registry import SMOLLM2, load_generator, resolve_model_path
@@ -65,6 +65,40 @@ def test_vllm_seeded_generation_is_reproducible(vllm_engine) -> None:
     a = vllm_engine.generate(CHATS, Sampling(n=2, max_tokens=16), [5, 6])
     b = vllm_engine.generate(CHATS[::-1], Sampling(n=2, max_tokens=16), [6, 5])
     assert a[0].texts == b[1].texts and a[1].texts == b[0].texts  # per-request seeds, not batch order
+
+
+def test_vllm_cpu_top_p_gives_vllms_own_samples(vllm_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The head-only top-k/top-p is installed and exact: the same seeds give vLLM's own samples."""
+    from vllm.v1.sample.ops import topk_topp_sampler as vllm_sampler
+
+    calls: list[int] = []
+    head = cpu_sampling.head_top_k_top_p
+    monkeypatch.setattr(cpu_sampling, "head_top_k_top_p", lambda *a: calls.append(1) or head(*a))
+    sampling = Sampling(n=2, temperature=0.9, top_p=0.9, max_tokens=24)
+    ours = vllm_engine.generate(CHATS, sampling, [7, 8])
+    assert calls  # every decode step went through the head
+    monkeypatch.setattr(
+        vllm_sampler, "apply_top_k_top_p", lambda x, k, p: vllm_sampler.apply_top_k_top_p_pytorch(x, k, p, True)
+    )
+    assert [c.texts for c in ours] == [c.texts for c in vllm_engine.generate(CHATS, sampling, [7, 8])]
+
+
+def test_head_top_p_keeps_what_vllm_keeps_and_falls_back_on_flat_rows() -> None:
+    """Peaked rows (a language model's) are decided in the head; flat rows, whose head holds less than p,
+    go through vLLM's full sort; rows with and without top-k mix in one batch. Same logits kept as vLLM."""
+    import torch
+    from vllm.v1.sample.ops.topk_topp_sampler import apply_top_k_top_p_pytorch
+
+    torch.manual_seed(0)
+    vocab, rows = 49_152, 32
+    logits = torch.randn(rows, vocab) * torch.where(torch.arange(rows) < 24, 6.0, 0.3).unsqueeze(1)
+    k = torch.where(torch.arange(rows) % 2 == 0, 50, vocab)
+    p = torch.full((rows,), 0.95)
+    exact = cpu_sampling.head_top_k_top_p(logits, k, p)[2]
+    assert exact[:24].all() and not exact[24:][k[24:] == vocab].any()
+    expected = apply_top_k_top_p_pytorch(logits.clone(), k, p, allow_cpu_sync=True)
+    assert torch.equal(cpu_sampling.apply_top_k_top_p(logits.clone(), k, p), expected)
+    assert torch.equal(cpu_sampling.apply_top_k_top_p(logits.clone(), None, p), apply_top_k_top_p_pytorch(logits, None, p))
 
 
 def _direct_nll(text: str) -> float:

