@@ -54,6 +54,11 @@ class Engine(Section):
         description="Seed each prompt's samples from its record's seed (a retried or resumed row redraws the "
         "same samples). False: vLLM's faster unseeded sampling; samples then depend on the batch.",
     )
+    cpu_top_p: Literal["head", "vllm"] = Field(
+        "head",
+        description="vLLM on CPU: top-k/top-p over each row's 1,024 largest logits (exact, no vocabulary sort), "
+        "or vLLM's own sort of the whole vocabulary at every step.",
+    )
     options: dict[str, Any] = Field(
         {}, description="Extra engine arguments: vLLM `LLM(...)` kwargs; echo: delay_s (simulated latency)."
     )
@@ -67,6 +72,7 @@ class Engine(Section):
             threads=self.threads,
             tensor_parallel_size=self.tensor_parallel_size,
             seed_each_prompt=self.seed_each_prompt,
+            cpu_top_p=self.cpu_top_p,
             extra=dict(self.options),
         )
 

@@ -77,10 +77,12 @@ def test_vllm_cpu_top_p_gives_vllms_own_samples(vllm_engine, monkeypatch: pytest
     sampling = Sampling(n=2, temperature=0.9, top_p=0.9, max_tokens=24)
     ours = vllm_engine.generate(CHATS, sampling, [7, 8])
     assert calls  # every decode step went through the head
-    monkeypatch.setattr(
-        vllm_sampler, "apply_top_k_top_p", lambda x, k, p: vllm_sampler.apply_top_k_top_p_pytorch(x, k, p, True)
-    )
-    assert [c.texts for c in ours] == [c.texts for c in vllm_engine.generate(CHATS, sampling, [7, 8])]
+    monkeypatch.setattr(vllm_sampler, "apply_top_k_top_p", vllm_sampler.apply_top_k_top_p)  # restored after
+    cpu_sampling.install(head=False)  # engine.cpu_top_p: vllm
+    steps = len(calls)
+    theirs = vllm_engine.generate(CHATS, sampling, [7, 8])
+    assert len(calls) == steps  # vLLM's own sort this time
+    assert [c.texts for c in ours] == [c.texts for c in theirs]
 
 
 def test_head_top_p_keeps_what_vllm_keeps_and_falls_back_on_flat_rows() -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 HEAD = 1024
 """Logits sorted per row; the nucleus of top-p 0.95 at temperature 0.9 is far smaller for these models."""
+VLLM_OWN: dict[str, Any] = {}
+"""vLLM's function, kept when it is first replaced."""
 
 
 def head_top_k_top_p(logits: Any, k: Any | None, p: Any, head: int = HEAD) -> tuple[Any, Any, Any]:
@@ -54,9 +56,10 @@ def apply_top_k_top_p(logits: Any, k: Any | None, p: Any | None) -> Any:
     return logits
 
 
-def install() -> None:
-    """Route vLLM's CPU sampler through `apply_top_k_top_p` (this process only; the CPU engine core runs
-    in-process, `runtime.engine_env`). GPU sampling is untouched."""
+def install(head: bool = True) -> None:
+    """Route vLLM's CPU sampler through `apply_top_k_top_p`, or back to vLLM's own (`head=False`), in this
+    process only: the CPU engine core runs in-process (`runtime.engine_env`). GPU sampling is untouched."""
     from vllm.v1.sample.ops import topk_topp_sampler as vllm_sampler
 
-    vllm_sampler.apply_top_k_top_p = apply_top_k_top_p
+    VLLM_OWN.setdefault("apply_top_k_top_p", vllm_sampler.apply_top_k_top_p)
+    vllm_sampler.apply_top_k_top_p = apply_top_k_top_p if head else VLLM_OWN["apply_top_k_top_p"]

