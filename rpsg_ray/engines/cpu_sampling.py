@@ -29,7 +29,9 @@ def head_top_k_top_p(logits: Any, k: Any | None, p: Any, head: int = HEAD) -> tu
     limited = rows_k < vocab
     kth = vals.gather(1, (rows_k.clamp(max=vals.shape[1]) - 1).unsqueeze(1))
     vals = vals.masked_fill(limited.unsqueeze(1) & (vals < kth), -float("inf"))  # top-k, ties kept as vLLM does
-    norm = torch.where(limited, torch.logsumexp(vals, dim=-1), torch.logsumexp(logits, dim=-1))
+    norm = torch.logsumexp(vals, dim=-1)  # a top-k row's normaliser lies in the head
+    if not limited.all():  # the whole vocabulary's only where a row has no top-k (not at every step)
+        norm = torch.where(limited, norm, torch.logsumexp(logits, dim=-1))
     probs = (vals - norm.unsqueeze(1)).exp()
     before = probs.cumsum(dim=-1) - probs  # mass of the more likely tokens
     keep = before < p.unsqueeze(1)  # vLLM: drop a token when the mass at or below it is <= 1 - p
