@@ -17,6 +17,8 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rpsg_ray.engines.hardware import describe_cpu
+
 RESULTS = Path(os.environ.get("RPSG_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo.yaml"
@@ -55,7 +57,7 @@ def evaluate(run_dirs: list[Path], out: Path) -> dict[Path, dict[str, Any]]:
 
 def machine() -> str:
     mem = psutil.virtual_memory().total / 2**30
-    return f"{platform.machine()}, {psutil.cpu_count()} cores, {mem:.0f} GiB, {platform.python_version()}"
+    return f"{describe_cpu()}, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
 def replicated_corpus(path: Path, rows: int) -> Path:

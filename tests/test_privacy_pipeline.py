@@ -45,6 +45,22 @@ def by_seed(layout: RunLayout) -> dict[str, int]:
     return {seed: diag[s]["select_choice"] for seed, s in sid.items()}
 
 
+def same_rows(a: dict[str, dict], b: dict[str, dict]) -> bool:
+    """The same published rows with the same choices; float diagnostics recomputed in other batches may differ
+    in the last bits (another batch is another matrix shape), so those compare within 1e-5."""
+    if a.keys() != b.keys():
+        return False
+    for sid, row in a.items():
+        for name, value in row.items():
+            other = b[sid][name]
+            if isinstance(value, float) or (isinstance(value, list) and value and isinstance(value[0], float)):
+                if not np.allclose(value, other, atol=1e-5):
+                    return False
+            elif value != other:
+                return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def first(ray_session: None, demo_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> RunLayout:
     return run(demo_corpus, tmp_path_factory.mktemp("priv") / "a", *INFORMATIVE)
@@ -92,7 +108,7 @@ def test_fresh_runs_draw_fresh_noise_and_a_resume_redraws_the_same(
     write_state(resumed, state["config_digest"], "running")
     run(demo_corpus, resumed.root, *INFORMATIVE)
     assert json.loads(resumed.private_manifest.read_text())["resumed"]
-    assert picks(resumed) == picks(first)
+    assert same_rows(picks(resumed), picks(first))
     assert pq.read_table(resumed.synthetic).equals(pq.read_table(first.synthetic))
 
 

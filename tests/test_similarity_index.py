@@ -44,8 +44,15 @@ def corpus() -> tuple[np.ndarray, np.ndarray]:
     return private, at_cosine(origin, cos, rng)
 
 
-def exact_drops(private: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    return (queries @ private.T).max(axis=1) > THRESHOLD
+ROUNDING = 1e-5
+"""Two float32 dot products of 384 terms (BLAS here, numpy's einsum in the re-check; each picks its kernels by
+CPU) agree to about 1e-7: a query closer than this to the threshold may fall on either side on another CPU."""
+
+
+def exact_drops(private: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which queries exact search drops, and which lie far enough from the threshold for that to be exact."""
+    best = (queries @ private.T).max(axis=1)
+    return best > THRESHOLD, np.abs(best - THRESHOLD) > ROUNDING
 
 
 @pytest.mark.parametrize(
@@ -64,9 +71,9 @@ def test_approximate_search_with_recheck_drops_exactly_what_exact_search_drops(
     cfg = SimilarityFilterStage(threshold=THRESHOLD, index=index)
     (shard,), report = build_shards(private, cfg, seed=1)
     sims = max_similarity(make_searcher(shard, index, 0, 1024), shard.vectors, queries, THRESHOLD, index.margin, 16)
-    expected = exact_drops(private, queries)
-    assert 100 < expected.sum() < 300  # both sides of the threshold are exercised
-    np.testing.assert_array_equal(sims > THRESHOLD, expected)
+    expected, decided = exact_drops(private, queries)
+    assert 100 < expected.sum() < 300 and decided.sum() >= 390  # both sides of the threshold are exercised
+    np.testing.assert_array_equal((sims > THRESHOLD)[decided], expected[decided])
     assert report["recall"] >= 0.999 and report["index"] == index.kind and shard.params
 
 
@@ -85,7 +92,9 @@ def test_recall_counts_every_above_threshold_pair_even_beyond_the_first_candidat
     (shard,), report = build_shards(private, cfg, seed=1)
     truth = exact_pairs(probes, private, THRESHOLD, block_rows=512)
     searcher = make_searcher(shard, cfg.index, 0, 512)
-    assert pairs_above(searcher, private, probes, THRESHOLD, 0.05, 16) == truth
+    found = pairs_above(searcher, private, probes, THRESHOLD, 0.05, 16)
+    cos = {(q, p): float(probes[q] @ private[p]) for q, p in found ^ truth}
+    assert all(abs(c - THRESHOLD) <= ROUNDING for c in cos.values())  # only a pair on the threshold may differ
     assert len(truth) > len(probes)  # the copies make some probes match 61 records
     assert report["recall_lower_bound_95"] >= 0.999 and "above-threshold pairs" in report["recall_source"]
 

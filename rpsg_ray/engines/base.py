@@ -21,7 +21,7 @@ class EngineSpec:
 
     kind: Literal["vllm", "transformers", "echo"]
     model: str
-    dtype: str = "bfloat16"
+    dtype: str = "auto"
     max_model_len: int = 512
     threads: int | None = None
     tensor_parallel_size: int = 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, Sentiment, prompt_budgets
 from rpsg_ray.engines.chat import prompt_ids
+from rpsg_ray.engines.hardware import resolve_dtype
 from rpsg_ray.engines.torch_threads import on_cpu, set_threads
 
 LOGITS_CHUNK_BYTES = 256 * 2**20
@@ -72,7 +73,7 @@ class TransformersGenerator:
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id
-        dtype = getattr(torch, spec.dtype)
+        dtype = getattr(torch, resolve_dtype(spec.dtype, on_gpu=self.device == "cuda"))
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
         self.max_model_len = spec.max_model_len
         self.seed_each_prompt = spec.seed_each_prompt

@@ -12,6 +12,7 @@ from typing import Any
 
 from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, prompt_budgets
 from rpsg_ray.engines.chat import prompt_ids
+from rpsg_ray.engines.hardware import resolve_dtype
 from rpsg_ray.errors import RpsgError
 
 MISSING = (
@@ -24,7 +25,7 @@ def engine_kwargs(model_path: str, spec: EngineSpec, cpu: bool) -> dict[str, Any
     """`vllm.LLM(...)` arguments for this spec on a CPU or a GPU actor."""
     kwargs: dict[str, Any] = dict(
         model=model_path,
-        dtype=spec.dtype,
+        dtype=resolve_dtype(spec.dtype, on_gpu=not cpu),
         max_model_len=spec.max_model_len,
         tensor_parallel_size=spec.tensor_parallel_size,
         seed=0,
