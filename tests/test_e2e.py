@@ -47,6 +47,8 @@ def test_pipeline_on_real_models(real_run: tuple[Path, RunResult], demo_corpus: 
     layout = RunLayout(run_dir)
     manifest = json.loads(layout.private_manifest.read_text())
     counts = manifest["counts"]
+    machine = manifest["machine"]  # which CPU the figures come from, and what dtype: auto became on it
+    assert machine["cpu"]["model"] and set(machine["engine_dtypes"]) >= {"abstract", "rewrite", "nll_filter"}
 
     # every input row accounted for exactly once
     assert manifest["accounting"]["balanced"]

@@ -71,10 +71,11 @@ def test_vllm_seeded_generation_is_reproducible(vllm_engine) -> None:
 
 
 def same_nucleus(ours, theirs, logits, k, p, tol: float = 1e-4) -> bool:
-    """The sampler's contract, up to floating-point rounding: each row keeps the same multiset of `logits` as vLLM (so the same renormalised distribution; which of several exactly tied tokens on
-    the boundary is kept follows each sort's order of equal values). The kept sets may differ in size by the
-    boundary token alone, and only where the mass kept before it (float64, after top-k) is within `tol` of p:
-    there two CPUs' rounding legitimately decide differently."""
+    """The sampler's contract, up to floating-point rounding: each row keeps the same multiset of `logits` as
+    vLLM, so the same renormalised distribution (which of several exactly tied tokens on the boundary is kept
+    follows each sort's order of equal values). The kept sets may differ in size by the boundary token alone,
+    and only where the mass kept before it (float64, after top-k) is within `tol` of p: there two CPUs'
+    rounding legitimately decide differently."""
     import torch
 
     for r in range(logits.shape[0]):
@@ -176,14 +177,13 @@ def test_head_top_p_samples_like_vllm() -> None:
     from scipy.stats import chi2_contingency
     from vllm.v1.sample.ops.topk_topp_sampler import apply_top_k_top_p_pytorch
 
-    logits, k, p = _synthetic_logits()
+    logits, _, p = _synthetic_logits()
     ours = cpu_sampling.apply_top_k_top_p(logits[:2].clone(), None, p[:2])
     theirs = apply_top_k_top_p_pytorch(logits[:2].clone(), None, p[:2])
     for r in range(2):
-        draws = [
-            torch.multinomial(torch.softmax(x[r], -1), 20_000, replacement=True, generator=torch.Generator().manual_seed(s))
-            for x, s in ((ours, 2), (theirs, 3))
-        ]
+        probs = [torch.softmax(x[r], -1) for x in (ours, theirs)]
+        gens = [torch.Generator().manual_seed(s) for s in (2, 3)]
+        draws = [torch.multinomial(q, 20_000, replacement=True, generator=g) for q, g in zip(probs, gens, strict=True)]
         tokens = torch.unique(torch.cat(draws))
         table = [[int((d == t).sum()) for t in tokens] for d in draws]
         common = [c for c in range(len(tokens)) if table[0][c] + table[1][c] >= 10]
@@ -306,3 +306,20 @@ def test_engines_import_without_ray_or_vllm() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("RpsgError vLLM is not installed: install rpsg_ray[gpu]"), done.stdout
     assert done.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("features", "on_gpu", "expected"),
+    [
+        (["amx_bf16", "avx512_bf16", "avx512f"], False, "bfloat16"),
+        (["avx512_bf16", "avx512f", "avx2"], False, "bfloat16"),  # AMD EPYC (Zen 4): native bf16, no AMX
+        (["avx512f", "avx2"], False, "float32"),  # bf16 would be emulated
+        (["avx2"], True, "bfloat16"),
+    ],
+)
+def test_auto_dtype_follows_the_cpu(features: list[str], on_gpu: bool, expected: str) -> None:
+    from rpsg_ray.engines.hardware import resolve_dtype
+
+    info = {"model": "test", "cores": 2, "features": features}
+    assert resolve_dtype("auto", on_gpu, info) == expected
+    assert resolve_dtype("float16", on_gpu, info) == "float16"  # a named dtype is the config's choice

@@ -5,7 +5,10 @@ decode step: on 2 cores that was half of the abstraction stage's time (64 prompt
 28 s with top-p 0.95, 13 s without). The nucleus lives in the few most likely tokens, so this version takes
 the `HEAD` largest logits, applies vLLM's top-k (ties kept) and top-p rules there, and keeps the same
 logits vLLM keeps. A row whose head holds less than p of the probability (a very flat distribution), or
-whose top-k reaches past the head, goes through vLLM's own function, so the result is exact either way.
+whose top-k reaches past the head, goes through vLLM's own function. "The same" is up to floating-point
+rounding: both compute the mass ahead of each token, in another order, so a token whose mass ahead is within
+rounding of p, or one of several exactly tied tokens on the boundary, may be kept by one and not the other
+(tests/test_engines.py states that contract; exact texts would depend on the CPU).
 """
 
 from __future__ import annotations
