@@ -149,25 +149,18 @@ def generation(model_dir: Path, prompts: int, max_tokens: int, torch: Any, devic
     seeds = list(range(prompts))
     sampling = Sampling(n=1, max_tokens=max_tokens, temperature=1.0, top_p=0.95, top_k=50)
     out: dict[str, Any] = {"prompts": prompts, "max_tokens": max_tokens}
-    for label, per_prompt in (("seeded_per_prompt", True), ("batch_sampler", False)):
-        spec = EngineSpec(
-            kind="transformers", model=str(model_dir), dtype="bfloat16", max_model_len=2048, seed_each_prompt=per_prompt
-        )
-        engine = TransformersGenerator(str(model_dir), spec)
-        engine.generate(chats[:2], Sampling(n=1, max_tokens=2), seeds[:2])  # warm-up
-        with Meter(torch, device) as m:
-            done = engine.generate(chats, sampling, seeds)
-        tokens = sum(c.tokens for c in done)
-        out[label] = {
-            "seconds": m.seconds,
-            "tokens": tokens,
-            "tokens_per_s": tokens / m.seconds,
-            "peak_gib": m.peak_gib,
-        }
-        del engine
-        if device == "cuda":
-            torch.cuda.empty_cache()
-    out["seeded_cost"] = out["batch_sampler"]["tokens_per_s"] / out["seeded_per_prompt"]["tokens_per_s"]
+    spec = EngineSpec(kind="transformers", model=str(model_dir), dtype="bfloat16", max_model_len=2048)
+    engine = TransformersGenerator(str(model_dir), spec)
+    engine.generate(chats[:2], Sampling(n=1, max_tokens=2), seeds[:2])  # warm-up
+    with Meter(torch, device) as m:
+        done = engine.generate(chats, sampling, seeds)
+    tokens = sum(c.tokens for c in done)
+    out["seeded_per_prompt"] = {
+        "seconds": m.seconds,
+        "tokens": tokens,
+        "tokens_per_s": tokens / m.seconds,
+        "peak_gib": m.peak_gib,
+    }
     return out
 
 
@@ -264,8 +257,6 @@ def table(result: dict[str, Any]) -> str:
         rows += [
             f"| {model}: generate tokens/s, seeded per prompt | {g['seeded_per_prompt']['tokens_per_s']:,.0f} "
             f"(peak {g['seeded_per_prompt']['peak_gib']:.2f} GiB) |",
-            f"| {model}: generate tokens/s, transformers' batch sampler | {g['batch_sampler']['tokens_per_s']:,.0f} "
-            f"(cost of per-prompt seeds ×{g['seeded_cost']:.2f}) |",
             f"| {model}: NLL texts/s chunked | {s['chunked']['texts_per_s']:,.1f} "
             f"(peak {s['chunked']['peak_gib']:.2f} GiB) |",
             f"| {model}: NLL texts/s all logits | {s['all_logits_of_a_micro_batch']['texts_per_s']:,.1f} "

@@ -124,13 +124,14 @@ def _cmd_account(args: argparse.Namespace) -> int:
         "augpe.iterations": args.iterations,
         "dpsgd.steps": args.steps,
         "dpsgd.expected_batch_size": args.batch_size,
+        "privacy.public_records": args.public_records,
     }
     overrides = [*(args.set or []), *(f"{k}={v}" for k, v in flags.items() if v is not None)]
     cfg = load_config(args.config, overrides)
     try:
         ledger = ledger_for(cfg, args.method, args.records, args.sigma)
         if ledger.epsilon is None:
-            print(ledger.summary())
+            print(f"{ledger.summary()}\n{ledger.statement()}")
             return 0
         c = ledger.composition
         if ledger.method == "dpsgd":
@@ -143,7 +144,7 @@ def _cmd_account(args: argparse.Namespace) -> int:
         f"{ledger.mechanism}; {ledger.composition['count']} composed release(s)\n"
         f"  sensitivity Δ₂ = {ledger.sensitivity:.6g}\n  sigma = {ledger.sigma:.10g}\n"
         f"  epsilon = {ledger.epsilon:.10g} at delta = {ledger.delta:g} ({ledger.delta_source}; PLD cross-check: "
-        f"{check:.6g})\n{ledger.summary()}"
+        f"{check:.6g})\n{ledger.summary()}\n{ledger.statement()}"
     )
     return 0
 
@@ -328,12 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--epsilon", type=float, help="target ε: print the σ that buys it")
     a.add_argument("--sigma", type=float, help="noise σ: print the ε it buys")
     a.add_argument("--delta", type=float, help="δ (default: 1/(N·ln N), needs --records)")
-    a.add_argument("--records", type=int, help="N, the number of private records (sets the default δ, checks δ < 1/N)")
+    a.add_argument(
+        "--records",
+        type=int,
+        help="N, the counted private records: rpsg's default δ; for every method, checks δ < 1/N",
+    )
+    a.add_argument(
+        "--public-records",
+        type=int,
+        help="privacy.public_records, a size that may be published: augpe's and dpsgd's default δ and dpsgd's q",
+    )
     a.add_argument("--candidates", type=int, help="K candidates per selection (rpsg)")
     a.add_argument("--selections", type=int, help="noisy selections per record (rpsg): 2 with the retry pass, else 1")
     a.add_argument("--iterations", type=int, help="T iterations (augpe)")
     a.add_argument("--steps", type=int, help="optimizer steps (dpsgd)")
-    a.add_argument("--batch-size", type=int, help="expected Poisson batch size (dpsgd; q = this / --records)")
+    a.add_argument("--batch-size", type=int, help="expected Poisson batch size (dpsgd; q = this / --public-records)")
     a.set_defaults(func=_cmd_account)
 
     p = sub.add_parser(

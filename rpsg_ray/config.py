@@ -53,11 +53,6 @@ class Engine(Section):
     max_model_len: int = Field(512, ge=64, description="Context length (prompt + generation) in tokens.")
     threads: int | None = Field(None, ge=1, description="torch threads in the actor (None: Ray's default).")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one engine spans (vLLM; one node).")
-    seed_each_prompt: bool = Field(
-        True,
-        description="Seed each prompt's samples from its record's seed (a retried or resumed row redraws the "
-        "same samples). False: vLLM's faster unseeded sampling; samples then depend on the batch.",
-    )
     cpu_top_p: Literal["head", "vllm"] = Field(
         "head",
         description="vLLM on CPU: top-k/top-p over each row's 1,024 largest logits (exact, no vocabulary sort), "
@@ -75,7 +70,6 @@ class Engine(Section):
             max_model_len=self.max_model_len,
             threads=self.threads,
             tensor_parallel_size=self.tensor_parallel_size,
-            seed_each_prompt=self.seed_each_prompt,
             cpu_top_p=self.cpu_top_p,
             extra=dict(self.options),
         )
@@ -337,7 +331,20 @@ class PrivacyConfig(Section):
     epsilon: float | None = Field(
         4.0, gt=0, description="ε of the candidate selection only (component-level, see the ledger); null: no noise."
     )
-    delta: float | None = Field(None, gt=0, lt=1, description="δ; null: 1/(N·ln N) from the counted input.")
+    delta: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="δ; null: 1/(n·ln n), n = the counted records (rpsg, rupta) or privacy.public_records "
+        "(augpe, dpsgd).",
+    )
+    public_records: int | None = Field(
+        None,
+        ge=2,
+        description="A size of the private set that may be published (declared by the data owner, e.g. a round "
+        "bound; never counted from the data). AUG-PE and DP-SGD protect a record's presence (add/remove), so "
+        "they neither publish nor use the counted N: δ's default and DP-SGD's sampling rate come from this.",
+    )
     allow_large_delta: bool = Field(
         False, description="Accept a configured δ ≥ 1/N (such a δ permits leaking a whole record); refused otherwise."
     )
@@ -401,7 +408,12 @@ class DpsgdConfig(Section):
     samples: int = Field(64, ge=1, description="Synthetic samples generated (split evenly over labels, not data).")
     labels: list[str] = Field(["positive", "negative"], description="Public label set for conditioned prompts.")
     steps: int = Field(40, ge=1, description="Optimizer steps (each one Poisson-sampled batch).")
-    expected_batch_size: int = Field(64, ge=1, description="Expected Poisson batch size; sampling rate q = this / N.")
+    expected_batch_size: int = Field(
+        64,
+        ge=1,
+        description="Poisson sampling rate q = this / privacy.public_records (each step includes each record "
+        "independently with probability q).",
+    )
     max_grad_norm: float = Field(1.0, gt=0, description="Per-sample clipping norm C.")
     learning_rate: float = Field(5e-4, gt=0, description="Adam learning rate.")
     trainable_layers: int = Field(

@@ -109,17 +109,25 @@ def machine_record(cfg: Config) -> dict[str, Any]:
     return {"cpu": cpu_info(), "engine_dtypes": dtypes}
 
 
-def _selection_observed(counts: RunCounts) -> dict[str, float | int]:
-    """How the noisy selection behaved on this run's private scores: the rate at which it released the best
-    candidate, the rate the calibrated σ predicts for these very scores, and the mean lead of the best."""
+def _selection_observed(counts: RunCounts) -> dict[str, Any]:
+    """How the noisy selection behaved on this run's private scores: per pass, the rate at which it released the
+    best candidate and the rate the calibrated σ predicts for these very scores. Pass 1 runs for every row; the
+    retry's rates are conditional on reaching it (its noise is independent of pass 1's), so each prediction is
+    unbiased for what it is compared with."""
     n = counts.active["select_argmax"]
     if not n:
         return {"selections": 0}
+    retried = counts.active["retry_argmax"]
     return {
         "selections": n,
         "released_best_rate": counts.sums["select_argmax"] / n,
         "predicted_best_rate": counts.sums["select_p_argmax"] / n,
         "mean_best_lead": counts.sums["select_gap"] / n,
+        "retry": {
+            "selections": retried,
+            "released_best_rate": counts.sums["retry_argmax"] / retried if retried else None,
+            "predicted_best_rate": counts.sums["retry_p_argmax"] / retried if retried else None,
+        },
     }
 
 

@@ -44,6 +44,15 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{sel['released_best_rate']:.0%} of {sel['selections']} (σ predicts {sel['predicted_best_rate']:.0%})",
             )
         )
+        retry = sel["retry"]
+        if retry["selections"]:
+            rows.append(
+                (
+                    "retry pass released the best candidate",
+                    f"{retry['released_best_rate']:.0%} of {retry['selections']} "
+                    f"(σ predicts {retry['predicted_best_rate']:.0%})",
+                )
+            )
     rows.append(("tokens generated", str(sum(manifest["tokens_generated"].values()))))
     rows.append(("wall time", f"{manifest['wall_seconds']:.1f} s"))
     seconds, rss = manifest["phase_wall_seconds"], manifest["driver_peak_rss_mib"]
@@ -68,6 +77,9 @@ def selection_table(ledger: Ledger) -> list[tuple[str, str]]:
     rows = [(f"best leads by {gap}", f"{p:.3f}") for gap, p in u["p_best_at_gap"].items()]
     rows.append(("best leads by the whole score range", f"{u['p_best_at_full_range']:.3f}"))
     rows.append(("uniform choice (no information)", f"{u['uniform']:.3f}"))
+    agree = u["p_agreeing_pick"]
+    rows.append(("final pick agrees with the label, one selection", f"{agree['single_selection']:.3f}"))
+    rows.append(("final pick agrees with the label, with the retry as configured", f"{agree['final']:.3f}"))
     return rows
 
 

@@ -26,7 +26,6 @@ class EngineSpec:
     threads: int | None = None
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.85
-    seed_each_prompt: bool = True
     cpu_top_p: Literal["head", "vllm"] = "head"
     extra: dict[str, object] = field(default_factory=dict)
 

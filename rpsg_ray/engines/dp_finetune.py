@@ -95,11 +95,43 @@ def trainable_linears(model: object, last_layers: int) -> list[object]:
     return linears
 
 
+def poisson_loader(dataset: object, sample_rate: float, seed: int) -> object:
+    """Batches in which each example is included independently with probability `sample_rate` (the ledger's
+    q), drawn from a generator seeded by the run's key. opacus' own conversion of a fixed-batch loader would
+    sample at 1/len(loader) instead (1/6 = 0.167 against q = 0.193 at N = 331) and draw from its own RNG."""
+    import torch
+    from opacus.data_loader import DPDataLoader
+
+    return DPDataLoader(dataset, sample_rate=sample_rate, generator=torch.Generator().manual_seed(seed))
+
+
+def private_training(model: object, params: list[object], dataset: object, t: DpTraining) -> tuple[object, ...]:
+    """(model, optimizer, loader) as trained: Poisson batches at the ledger's rate and, unless the plan trains
+    without noise, per-sample clipping at C and Gaussian noise σ·C from the keyed generator on every step."""
+    import torch
+    from opacus import PrivacyEngine
+
+    loader = poisson_loader(dataset, t.sample_rate, t.sampling_seed)
+    optimizer = torch.optim.Adam(params, lr=t.learning_rate)
+    if t.noise_multiplier is None:
+        return model, optimizer, loader
+    # poisson_sampling=False: the loader already is the Poisson one at the ledger's q; opacus would rebuild it
+    # at 1/len(loader). Its optimizer still scales the noisy sum by a fixed expected batch (post-processing).
+    return PrivacyEngine(accountant="prv").make_private(
+        module=model,
+        optimizer=optimizer,
+        data_loader=loader,
+        noise_multiplier=t.noise_multiplier,
+        max_grad_norm=t.max_grad_norm,
+        poisson_sampling=False,
+        noise_generator=torch.Generator().manual_seed(t.noise_seed),
+    )
+
+
 def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]], t: DpTraining) -> DpTrainingResult:
     """Train, save the model and tokenizer to ``out_dir`` (an HF folder any engine loads), return what happened."""
     import torch
-    from opacus import PrivacyEngine
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import TensorDataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     set_threads(t.threads)
@@ -109,23 +141,8 @@ def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]]
     linears = trainable_linears(model, t.trainable_layers)
     enc = encode_examples(tokenizer, examples, t.max_length)
     dataset = TensorDataset(enc["input_ids"], enc["attention_mask"], enc["labels"])
-    batch_size = max(1, round(t.sample_rate * len(dataset)))
-    sampling = torch.Generator().manual_seed(t.sampling_seed)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=sampling)
     params = [p for m in linears for p in m.parameters()]
-    optimizer = torch.optim.Adam(params, lr=t.learning_rate)
-    if t.noise_multiplier is not None:
-        noise = torch.Generator().manual_seed(t.noise_seed)
-        engine = PrivacyEngine(accountant="prv")
-        model, optimizer, loader = engine.make_private(
-            module=model,
-            optimizer=optimizer,
-            data_loader=loader,
-            noise_multiplier=t.noise_multiplier,
-            max_grad_norm=t.max_grad_norm,
-            poisson_sampling=True,
-            noise_generator=noise,
-        )
+    model, optimizer, loader = private_training(model, params, dataset, t)
     losses, sizes, step = [], [], 0
     while step < t.steps:
         for input_ids, attention_mask, labels in loader:

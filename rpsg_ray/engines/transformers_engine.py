@@ -76,7 +76,6 @@ class TransformersGenerator:
         dtype = getattr(torch, resolve_dtype(spec.dtype, on_gpu=self.device == "cuda"))
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
         self.max_model_len = spec.max_model_len
-        self.seed_each_prompt = spec.seed_each_prompt
         vocab = self.model.get_output_embeddings().out_features
         self.chunk_tokens = max(1, LOGITS_CHUNK_BYTES // (4 * vocab))
         self.softcap = getattr(self.model.config, "final_logit_softcapping", None)
@@ -121,18 +120,13 @@ class TransformersGenerator:
             eos_token_id=self.model.generation_config.eos_token_id,
             stop_strings=list(sampling.stop) or None,
         )
-        if self.seed_each_prompt:
-            generators = [
-                torch.Generator(device=self.device).manual_seed((seed * 65_537 + j) % 2**63)  # keyed seeds are 63-bit
-                for seed in seeds
-                for j in range(sampling.n)
-            ]
-            config.do_sample = False  # the processor has sampled: greedy takes its one-hot choice
-            processors = LogitsProcessorList([SeededSampler(sampling, generators)])
-        else:  # transformers' sampler: faster, but a row's samples depend on its batch-mates
-            torch.manual_seed(seeds[0] if seeds else 0)
-            config.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
-            processors = LogitsProcessorList()
+        generators = [
+            torch.Generator(device=self.device).manual_seed((seed * 65_537 + j) % 2**63)  # keyed seeds are 63-bit
+            for seed in seeds
+            for j in range(sampling.n)
+        ]
+        config.do_sample = False  # the processor has sampled: greedy takes its one-hot choice
+        processors = LogitsProcessorList([SeededSampler(sampling, generators)])
         with torch.no_grad():
             out = self.model.generate(
                 input_ids=ids,

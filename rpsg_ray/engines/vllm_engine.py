@@ -66,7 +66,6 @@ class VllmGenerator:
         self.llm = LLM(**engine_kwargs(model_path, spec, cpu))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = spec.max_model_len
-        self.seed_each_prompt = spec.seed_each_prompt
 
     def generate(
         self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
@@ -90,7 +89,7 @@ class VllmGenerator:
                 top_k=sampling.top_k,
                 max_tokens=budget,
                 stop=list(sampling.stop) or None,
-                seed=seed if self.seed_each_prompt else None,
+                seed=seed,  # every request keyed: its samples never depend on its batch-mates
             )
             for seed, budget in zip(seeds, budgets, strict=True)
         ]

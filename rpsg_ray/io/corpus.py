@@ -44,10 +44,8 @@ class PrivateCorpus:
     ledger: Ledger
     key: RunKey
     one_row_per_id: bool
-
-    @property
-    def n_records(self) -> int:
-        return self.ledger.n_private_records
+    n_records: int
+    """The counted valid records (private: only methods whose relation leaves it unprotected publish it)."""
 
     def records(self) -> ray.data.Dataset:
         """Every valid record, seed sample or not: what the private index, calibration, votes and training read."""
@@ -86,4 +84,4 @@ def open_private_corpus(
         ledger = ledger_for(cfg, cfg.method, n_records)
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
-    return PrivateCorpus(cfg, units, inventory, ledger, key, one_row_per_id)
+    return PrivateCorpus(cfg, units, inventory, ledger, key, one_row_per_id, n_records)

@@ -71,6 +71,13 @@ class Vote:
         return {"hist": hist[None, :]}
 
 
+def noisy_votes(counts: np.ndarray, sigma: float, seed: int, threshold: float) -> np.ndarray:
+    """The released histogram: the vote counts plus N(0, σ²) per sample (σ from the ledger, sensitivity 1), drawn
+    from a keyed seed; counts under the threshold after noise are set to 0."""
+    noisy = counts + np.random.default_rng(seed).normal(0.0, sigma, len(counts))
+    return np.where(noisy < threshold, 0.0, noisy)
+
+
 def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
     cfg = cfg.model_copy(update={"method": "augpe"})  # the ledger and manifests name the method that ran
     a, layout = cfg.augpe, RunLayout(Path(cfg.output_dir))
@@ -115,8 +122,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
                 compute=ray.data.ActorPoolStrategy(size=1),
             ).take_all()
             counts = np.sum([h["hist"] for h in hists], axis=0).astype(float)
-            noise = np.random.default_rng(key.noise_seed("augpe", "vote", t)).normal(0, ledger.sigma, len(counts))
-            noisy = np.where(counts + noise < a.threshold, 0.0, counts + noise)
+            noisy = noisy_votes(counts, ledger.sigma, key.noise_seed("augpe", "vote", t), a.threshold)
             chosen = []
             for lab in a.labels:
                 idx = np.flatnonzero(np.array(pop_labels) == lab)
@@ -134,7 +140,7 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
         "wall_seconds": wall,
         "calls_per_retained": calls / len(kept),
         "phases": phases,
-        "private_records": ledger.n_private_records,
+        "private_records": corpus.n_records,
         "config": cfg.augpe.model_dump(mode="json"),
     }
     write_outputs(cfg, layout, manifest, ledger, len(kept))

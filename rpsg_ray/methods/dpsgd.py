@@ -31,7 +31,7 @@ from rpsg_ray.manifest import write_outputs
 from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_synthetic
 from rpsg_ray.operators import Generate, StageOp, actor_env, run_stages
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.privacy.ledger import Ledger, dpsgd_sample_rate
+from rpsg_ray.privacy.ledger import Ledger
 from rpsg_ray.runtime import ray_runtime
 
 
@@ -44,12 +44,13 @@ def _train(cfg: Config, valid: ray.data.Dataset, model_dir: str, training: DpTra
     return asdict(dp_finetune(resolve_model_path(cfg.dpsgd.model), Path(model_dir), examples, training))
 
 
-def training_plan(cfg: Config, ledger: Ledger, n_records: int, key: RunKey) -> DpTraining:
+def training_plan(cfg: Config, ledger: Ledger, key: RunKey) -> DpTraining:
+    """How the trainer runs, from the ledger itself: its noise multiplier and its sampling rate."""
     d = cfg.dpsgd
     return DpTraining(
         noise_multiplier=ledger.sigma if ledger.epsilon is not None else None,
         max_grad_norm=d.max_grad_norm,
-        sample_rate=dpsgd_sample_rate(cfg, n_records),
+        sample_rate=ledger.composition["sample_rate"],
         steps=d.steps,
         learning_rate=d.learning_rate,
         trainable_layers=d.trainable_layers,
@@ -86,7 +87,7 @@ def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) 
     with ray_runtime(cfg.runtime, address):
         corpus = open_private_corpus(cfg, units, key, seeds=None, one_row_per_id=True)
         ledger, n_records = corpus.ledger, corpus.n_records
-        plan = training_plan(cfg, ledger, n_records, key)
+        plan = training_plan(cfg, ledger, key)
         r = cfg.dpsgd.resources
         trained = ray.get(
             _train.options(

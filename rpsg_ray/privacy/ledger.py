@@ -21,7 +21,7 @@ from rpsg_ray.privacy.accountant import (
     dpsgd_noise_multiplier,
     library_version,
 )
-from rpsg_ray.privacy.mechanisms import p_best_for_gap, score_range, selection_sensitivity
+from rpsg_ray.privacy.mechanisms import p_agreeing_pick, p_best_for_gap, score_range, selection_sensitivity
 
 if TYPE_CHECKING:
     from rpsg_ray.config import Config
@@ -30,19 +30,30 @@ KEY_ASSUMPTION = (
     "The noise is drawn from the run's secret key (private/run.key, 256 bits, never published). The guarantee "
     "holds only while that key stays secret: anyone holding it can recompute and subtract the noise."
 )
+RPSG_RELATION = (
+    "Neighbours differ in one record's cosines to its K candidate abstractions (clipped to [cos_min, cos_max]), "
+    "with the candidates, the record's label and its place in the run fixed and public: component-level, not the "
+    "addition or removal of a record."
+)
+RPSG_SCOPE = (
+    "Covers only which of the K candidate abstractions of each seed is passed to the rewrite stage (both "
+    "selections of the retry pass composed); the synthetic dataset as a whole has no formal DP guarantee."
+)
 RPSG_COVERS = [
     "Component-level only: which of the K candidate abstractions of each seed is released to the rewrite stage "
-    "(Gaussian report-noisy-max on fixed-range scores; the retry selection is composed whenever enabled). "
-    "With the K candidates fixed and the record's slot public, the released index is (ε, δ)-DP with respect to "
-    "the record's score vector in [lo, hi]^K.",
+    "(Gaussian report-noisy-max on fixed-range scores). With the K candidates and the seed's label fixed and "
+    "public, each candidate's agreement with the label is a public shift of its score, and the released index is "
+    "(ε, δ)-DP with respect to the record's cosine vector in [cos_min, cos_max]^K (Δ₂ = w_cos·(cos_max − "
+    "cos_min)·√K). The retry pass runs when the released pick disagrees with the public label; its selection is "
+    "composed adaptively, and counted whenever the retry is enabled.",
 ]
 RPSG_NOT_COVERED = [
     "Dataset-level add/remove DP: a record's presence decides which rows exist, the seed sample's rank spans all "
     "ids, and first-occurrence de-duplication lets an added row displace another record.",
     "The candidates themselves: they are generated from the private record, so every option carries its content.",
-    "The sentiment label (from the input or a classifier) and the length target (from the seed's word count) "
-    "go into prompts and scores without noise; each published row carries its seed's label.",
-    "The decision to run the retry pass depends on the private label.",
+    "The sentiment label (from the input or a classifier) is treated as public: it goes into prompts and scores "
+    "without noise, decides whether the retry runs, and each published row carries it. The length target (from "
+    "the seed's word count) goes into prompts without noise.",
     "The NLL filter's bounds are calibrated on a keyed random sample of private records, and the similarity filter "
     "compares every output with every private record; which rows survive depends on private data.",
     "Prompts sent to the generator carry private-derived text (the released abstraction and its rewrites).",
@@ -50,10 +61,24 @@ RPSG_NOT_COVERED = [
     "End to end, the synthetic dataset has NO formal (ε, δ)-DP guarantee with respect to the private records; "
     "its privacy rests on the empirical audit.",
 ]
-PUBLISHED_PRIVATE_DERIVED = [
+COUNTED_N = (
+    "N, the count of valid private records, is published (ledger and public manifest) and sets δ's default "
+    "1/(N·ln N): this relation does not protect whether a record is present, so N is not protected either."
+)
+PUBLIC_N = (
+    "The count of private records is not published: δ's default 1/(n·ln n){rate} uses n = privacy.public_records "
+    "= {n}, a size the data owner declared public, and the number of published rows and their labels are fixed "
+    "by the config."
+)
+PUBLISHED_COUNTED = [
     "N, the count of valid private records (it sets δ), in this ledger and the public manifest.",
-    "The number of published synthetic rows (visible from the file itself).",
+    "The number of published synthetic rows (one per seed that passed every filter, so it depends on private data).",
     "Each published row's label, which is its seed's label.",
+]
+PUBLISHED_ADD_REMOVE = [
+    "The synthetic texts: post-processing of the DP release (noisy votes, or the DP fine-tuned model).",
+    "Nothing else: the published row count and the labels' counts are fixed by the config, and N is not published "
+    "(privacy.public_records, a declared public figure, stands in for it).",
 ]
 GAPS = (0.05, 0.1, 0.25, 0.5)
 
@@ -73,6 +98,9 @@ class Ledger:
     n_private_records: int | None
     delta_source: str
     scope: dict[str, list[str]]
+    about_n: str = ""
+    scope_summary: str = ""
+    public_records: int | None = None
     key_assumption: str = KEY_ASSUMPTION
     published_private_derived: list[str] = field(default_factory=list)
     selection_utility: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +108,10 @@ class Ledger:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def statement(self) -> str:
+        """The relation, what is published about N, and the scope: one sentence each, as printed everywhere."""
+        return f"Neighbouring: {self.neighbouring}\nN: {self.about_n}\nScope: {self.scope_summary}"
 
     def summary(self) -> str:
         if self.epsilon is None:
@@ -89,30 +121,44 @@ class Ledger:
             f"{self.composition['count']} composed Gaussian release(s); {self.accountant.split(' (')[0]}"
         )
         if self.method != "rpsg":
-            return f"{head}. Covers: {self.scope['covers'][0]}"
+            return f"{head}. {self.scope_summary}"
         u = self.selection_utility
         return (
-            f"{head}. Component-level: the choice among K={u['k']} candidates; no dataset-level DP. At this ε the "
-            f"pick is the best candidate with probability {u['p_best_at_full_range']:.2f} even when it leads by the "
-            f"whole score range (uniform: {u['uniform']:.2f})."
+            f"{head}. Component-level: the choice among K={u['k']} candidates (label public); no dataset-level DP. "
+            f"At this ε one selection releases the best candidate with probability {u['p_best_at_full_range']:.2f} "
+            f"even when it leads by the whole score range (uniform: {u['uniform']:.2f})."
         )
 
 
-def resolve_delta(delta: float | None, n_records: int | None, allow_large: bool) -> tuple[float, str, list[str]]:
-    """The δ to use and where it came from; δ ≥ 1/N (a δ that permits leaking a whole record) is refused
-    unless ``allow_large`` is set explicitly."""
+def resolve_delta(delta: float | None, n: int | None, allow_large: bool, n_name: str) -> tuple[float, str, list[str]]:
+    """The δ to use and where it came from; δ ≥ 1/n (a δ that permits leaking a whole record) is refused
+    unless ``allow_large`` is set explicitly. ``n_name`` says what n is, for the ledger."""
     if delta is None:
-        if not n_records:
-            raise PrivacyParameterError("delta is required when the number of private records is unknown")
-        return default_delta(n_records), f"default 1/(N·ln N) with N = {n_records} counted private records", []
-    if not n_records:
-        return delta, "configured (N unknown: δ < 1/N not checked)", []
-    if delta >= 1.0 / n_records:
-        note = f"δ = {delta:g} is ≥ 1/N = {1.0 / n_records:.3g}: such a δ permits leaking a whole record"
+        if not n:
+            raise PrivacyParameterError(f"privacy.delta is required when {n_name} is unknown")
+        return default_delta(n), f"default 1/(n·ln n) with n = {n}, {n_name}", []
+    if not n:
+        return delta, f"configured ({n_name} unknown: δ < 1/n not checked)", []
+    if delta >= 1.0 / n:
+        note = f"δ = {delta:g} is ≥ 1/n = {1.0 / n:.3g} ({n_name}): such a δ permits leaking a whole record"
         if not allow_large:
             raise PrivacyParameterError(f"{note}; lower privacy.delta or set privacy.allow_large_delta: true")
         return delta, "configured (allow_large_delta)", [note]
     return delta, "configured", []
+
+
+def add_remove_delta(cfg: Config, counted: int | None) -> tuple[float, str, list[str]]:
+    """δ for a method that protects a record's presence: from privacy.public_records, never the counted N,
+    which stays private. δ < 1/N is still checked against the counted N where it is known; the refusal goes to
+    the operator only, and nothing about N goes into the (public) ledger."""
+    p = cfg.privacy
+    d, source, notes = resolve_delta(p.delta, p.public_records, p.allow_large_delta, "privacy.public_records")
+    if counted and d >= 1.0 / counted and not p.allow_large_delta:
+        raise PrivacyParameterError(
+            f"δ = {d:g} is ≥ 1/N for the {counted} counted private records (it permits leaking a whole record); "
+            "lower privacy.delta, declare a larger privacy.public_records, or set privacy.allow_large_delta: true"
+        )
+    return d, source, notes
 
 
 def _selection_weights(cfg: Config) -> dict[str, float]:
@@ -123,29 +169,37 @@ def _selection_weights(cfg: Config) -> dict[str, float]:
     }
 
 
-def selection_utility(sigma: float, k: int, lo: float, hi: float) -> dict[str, Any]:
-    """What the noisy selection buys at σ: P(pick = best) when the best leads the others by a given gap."""
+def selection_utility(sigma: float, cfg: Config) -> dict[str, Any]:
+    """What the noisy selection buys at σ: P(pick = best) when the best leads the others by a given gap, for
+    each selection, and P(the final pick agrees with the label) with and without the retry pass."""
+    s, k = cfg.stages.select, cfg.stages.abstract.candidates
+    lo, hi = score_range(**_selection_weights(cfg))
+    lead = s.w_agree + s.w_disagree
     return {
         "k": k,
         "uniform": 1.0 / k,
         "p_best_at_gap": {str(g): p_best_for_gap(g, sigma, k) for g in GAPS},
         "p_best_at_full_range": p_best_for_gap(hi - lo, sigma, k),
-        "meaning": "probability that the released candidate is the best-scoring one, if it leads every other "
-        "candidate by the gap; the run's own observed gaps are in the private manifest",
+        "p_agreeing_pick": {
+            "single_selection": p_agreeing_pick(lead, sigma, k, retry=False),
+            "final": p_agreeing_pick(lead, sigma, k, retry=s.retry),
+            "scenario": f"one of the K candidates agrees with the label (a lead of {lead:g} at equal cosines) and "
+            "so does one of the retry's K−1 fresh samples",
+        },
+        "meaning": "p_best_*: probability that one selection releases the best-scoring candidate if it leads every "
+        "other by the gap; p_agreeing_pick.final: the distribution of the final pick, retry included. The run's own "
+        "observed rates are in the private manifest",
     }
 
 
 def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """Calibrate σ for the RPSG selection (or take a given σ) and describe it; epsilon null: no noise, no claim."""
-    k, selections = cfg.stages.abstract.candidates, cfg.stages.select.selections
+    k, selections, s = cfg.stages.abstract.candidates, cfg.stages.select.selections, cfg.stages.select
     lo, hi = score_range(**_selection_weights(cfg))
-    sensitivity = selection_sensitivity(lo, hi, k)
-    composition = {"count": selections, "kind": "sequential per record (the retry is counted whenever enabled)"}
-    neighbouring = (
-        "one record's K-score vector replaced by any other in [lo, hi]^K, with the K candidates fixed and the "
-        "record's slot public (not dataset-level add/remove)"
-    )
+    sensitivity = selection_sensitivity(s.w_cos, s.cos_min, s.cos_max, k)
+    composition = {"count": selections, "kind": "adaptive, per record (the retry is counted whenever enabled)"}
     mechanism = f"Gaussian report-noisy-max over K={k} candidate scores in fixed range [{lo:g}, {hi:g}]"
+    sentences = {"about_n": COUNTED_N, "scope_summary": RPSG_SCOPE}
     eps = cfg.privacy.epsilon
     if eps is None and sigma is None:
         return no_guarantee(
@@ -156,11 +210,11 @@ def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) 
             "no formal guarantee: privacy.epsilon is null",
             sensitivity=sensitivity,
             composition=composition,
-            neighbouring=neighbouring,
-            published=PUBLISHED_PRIVATE_DERIVED,
-            selection=selection_utility(0.0, k, lo, hi),
+            neighbouring=RPSG_RELATION,
+            published=PUBLISHED_COUNTED,
+            selection=selection_utility(0.0, cfg),
         )
-    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
+    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta, "counted records")
     if sigma is None:
         sigma = calibrate_sigma(eps, d, sensitivity, selections)
     else:
@@ -173,27 +227,30 @@ def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) 
         sigma,
         sensitivity,
         composition,
-        neighbouring,
+        RPSG_RELATION,
         ACCOUNTANT,
         library_version(),
         n_records,
         source,
         {"covers": RPSG_COVERS, "not_covered": RPSG_NOT_COVERED},
-        published_private_derived=PUBLISHED_PRIVATE_DERIVED,
-        selection_utility=selection_utility(sigma, k, lo, hi),
+        **sentences,
+        published_private_derived=PUBLISHED_COUNTED,
+        selection_utility=selection_utility(sigma, cfg),
         warnings=notes,
     )
 
 
 def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
-    """AUG-PE: T Gaussian histogram releases, sensitivity 1 (each record votes once) → μ = √T/σ."""
+    """AUG-PE: T Gaussian histogram releases, sensitivity 1 (each record votes once) → μ = √T/σ. Add/remove
+    relation, so the counted N (``n_records``) only checks δ and is never written into the ledger."""
     iterations = cfg.augpe.iterations
-    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
+    d, source, notes = add_remove_delta(cfg, n_records)
     if sigma is None:
         if cfg.privacy.epsilon is None:
             raise PrivacyParameterError("AUG-PE needs privacy.epsilon or a sigma")
         sigma = calibrate_sigma(cfg.privacy.epsilon, d, 1.0, iterations)
     eps = GaussianComposition(1.0, sigma, iterations).epsilon(d)
+    scope = "Covers the whole released synthetic set: the generator never sees private text; only noisy votes do."
     return Ledger(
         "augpe",
         "Gaussian noise on nearest-neighbour vote histograms (sensitivity 1)",
@@ -202,50 +259,68 @@ def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         sigma,
         1.0,
         {"count": iterations, "kind": "sequential over iterations; μ-GDP μ = √T/σ"},
-        "add/remove one private record (it casts one vote per iteration; every row of a duplicated id is set "
-        "aside, so one id never votes twice)",
+        "Neighbours differ by the addition or removal of one private record (it casts one vote per iteration; every "
+        "row of a duplicated id is set aside, so one id never votes twice).",
         ACCOUNTANT,
         library_version(),
-        n_records,
+        None,
         source,
-        {
-            "covers": ["The whole released synthetic set: the generator never sees private text; only noisy votes do."],
-            "not_covered": ["The public generator's own training data (assumed public)."],
-        },
-        published_private_derived=PUBLISHED_PRIVATE_DERIVED[:2],
+        {"covers": [scope], "not_covered": ["The public generator's own training data (assumed public)."]},
+        about_n=PUBLIC_N.format(rate="", n=cfg.privacy.public_records),
+        scope_summary=scope,
+        public_records=cfg.privacy.public_records,
+        published_private_derived=PUBLISHED_ADD_REMOVE,
         warnings=notes,
     )
 
 
-def dpsgd_sample_rate(cfg: Config, n_records: int) -> float:
-    return min(1.0, cfg.dpsgd.expected_batch_size / max(n_records, 1))
+def dpsgd_sample_rate(cfg: Config) -> float:
+    """q = expected_batch_size / privacy.public_records: a public rate, so the realised batches (mean q·N)
+    reveal nothing the accountant does not cover."""
+    n = cfg.privacy.public_records
+    if not n:
+        raise PrivacyParameterError(
+            "DP-SGD needs privacy.public_records (a size of the private set that may be published) for its "
+            "sampling rate: the counted N is private under add/remove"
+        )
+    return min(1.0, cfg.dpsgd.expected_batch_size / n)
 
 
 def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """DP-SGD: `steps` Poisson-subsampled Gaussian steps on clipped per-sample gradients; ε from opacus' PRV
-    accountant. `sigma` is the noise multiplier σ/C; epsilon null and no sigma: no noise, no claim."""
+    accountant. `sigma` is the noise multiplier σ/C; epsilon null and no sigma: no noise, no claim. Add/remove
+    relation, so the counted N (``n_records``) only checks δ and is never written into the ledger."""
     d = cfg.dpsgd
-    if not n_records:
-        raise PrivacyParameterError("DP-SGD needs the number of private records (--records) for its sampling rate")
-    q = dpsgd_sample_rate(cfg, n_records)
+    q = dpsgd_sample_rate(cfg)
     mechanism = (
         f"DP-SGD (opacus): per-sample clipping at C={d.max_grad_norm:g}, Poisson sampling at q={q:.4g}, "
         f"{d.steps} steps; only the linear layers of the last {d.trainable_layers} blocks of {d.model} train"
     )
     composition = {"count": d.steps, "kind": "Poisson-subsampled Gaussian steps", "sample_rate": q}
-    neighbouring = "add/remove one private record (one training example; every row of a duplicated id is set aside)"
+    neighbouring = (
+        "Neighbours differ by the addition or removal of one private record (one training example; every row of a "
+        "duplicated id is set aside)."
+    )
+    scope = (
+        "Covers the whole released synthetic set, end to end: the fine-tuned model is (ε, δ)-DP and every sample "
+        "drawn from it is post-processing (labels are chosen without looking at private data)."
+    )
+    rate = ", like the sampling rate q = expected_batch_size / n,"
+    about_n = PUBLIC_N.format(rate=rate, n=cfg.privacy.public_records)
     if cfg.privacy.epsilon is None and sigma is None:
         return no_guarantee(
             "dpsgd",
             mechanism,
-            n_records,
+            None,
             "Everything: the model is fine-tuned without noise.",
             "no formal guarantee: privacy.epsilon is null (ε = ∞ reference run)",
             sensitivity=d.max_grad_norm,
             composition=composition,
             neighbouring=neighbouring,
+            published=PUBLISHED_ADD_REMOVE,
+            about_n=about_n,
         )
-    delta, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta)
+    delta, source, notes = add_remove_delta(cfg, n_records)
     if sigma is None:
         sigma = dpsgd_noise_multiplier(cfg.privacy.epsilon, delta, q, d.steps)
     return Ledger(
@@ -259,16 +334,13 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         neighbouring,
         DPSGD_ACCOUNTANT,
         library_version(),
-        n_records,
+        None,
         source,
-        {
-            "covers": [
-                "The whole released synthetic set, end to end: the fine-tuned model is (ε, δ)-DP and every sample "
-                "drawn from it is post-processing (labels are chosen without looking at private data)."
-            ],
-            "not_covered": ["The public base model's own training data (assumed public)."],
-        },
-        published_private_derived=PUBLISHED_PRIVATE_DERIVED[:2],
+        {"covers": [scope], "not_covered": ["The public base model's own training data (assumed public)."]},
+        about_n=about_n,
+        scope_summary=scope,
+        public_records=cfg.privacy.public_records,
+        published_private_derived=PUBLISHED_ADD_REMOVE,
         warnings=notes,
     )
 
@@ -282,7 +354,9 @@ def rupta_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         "Everything: the generator reads each private record and rewrites it, and no noise is added. Its privacy "
         "rests on the evaluators' feedback (heuristic) and on the empirical audit.",
         "no formal guarantee: RUPTA is not differentially private",
-        published=[*PUBLISHED_PRIVATE_DERIVED, "Each published row rewrites one private record."],
+        published=[*PUBLISHED_COUNTED, "Each published row rewrites one private record."],
+        about_n="N, the count of valid private records, is published (ledger and public manifest); with no DP claim "
+        "there is no relation for it to break.",
     )
 
 
@@ -294,9 +368,10 @@ def no_guarantee(
     warning: str,
     sensitivity: float | None = None,
     composition: dict[str, Any] | None = None,
-    neighbouring: str = "n/a",
+    neighbouring: str = "None: no noise is added, so no two inputs are made indistinguishable.",
     published: list[str] | None = None,
     selection: dict[str, Any] | None = None,
+    about_n: str = COUNTED_N,
 ) -> Ledger:
     """The ledger of a run that adds no noise: no ε, no accountant, and the reason in words."""
     return Ledger(
@@ -313,7 +388,9 @@ def no_guarantee(
         n_records,
         "n/a",
         {"covers": [], "not_covered": [not_covered]},
-        published_private_derived=published or PUBLISHED_PRIVATE_DERIVED[:2],
+        about_n=about_n,
+        scope_summary="Covers nothing: no noise is added, so no (ε, δ) is claimed.",
+        published_private_derived=published or PUBLISHED_COUNTED,
         selection_utility=selection or {},
         warnings=[warning],
     )
@@ -323,4 +400,6 @@ LEDGERS = {"rpsg": rpsg_ledger, "augpe": augpe_ledger, "dpsgd": dpsgd_ledger, "r
 
 
 def ledger_for(cfg: Config, method: str, n_records: int | None, sigma: float | None = None) -> Ledger:
+    """The method's ledger; ``n_records`` is the counted N (published only by methods whose relation does not
+    protect a record's presence)."""
     return LEDGERS[method](cfg, n_records, sigma)

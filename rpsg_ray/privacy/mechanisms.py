@@ -1,13 +1,19 @@
-"""Gaussian report-noisy-max over a fixed-range score vector (the RPSG candidate selection).
+"""Gaussian report-noisy-max over fixed-range candidate scores (the RPSG candidate selection).
 
-What is proved, and relative to what. For one seed, the K candidates are generated first and then
-held fixed; the record's slot in the run is public. Each score lies in the fixed interval [lo, hi]
-set by the config (cosine clipped to [cos_min, cos_max], agreement in {0, 1}), never normalised on
-the data, so two records can give score vectors anywhere in [lo, hi]^K: the L2 sensitivity of the
-score vector is Δ₂ = (hi − lo)·√K. Releasing argmax(s + N(0, σ²I)) is post-processing of the
-Gaussian mechanism on s, so **the released index is (ε, δ)-DP with respect to the record's score
-vector**. With the retry pass enabled, two such releases happen per record, and both are composed
-whether or not the retry fires (firing depends on the private label).
+What is proved, and relative to what. For one seed, the K candidates are generated first and then held
+fixed, and the seed's label is public (each published row carries it). Each candidate's agreement with the
+label is then fixed too: the agreement term of a score is a public shift. What varies with the record's
+content is the cosine term, w_cos·clip(cos, cos_min, cos_max), so two neighbouring records give score
+vectors that differ by at most Δ₂ = w_cos·(cos_max − cos_min)·√K. Releasing argmax(s + N(0, σ²I)) is
+post-processing of the Gaussian mechanism on s, so **the released index is (ε, δ)-DP with respect to the
+record's cosine vector**. The retry pass runs when the released pick disagrees with the label: a function
+of the released pick and the public label, so its selection (over the released pick and K − 1 fresh
+candidates, also fixed) is an adaptive composition; both are accounted whenever the retry is enabled.
+
+Why the label must be public for this: agreement decides whether the retry runs, and agreeing and
+disagreeing scores overlap ([0.25, 1.0] against [−0.15, 0.6] with the defaults). Two records with identical
+score vectors, one whose candidates all agree and one whose candidates all disagree, would otherwise be
+neighbours whose outputs differ with certainty (one never retries, the other always does).
 
 What is NOT proved: dataset-level add/remove DP. A record's presence decides which rows exist, the
 candidates are generated from the record itself, the seed sample's rank spans all ids, and
@@ -33,9 +39,9 @@ def score_range(w_cos: float, w_agree: float, w_disagree: float, cos_min: float,
     return min(candidates), max(candidates)
 
 
-def selection_sensitivity(lo: float, hi: float, k: int) -> float:
-    """L2 sensitivity of a K-vector of scores each confined to [lo, hi]."""
-    return (hi - lo) * math.sqrt(k)
+def selection_sensitivity(w_cos: float, cos_min: float, cos_max: float, k: int) -> float:
+    """L2 sensitivity of the K scores when only the clipped cosines vary (candidates and label public)."""
+    return w_cos * (cos_max - cos_min) * math.sqrt(k)
 
 
 def score(
@@ -89,3 +95,11 @@ def selection_probabilities(scores: np.ndarray, sigma: float) -> np.ndarray:
 def p_best_for_gap(gap: float, sigma: float, k: int) -> float:
     """P(the noisy pick is the best of K candidates) when the best leads the other K−1 by ``gap``."""
     return selection_probability(np.array([gap] + [0.0] * (k - 1)), sigma, 0)
+
+
+def p_agreeing_pick(lead: float, sigma: float, k: int, retry: bool) -> float:
+    """P(the final pick agrees with the label) when one of K candidates agrees and leads the others by
+    ``lead`` (its agreement bonus, at equal cosines), and the retry's K−1 fresh samples hold one agreeing
+    candidate too: the retry runs after a disagreeing pick, over that pick and the fresh samples."""
+    first = p_best_for_gap(lead, sigma, k)
+    return first + (1.0 - first) * p_best_for_gap(lead, sigma, k) if retry else first

@@ -1,16 +1,19 @@
 """select: pick one abstraction per seed by Gaussian report-noisy-max on fixed-range scores.
 
-score = w_cos·clip(cos(seed, candidate)) + w_agree·agree − w_disagree·(1 − agree). σ comes from the
-privacy ledger (calibrated for the configured ε, δ); noise is a keyed draw from the run's secret key
-(record id, pass), so a retried task redraws the same noise and never spends budget twice, and nobody
-without the key can recompute it. Retry pass: when the seed is labelled and the released pick
-disagrees with the label, K−1 fresh samples plus the pass-1 pick compete in a second noisy
-selection (accounted whenever retry is enabled).
+score = w_cos·clip(cos(seed, candidate)) + w_agree·agree − w_disagree·(1 − agree). The label is public
+(it is published with the row), so agreement is a public shift and only the cosine term carries the
+record's content (privacy/mechanisms.py). σ comes from the privacy ledger (calibrated for the configured
+ε, δ); noise is a keyed draw from the run's secret key (record id, pass), so a retried task redraws the
+same noise and never spends budget twice, and nobody without the key can recompute it. Retry pass: when
+the seed is labelled and the released pick disagrees with the label, K−1 fresh samples plus the pass-1
+pick compete in a second noisy selection (accounted whenever retry is enabled).
 
-Per row it also records, for the private diagnostics only, which candidate was picked, whether it was
-the noiseless argmax, the exact probability of that at this σ, the lead of the best score over the
-runner-up and the noiseless scores: together they show how much the selection at this ε actually
-follows the scores, and let a test check the released picks against the ledger's σ.
+Per row it also records, for the private diagnostics only, what each pass did: which candidate it picked,
+whether that was the noiseless argmax, the exact probability of that at this σ, the lead of the best score
+over the runner-up and the noiseless scores. Pass 1 runs for every row, so its observed and predicted
+best rates compare without bias; the retry's are conditional on reaching it (its noise is independent
+of pass 1's). Together they show how much the selection at this ε follows the scores, and let a test
+check the released picks against the ledger's σ.
 """
 
 from __future__ import annotations
@@ -41,7 +44,13 @@ class Select(Stage):
         "select_p_argmax": pa.float32(),
         "select_gap": pa.float32(),
         "select_scores": pa.list_(pa.float32()),
+        "retry_choice": pa.int8(),
+        "retry_argmax": pa.bool_(),
+        "retry_p_argmax": pa.float32(),
+        "retry_gap": pa.float32(),
+        "retry_scores": pa.list_(pa.float32()),
     }
+    PASS_FIELDS = ("choice", "argmax", "p_argmax", "gap", "scores")
 
     def __init__(self, cfg: SelectStage, sigma: float, abstract: AbstractStage, domain: Domain, key: RunKey) -> None:
         self.cfg, self.sigma, self.abstract, self.domain, self.key = cfg, sigma, abstract, domain, key
@@ -79,11 +88,11 @@ class Select(Stage):
         best = int(np.argmax(scores))
         top = np.sort(scores)[::-1]
         return choice, {
-            "select_choice": choice,
-            "select_argmax": choice == best,
-            "select_p_argmax": selection_probability(scores, self.sigma, best),
-            "select_gap": float(top[0] - top[1]) if len(top) > 1 else 0.0,
-            "select_scores": scores.tolist(),
+            "choice": choice,
+            "argmax": choice == best,
+            "p_argmax": selection_probability(scores, self.sigma, best),
+            "gap": float(top[0] - top[1]) if len(top) > 1 else 0.0,
+            "scores": scores.tolist(),
         }
 
     def process(self, rows: pa.Table) -> StageResult:
@@ -92,6 +101,7 @@ class Select(Stage):
         seed_texts = texts(rows, "text")
         seed_vecs = self.embedder.embed(seed_texts)
         picks, passes, agrees, coss, diags, retry_rows = [], [], [], [], [], []
+        retry_diags: list[dict[str, object] | None] = [None] * len(ids)
         candidates = rows.column("candidates").to_pylist()
         for r, (scores, cos, agree) in enumerate(self._score(seed_vecs, candidates, labels)):
             choice, diag = self._pick(scores, ids[r], 1)
@@ -113,7 +123,7 @@ class Select(Stage):
             second = [[picks[r], *completion.texts] for r, completion in zip(retry_rows, fresh, strict=True)]
             rescored = self._score(seed_vecs[retry_rows], second, [labels[r] for r in retry_rows])
             for r, pool, completion, (scores, cos, agree) in zip(retry_rows, second, fresh, rescored, strict=True):
-                choice, diags[r] = self._pick(scores, ids[r], 2)
+                choice, retry_diags[r] = self._pick(scores, ids[r], 2)
                 picks[r], passes[r], coss[r], agrees[r] = pool[choice], 2, float(cos[choice]), bool(agree[choice])
                 tokens[r] = completion.tokens
         columns = {
@@ -123,6 +133,7 @@ class Select(Stage):
             "select_cos": coss,
             "tokens_select": tokens,
         }
-        for name in ("select_choice", "select_argmax", "select_p_argmax", "select_gap", "select_scores"):
-            columns[name] = [d[name] for d in diags]
+        for field in self.PASS_FIELDS:
+            columns[f"select_{field}"] = [d[field] for d in diags]
+            columns[f"retry_{field}"] = [d[field] if d else None for d in retry_diags]
         return StageResult(columns)
