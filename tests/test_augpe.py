@@ -14,13 +14,19 @@ import pytest
 from conftest import check_run_contract
 
 from rpsg_ray.config import load_config
-from rpsg_ray.methods.augpe import Vote, run_augpe
+from rpsg_ray.methods import augpe
+from rpsg_ray.methods.augpe import Vote, noisy_votes, run_augpe
+from rpsg_ray.privacy.ledger import augpe_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.e2e
-def test_augpe_runs_and_accounts(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
+def test_augpe_runs_and_accounts(
+    ray_session: None, demo_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[float] = []
+    monkeypatch.setattr(augpe, "noisy_votes", lambda c, sigma, *a: drawn.append(sigma) or noisy_votes(c, sigma, *a))
     out = tmp_path / "augpe"
     cfg = load_config(
         ROOT / "configs" / "demo.yaml",
@@ -45,6 +51,9 @@ def test_augpe_runs_and_accounts(ray_session: None, demo_corpus: Path, tmp_path:
     assert (out / "private" / "run.key").stat().st_size == 32
     ledger = json.loads((out / "ledger.json").read_text())
     assert ledger["method"] == "augpe" and ledger["epsilon"] == pytest.approx(2.0, rel=1e-6)
+    assert drawn == [ledger["sigma"]] * 2  # each iteration's histogram is noised at the ledger's σ
+    public = json.loads((out / "manifest.json").read_text())
+    assert ledger["n_private_records"] is None is public["n_private_records"]  # add/remove: N stays private
     printed = subprocess.run(
         [
             sys.executable,
@@ -82,3 +91,17 @@ def test_vote_goes_to_the_nearest_sample_of_the_same_label() -> None:
     # record 2 is nearest to sample 2 (negative) but votes for sample 1 (positive, its own label);
     # record 3 is nearest to sample 0 (positive) but may only vote for sample 2 (the only negative one)
     assert vote(batch)["hist"].tolist() == [[1, 1, 1]]
+
+
+def test_released_vote_noise_is_the_ledgers_sigma() -> None:
+    """The released histogram's noise has the ledger's σ (±20%; 20,000 counts), is keyed, and counts under the
+    threshold after noise are released as 0."""
+    cfg = load_config(None, ["privacy.epsilon=4", "privacy.public_records=2000", "augpe.iterations=10"])
+    sigma = augpe_ledger(cfg, 2000).sigma
+    counts = np.full(20_000, 50.0)
+    released = noisy_votes(counts, sigma, 3, threshold=-np.inf)
+    assert float(np.std(released - counts)) == pytest.approx(sigma, rel=0.2)
+    assert np.array_equal(released, noisy_votes(counts, sigma, 3, threshold=-np.inf))
+    assert not np.array_equal(released, noisy_votes(counts, sigma, 4, threshold=-np.inf))
+    cut = noisy_votes(np.zeros(1000), sigma, 3, threshold=sigma)
+    assert set(np.unique(cut[cut < sigma])) == {0.0}

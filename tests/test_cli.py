@@ -51,7 +51,7 @@ def test_script_entry_point_runs() -> None:
     """The one subprocess: `python -m rpsg_ray.cli` exits with main's code and prints one-line errors."""
     out = rpsg("account", "--epsilon", "1")
     assert out.returncode == 2
-    assert out.stderr.strip() == "error: delta is required when the number of private records is unknown"
+    assert out.stderr.strip() == "error: privacy.delta is required when the counted number of private records is unknown"
 
 
 def printed(text: str, name: str) -> float:
@@ -72,6 +72,18 @@ def test_account_round_trip(flags: list[str], capsys: pytest.CaptureFixture[str]
     sigma = printed(capsys.readouterr().out, "sigma")
     assert main(["account", "--sigma", repr(sigma), *flags]) == 0
     assert printed(capsys.readouterr().out, "epsilon") == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("method", ["rpsg", "augpe", "dpsgd", "rupta"])
+def test_account_states_relation_n_and_scope(method: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every method's calculator output ends with the three sentences its run's ledger holds; DP-SGD's q comes
+    from the declared public size, never the counted N."""
+    args = ["account", "--method", method, "--public-records", "331", "--records", "300", "--batch-size", "64"]
+    assert main([*args, *([] if method == "rupta" else ["--epsilon", "4"])]) == 0
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines()[-3:]] == ["Neighbouring", "N", "Scope"]
+    if method == "dpsgd":
+        assert f"q={64 / 331:.4g}" in out
 
 
 def test_account_matches_the_published_augpe_sigma(capsys: pytest.CaptureFixture[str]) -> None:

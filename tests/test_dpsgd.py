@@ -16,7 +16,17 @@ from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 
 from rpsg_ray.config import Domain, load_config
-from rpsg_ray.engines.dp_finetune import DpTraining, dp_finetune, encode_examples, per_example_loss, trainable_linears
+from rpsg_ray.engines.dp_finetune import (
+    DpTraining,
+    dp_finetune,
+    encode_examples,
+    per_example_loss,
+    poisson_loader,
+    private_training,
+    trainable_linears,
+)
+from rpsg_ray.methods.dpsgd import training_plan
+from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
 from rpsg_ray.methods.common import label_chat
 from rpsg_ray.privacy.accountant import dpsgd_epsilon, dpsgd_pld_epsilon
@@ -53,14 +63,57 @@ def examples() -> list[tuple[list[dict[str, str]], str]]:
 
 
 def test_ledger_epsilon_agrees_with_an_independent_accountant() -> None:
-    cfg = load_config(None, ["privacy.epsilon=4", "dpsgd.steps=40", "dpsgd.expected_batch_size=64"])
+    cfg = load_config(
+        None, ["privacy.epsilon=4", "dpsgd.steps=40", "dpsgd.expected_batch_size=64", "privacy.public_records=2000"]
+    )
     ledger = dpsgd_ledger(cfg, 2000)
     q = ledger.composition["sample_rate"]
     assert q == pytest.approx(64 / 2000) and ledger.epsilon == pytest.approx(4.0, abs=0.05)
     assert dpsgd_epsilon(ledger.sigma, ledger.delta, q, 40) == pytest.approx(ledger.epsilon)
     assert dpsgd_pld_epsilon(ledger.sigma, ledger.delta, q, 40) == pytest.approx(ledger.epsilon, rel=0.03)
     assert "end to end" in ledger.scope["covers"][0]
-    assert dpsgd_ledger(load_config(None, ["privacy.epsilon=null"]), 2000).epsilon is None
+    no_noise = load_config(None, ["privacy.epsilon=null", "privacy.public_records=2000"])
+    assert dpsgd_ledger(no_noise, 2000).epsilon is None
+
+
+def test_poisson_batches_sample_at_the_ledgers_rate() -> None:
+    """The trainer's loader includes each record with the ledger's q: the realised mean batch is q·N (64 at
+    N = 331; opacus' conversion of a fixed-batch loader gave 331/6 = 55.2), and the draws follow the key."""
+    cfg = load_config(None, ["privacy.epsilon=4", "dpsgd.expected_batch_size=64", "privacy.public_records=331"])
+    q = dpsgd_ledger(cfg, 331).composition["sample_rate"]
+    data = TensorDataset(torch.arange(331).unsqueeze(1))
+
+    def batches(seed: int, steps: int = 400) -> list[list[int]]:
+        loader, out = poisson_loader(data, q, seed), []
+        while len(out) < steps:  # the trainer's loop: epochs of the same loader, its generator running on
+            out += [b[0].flatten().tolist() for b in loader]
+        return out[:steps]
+
+    sizes = [len(b) for b in batches(11)]
+    se = (331 * q * (1 - q) / len(sizes)) ** 0.5
+    assert abs(sum(sizes) / len(sizes) - q * 331) < 4 * se
+    assert batches(11, 20) == batches(11, 20) and batches(11, 20) != batches(12, 20)
+
+
+def test_gradient_noise_is_the_ledgers_sigma(tiny_model: Path) -> None:
+    """On the trainer's own optimizer, a step on a known batch whose per-sample gradients are all zero leaves
+    only the noise: its standard deviation, per summed gradient, is the ledger's σ·C (±20%)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = load_config(None, ["privacy.epsilon=4", "privacy.public_records=2000", "dpsgd.max_grad_norm=0.5"])
+    ledger = dpsgd_ledger(cfg, 2000)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    enc = encode_examples(tokenizer, examples(), 96)
+    batch = (enc["input_ids"], enc["attention_mask"], enc["labels"])
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).train()
+    params = [p for m in trainable_linears(model, 1) for p in m.parameters()]
+    plan = training_plan(cfg, ledger, new_key())
+    model, optimizer, _ = private_training(model, params, TensorDataset(*batch), plan)
+    (per_example_loss(model, *batch) * 0.0).mean().backward()
+    optimizer.step()
+    noise = torch.cat([p.grad.flatten() for p in params]) * optimizer.expected_batch_size
+    assert noise.numel() > 5000
+    assert float(noise.std()) == pytest.approx(ledger.sigma * 0.5, rel=0.2)
 
 
 def test_only_answer_tokens_are_trained(tiny_model: Path) -> None:
@@ -110,6 +163,7 @@ def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
             noise_multiplier=1.0,
             max_grad_norm=1.0,
             sample_rate=0.5,
+            expected_batch_size=2,
             steps=2,
             learning_rate=1e-2,
             trainable_layers=1,

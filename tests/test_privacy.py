@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import stat
 from pathlib import Path
@@ -22,7 +23,7 @@ from rpsg_ray.privacy.accountant import (
     pld_epsilon,
 )
 from rpsg_ray.privacy.keys import create_key, load_key, new_key
-from rpsg_ray.privacy.ledger import augpe_ledger, rpsg_ledger
+from rpsg_ray.privacy.ledger import augpe_ledger, ledger_for, rpsg_ledger
 from rpsg_ray.privacy.mechanisms import (
     noisy_argmax,
     p_best_for_gap,
@@ -83,10 +84,12 @@ def test_impossible_requests(bad: dict[str, float]) -> None:
         calibrate_sigma(args["epsilon"], args["delta"], 1.0, 1)
 
 
-def test_selection_sensitivity_from_fixed_range() -> None:
+def test_selection_sensitivity_is_the_cosine_terms() -> None:
+    """The label is public, so agreement shifts scores by public amounts: Δ₂ = w_cos·(cos_max − cos_min)·√K, not
+    the whole score range's (−0.15 to 1.0 with the defaults, which would give 2.3)."""
     lo, hi = score_range(**WEIGHTS)
     assert (lo, hi) == pytest.approx((-0.15, 1.0))
-    assert selection_sensitivity(lo, hi, 4) == pytest.approx(1.15 * 2)
+    assert selection_sensitivity(0.75, 0.0, 1.0, 4) == pytest.approx(0.75 * 2)
 
 
 def ledger_config(*overrides: str) -> Config:
@@ -96,7 +99,8 @@ def ledger_config(*overrides: str) -> Config:
 def test_rpsg_ledger_scope_and_default_delta() -> None:
     ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
     assert ledger.delta == pytest.approx(1 / (2000 * math.log(2000)))
-    assert ledger.sigma == pytest.approx(calibrate_sigma(4.0, ledger.delta, 2.3, 2))
+    assert ledger.sigma == pytest.approx(calibrate_sigma(4.0, ledger.delta, 1.5, 2))
+    assert ledger.n_private_records == 2000 and "published" in ledger.about_n  # the relation leaves N unprotected
     assert any("NO formal" in s for s in ledger.scope["not_covered"])
     assert "no dataset-level DP" in ledger.summary() and "secret" in ledger.key_assumption
     none = rpsg_ledger(ledger_config("privacy.epsilon=null"), 2000)
@@ -111,8 +115,30 @@ def test_ledger_says_what_the_selection_buys() -> None:
     assert u["p_best_at_full_range"] == pytest.approx(
         selection_probabilities(np.array([1.15, 0, 0, 0]), ledger.sigma)[0]
     )
-    assert 0.25 < u["p_best_at_gap"]["0.1"] < u["p_best_at_full_range"] < 0.4
+    assert 0.25 < u["p_best_at_gap"]["0.1"] < u["p_best_at_full_range"] < 0.5
     assert f"{u['p_best_at_full_range']:.2f}" in ledger.summary()
+
+
+def test_ledger_reports_the_final_picks_distribution_with_the_retry() -> None:
+    """p_agreeing_pick.final is what the two passes do: a simulation of its scenario with noisy_argmax agrees
+    (20,000 draws, 4 standard errors); without the retry it is the single selection's."""
+    ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
+    agree = ledger.selection_utility["p_agreeing_pick"]
+    rng = np.random.default_rng(5)
+    scores = np.array([0.4, 0.0, 0.0, 0.0])  # one agreeing candidate: its bonus 0.25 + 0.15, equal cosines
+    hits = 0
+    for draw in range(20_000):
+        if noisy_argmax(scores, ledger.sigma, int(rng.integers(2**62))) == 0:
+            hits += 1  # pass 1 agreed
+        elif noisy_argmax(np.array([0.0, 0.4, 0.0, 0.0]), ledger.sigma, int(rng.integers(2**62))) == 1:
+            hits += 1  # the retry: the disagreeing pick and three fresh samples, one of which agrees
+    se = math.sqrt(agree["final"] * (1 - agree["final"]) / 20_000)
+    assert abs(hits / 20_000 - agree["final"]) < 4 * se
+    assert agree["final"] > agree["single_selection"]
+    single = rpsg_ledger(ledger_config("privacy.epsilon=4", "stages.select.retry=false"), 2000)
+    assert single.selection_utility["p_agreeing_pick"]["final"] == single.selection_utility["p_agreeing_pick"][
+        "single_selection"
+    ]
 
 
 def test_large_delta_is_refused_unless_allowed() -> None:
@@ -121,16 +147,44 @@ def test_large_delta_is_refused_unless_allowed() -> None:
     ledger = rpsg_ledger(
         ledger_config("privacy.epsilon=1", "privacy.delta=0.001", "privacy.allow_large_delta=true"), 1000
     )
-    assert ledger.delta == 0.001 and "1/N" in ledger.warnings[0]
+    assert ledger.delta == 0.001 and "1/n" in ledger.warnings[0]
     assert rpsg_ledger(ledger_config("privacy.epsilon=1", "privacy.delta=0.0009"), 1000).delta == 0.0009
 
 
 def test_augpe_ledger_matches_calculator() -> None:
-    ledger = augpe_ledger(ledger_config("privacy.epsilon=2", "augpe.iterations=10"), 75_316)
+    ledger = augpe_ledger(ledger_config("privacy.epsilon=2", "augpe.iterations=10", "privacy.public_records=75316"), 0)
     assert ledger.epsilon == pytest.approx(2.0, rel=1e-6)
     assert ledger.sigma == pytest.approx(calibrate_sigma(2.0, default_delta(75_316), 1.0, 10))
-    given = augpe_ledger(ledger_config("augpe.iterations=10"), 75_316, sigma=ledger.sigma)
+    given = augpe_ledger(ledger_config("augpe.iterations=10", "privacy.public_records=75316"), 0, sigma=ledger.sigma)
     assert given.epsilon == pytest.approx(2.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["augpe", "dpsgd"])
+def test_add_remove_ledgers_never_hold_the_counted_n(method: str) -> None:
+    """Under add/remove the exact N tells neighbours apart: the ledger takes δ (and DP-SGD's q) from the declared
+    public figure and holds nothing of the counted one, which only checks δ < 1/N privately."""
+    cfg = ledger_config("privacy.epsilon=4", "privacy.public_records=2000")
+    ledger = ledger_for(cfg, method, 1_937)
+    assert ledger.n_private_records is None and ledger.public_records == 2000
+    assert ledger.delta == pytest.approx(default_delta(2000))
+    assert "1937" not in json.dumps(ledger.to_dict()) and "1,937" not in json.dumps(ledger.to_dict())
+    assert "not published" in ledger.about_n and "addition or removal" in ledger.neighbouring
+    if method == "dpsgd":
+        assert ledger.composition["sample_rate"] == pytest.approx(64 / 2000)
+    with pytest.raises(PrivacyParameterError, match="1/N"):  # the counted N still guards δ, without publishing
+        ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=0.001", "privacy.public_records=500"), method, 5000)
+    if method == "dpsgd":
+        with pytest.raises(PrivacyParameterError, match="public_records"):
+            ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=1e-6"), method, 2000)
+
+
+def test_every_ledger_states_relation_n_and_scope_in_a_sentence_each() -> None:
+    cfg = ledger_config("privacy.epsilon=4", "privacy.public_records=2000")
+    for method in ("rpsg", "augpe", "dpsgd", "rupta"):
+        ledger = ledger_for(cfg, method, 2000)
+        lines = ledger.statement().splitlines()
+        assert [line.split(":")[0] for line in lines] == ["Neighbouring", "N", "Scope"], method
+        assert all(line.rstrip().endswith(".") and line.count(". ") == 0 for line in lines), method
 
 
 def test_noisy_argmax_zero_noise_is_argmax() -> None:

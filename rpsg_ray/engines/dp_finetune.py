@@ -28,6 +28,7 @@ class DpTraining:
     noise_multiplier: float | None
     max_grad_norm: float
     sample_rate: float
+    expected_batch_size: int
     steps: int
     learning_rate: float
     trainable_layers: int
@@ -116,8 +117,8 @@ def private_training(model: object, params: list[object], dataset: object, t: Dp
     if t.noise_multiplier is None:
         return model, optimizer, loader
     # poisson_sampling=False: the loader already is the Poisson one at the ledger's q; opacus would rebuild it
-    # at 1/len(loader). Its optimizer still scales the noisy sum by a fixed expected batch (post-processing).
-    return PrivacyEngine(accountant="prv").make_private(
+    # at 1/len(loader).
+    model, optimizer, loader = PrivacyEngine(accountant="prv").make_private(
         module=model,
         optimizer=optimizer,
         data_loader=loader,
@@ -126,6 +127,10 @@ def private_training(model: object, params: list[object], dataset: object, t: Dp
         poisson_sampling=False,
         noise_generator=torch.Generator().manual_seed(t.noise_seed),
     )
+    # The optimizer divides the noisy sum by an expected batch (post-processing). opacus derives it as
+    # int(len(dataset) / len(loader)), which rounds to 0 (a NaN update) when q·N < 1 and uses the private N.
+    optimizer.expected_batch_size = t.expected_batch_size
+    return model, optimizer, loader
 
 
 def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]], t: DpTraining) -> DpTrainingResult:

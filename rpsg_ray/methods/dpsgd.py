@@ -51,6 +51,7 @@ def training_plan(cfg: Config, ledger: Ledger, key: RunKey) -> DpTraining:
         noise_multiplier=ledger.sigma if ledger.epsilon is not None else None,
         max_grad_norm=d.max_grad_norm,
         sample_rate=ledger.composition["sample_rate"],
+        expected_batch_size=d.expected_batch_size,
         steps=d.steps,
         learning_rate=d.learning_rate,
         trainable_layers=d.trainable_layers,

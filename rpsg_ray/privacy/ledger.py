@@ -61,6 +61,7 @@ RPSG_NOT_COVERED = [
     "End to end, the synthetic dataset has NO formal (ε, δ)-DP guarantee with respect to the private records; "
     "its privacy rests on the empirical audit.",
 ]
+COUNTED = "the counted number of private records"
 COUNTED_N = (
     "N, the count of valid private records, is published (ledger and public manifest) and sets δ's default "
     "1/(N·ln N): this relation does not protect whether a record is present, so N is not protected either."
@@ -214,7 +215,7 @@ def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) 
             published=PUBLISHED_COUNTED,
             selection=selection_utility(0.0, cfg),
         )
-    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta, "counted records")
+    d, source, notes = resolve_delta(cfg.privacy.delta, n_records, cfg.privacy.allow_large_delta, COUNTED)
     if sigma is None:
         sigma = calibrate_sigma(eps, d, sensitivity, selections)
     else:
