@@ -51,7 +51,8 @@ def test_script_entry_point_runs() -> None:
     """The one subprocess: `python -m rpsg_ray.cli` exits with main's code and prints one-line errors."""
     out = rpsg("account", "--epsilon", "1")
     assert out.returncode == 2
-    assert out.stderr.strip() == "error: privacy.delta is required when the counted number of private records is unknown"
+    expected = "error: privacy.delta is required when the counted number of private records is unknown"
+    assert out.stderr.strip() == expected
 
 
 def printed(text: str, name: str) -> float:

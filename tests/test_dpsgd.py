@@ -25,11 +25,11 @@ from rpsg_ray.engines.dp_finetune import (
     private_training,
     trainable_linears,
 )
-from rpsg_ray.methods.dpsgd import training_plan
-from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
 from rpsg_ray.methods.common import label_chat
+from rpsg_ray.methods.dpsgd import training_plan
 from rpsg_ray.privacy.accountant import dpsgd_epsilon, dpsgd_pld_epsilon
+from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.ledger import dpsgd_ledger
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -127,7 +127,7 @@ def test_ledger_reports_the_final_picks_distribution_with_the_retry() -> None:
     rng = np.random.default_rng(5)
     scores = np.array([0.4, 0.0, 0.0, 0.0])  # one agreeing candidate: its bonus 0.25 + 0.15, equal cosines
     hits = 0
-    for draw in range(20_000):
+    for _ in range(20_000):
         if noisy_argmax(scores, ledger.sigma, int(rng.integers(2**62))) == 0:
             hits += 1  # pass 1 agreed
         elif noisy_argmax(np.array([0.0, 0.4, 0.0, 0.0]), ledger.sigma, int(rng.integers(2**62))) == 1:
@@ -136,9 +136,10 @@ def test_ledger_reports_the_final_picks_distribution_with_the_retry() -> None:
     assert abs(hits / 20_000 - agree["final"]) < 4 * se
     assert agree["final"] > agree["single_selection"]
     single = rpsg_ledger(ledger_config("privacy.epsilon=4", "stages.select.retry=false"), 2000)
-    assert single.selection_utility["p_agreeing_pick"]["final"] == single.selection_utility["p_agreeing_pick"][
-        "single_selection"
-    ]
+    assert (
+        single.selection_utility["p_agreeing_pick"]["final"]
+        == single.selection_utility["p_agreeing_pick"]["single_selection"]
+    )
 
 
 def test_large_delta_is_refused_unless_allowed() -> None:
@@ -172,7 +173,8 @@ def test_add_remove_ledgers_never_hold_the_counted_n(method: str) -> None:
     if method == "dpsgd":
         assert ledger.composition["sample_rate"] == pytest.approx(64 / 2000)
     with pytest.raises(PrivacyParameterError, match="1/N"):  # the counted N still guards δ, without publishing
-        ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=0.001", "privacy.public_records=500"), method, 5000)
+        small = ledger_config("privacy.epsilon=4", "privacy.delta=0.001", "privacy.public_records=500")
+        ledger_for(small, method, 5000)
     if method == "dpsgd":
         with pytest.raises(PrivacyParameterError, match="public_records"):
             ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=1e-6"), method, 2000)

@@ -72,19 +72,14 @@ def stage(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(select, "load_classifier", lambda name: LabelReader())
     monkeypatch.setattr(select, "load_generator", lambda spec: FixedFresh())
     ledger = rpsg_ledger(load_config(ROOT / "configs" / "demo.yaml", ["privacy.epsilon=4"]), 2000)
-    built = select.Select(
-        SelectStage(retry=True), ledger.sigma, AbstractStage(candidates=4), Domain(), new_key()
-    )
+    built = select.Select(SelectStage(retry=True), ledger.sigma, AbstractStage(candidates=4), Domain(), new_key())
     return built, ledger
 
 
 def run(stage: select.Select, candidates: list[str], rows: int, label: str = "positive") -> pa.Table:
     """`rows` records with the same content and ids r0, r1, ... (so the same keyed noise across calls)."""
     base = pa.Table.from_pylist(
-        [
-            {"id": f"r{i}", "text": "seed", "label": label, "source": "t", "pos": i, "status": "ok"}
-            for i in range(rows)
-        ],
+        [{"id": f"r{i}", "text": "seed", "label": label, "source": "t", "pos": i, "status": "ok"} for i in range(rows)],
         schema=ROW_SCHEMA,
     )
     return stage(base.append_column("candidates", pa.array([candidates] * rows)))
