@@ -29,14 +29,15 @@ METHODS = ("rpsg", "augpe", "dpsgd")
 
 
 def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> dict[str, object]:
-    """Config overrides giving every method the same n members and the same retained-count target."""
+    """Config overrides giving every method the same n members and the same retained-count target. n is a published
+    design parameter of the benchmark, so it is also AUG-PE's and DP-SGD's declared public size (same δ as RPSG's)."""
     eps = "null" if math.isinf(epsilon) else epsilon
     per_method: dict[str, dict[str, object]] = {
         "rpsg": {"input.seeds": n},
         "augpe": {"augpe.samples": n, "augpe.iterations": augpe[0], "augpe.variations": augpe[1]},
         "dpsgd": {"dpsgd.samples": n},
     }
-    return {**per_method[method], "privacy.epsilon": eps}
+    return {**per_method[method], "privacy.epsilon": eps, "privacy.public_records": n}
 
 
 def split(work: Path, members: int, non_members: int) -> tuple[Path, Path]:

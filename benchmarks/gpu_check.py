@@ -6,8 +6,8 @@ weights cannot travel to the GPU machine; no quality is measured or implied. It 
 numpy, scipy, pyyaml, faiss-cpu and pydantic only: no Ray, no vLLM, no hub. Each figure is a ratio measured
 in the same run:
 
-* generation through `TransformersGenerator`: per-prompt seeded sampling (the engine's default: a row's
-  samples depend on its own seed only) vs transformers' own batch sampler; tokens/s and peak memory;
+* generation through `TransformersGenerator` with per-prompt keyed sampling (a row's samples depend on its
+  own seed only); tokens/s and peak memory;
 * NLL scoring: the chunked path (at most LOGITS_CHUNK_BYTES of float32 logits at once) vs all logits of
   a micro-batch at once; texts/s and peak memory;
 * the similarity filter's search through its own code (rpsg_ray.similarity): exact and IVF on the CPU (FAISS)

@@ -50,10 +50,12 @@ def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float, before: bool =
 
 
 def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: float) -> dict[str, Any]:
+    """AUG-PE on the benchmark corpus, whose size is a published design parameter: its declared public size."""
+    import pyarrow.parquet as pq
     from common import generate
 
     sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "privacy.epsilon": epsilon}
-    return generate("augpe", out, corpus, sets)
+    return generate("augpe", out, corpus, {**sets, "privacy.public_records": pq.read_metadata(corpus).num_rows})
 
 
 def scope(run_dir: Path) -> str:

@@ -328,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
     a.add_argument("--epsilon", type=float, help="target ε: print the σ that buys it")
     a.add_argument("--sigma", type=float, help="noise σ: print the ε it buys")
-    a.add_argument("--delta", type=float, help="δ (default: 1/(N·ln N), needs --records)")
+    a.add_argument(
+        "--delta", type=float, help="δ (default: 1/(n·ln n) with n = --records for rpsg, --public-records otherwise)"
+    )
     a.add_argument(
         "--records",
         type=int,

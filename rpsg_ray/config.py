@@ -55,8 +55,8 @@ class Engine(Section):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one engine spans (vLLM; one node).")
     cpu_top_p: Literal["head", "vllm"] = Field(
         "head",
-        description="vLLM on CPU: top-k/top-p over each row's 1,024 largest logits (exact, no vocabulary sort), "
-        "or vLLM's own sort of the whole vocabulary at every step.",
+        description="vLLM on CPU: top-k/top-p over each row's 1,024 largest logits (vLLM's kept set up to "
+        "rounding at the boundary, no vocabulary sort), or vLLM's own sort of the whole vocabulary at every step.",
     )
     options: dict[str, Any] = Field(
         {}, description="Extra engine arguments: vLLM `LLM(...)` kwargs; echo: delay_s (simulated latency)."

@@ -127,6 +127,7 @@ def _selection_observed(counts: RunCounts) -> dict[str, Any]:
             "selections": retried,
             "released_best_rate": counts.sums["retry_argmax"] / retried if retried else None,
             "predicted_best_rate": counts.sums["retry_p_argmax"] / retried if retried else None,
+            "mean_best_lead": counts.sums["retry_gap"] / retried if retried else None,
         },
     }
 
@@ -137,8 +138,8 @@ def _privacy(ledger: Ledger) -> dict[str, Any]:
 
 
 def public_manifest(cfg: Config, ledger: Ledger, layout: RunLayout, synthetic_rows: int) -> dict[str, Any]:
-    """What may be shared, the same fields for every method: the config, versions, the ledger's summary, N and
-    the published row count."""
+    """What may be shared, the same fields for every method: the config, versions, the ledger's summary, the
+    published row count, and N where the method's relation leaves it unprotected (null for add/remove DP)."""
     return {
         "method": ledger.method,
         "config_digest": cfg.digest(),

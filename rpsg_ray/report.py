@@ -40,7 +40,7 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     if sel.get("selections"):
         rows.append(
             (
-                "selection released the best candidate",
+                "selection (pass 1) released the best candidate",
                 f"{sel['released_best_rate']:.0%} of {sel['selections']} (σ predicts {sel['predicted_best_rate']:.0%})",
             )
         )

@@ -23,6 +23,7 @@ from rpsg_ray.engines.dp_finetune import (
     per_example_loss,
     poisson_loader,
     private_training,
+    train_step,
     trainable_linears,
 )
 from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
@@ -95,9 +96,9 @@ def test_poisson_batches_sample_at_the_ledgers_rate() -> None:
     assert batches(11, 20) == batches(11, 20) and batches(11, 20) != batches(12, 20)
 
 
-def test_gradient_noise_is_the_ledgers_sigma(tiny_model: Path) -> None:
-    """On the trainer's own optimizer, a step on a known batch whose per-sample gradients are all zero leaves
-    only the noise: its standard deviation, per summed gradient, is the ledger's σ·C (±20%)."""
+def noised_step(tiny_model: Path, empty: bool) -> tuple[torch.Tensor, float]:
+    """The trainer's own optimizer after one step on the known batch (or an empty Poisson batch) whose per-sample
+    gradients are all zero: only the noise is left. Returns it per summed gradient, and the ledger's σ·C."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cfg = load_config(None, ["privacy.epsilon=4", "privacy.public_records=2000", "dpsgd.max_grad_norm=0.5"])
@@ -107,13 +108,23 @@ def test_gradient_noise_is_the_ledgers_sigma(tiny_model: Path) -> None:
     batch = (enc["input_ids"], enc["attention_mask"], enc["labels"])
     model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).train()
     params = [p for m in trainable_linears(model, 1) for p in m.parameters()]
-    plan = training_plan(cfg, ledger, new_key())
-    model, optimizer, _ = private_training(model, params, TensorDataset(*batch), plan)
-    (per_example_loss(model, *batch) * 0.0).mean().backward()
-    optimizer.step()
-    noise = torch.cat([p.grad.flatten() for p in params]) * optimizer.expected_batch_size
+    model, optimizer, _ = private_training(model, params, TensorDataset(*batch), training_plan(cfg, ledger, new_key()))
+    if empty:
+        assert train_step(model, optimizer, params, tuple(x[:0] for x in batch), private=True) is None
+    else:
+        optimizer.zero_grad()
+        (per_example_loss(model, *batch) * 0.0).mean().backward()
+        optimizer.step()
+    return torch.cat([p.grad.flatten() for p in params]) * optimizer.expected_batch_size, ledger.sigma * 0.5
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["known-batch", "empty-batch"])
+def test_gradient_noise_is_the_ledgers_sigma(tiny_model: Path, empty: bool) -> None:
+    """Per step, the noise on the summed clipped gradients has the ledger's σ·C (±20%), also on a Poisson step
+    that drew no example (the accountant counts it, so it must release noise, not skip the update)."""
+    noise, sigma_c = noised_step(tiny_model, empty)
     assert noise.numel() > 5000
-    assert float(noise.std()) == pytest.approx(ledger.sigma * 0.5, rel=0.2)
+    assert float(noise.std()) == pytest.approx(sigma_c, rel=0.2)
 
 
 def test_only_answer_tokens_are_trained(tiny_model: Path) -> None:

@@ -172,9 +172,12 @@ def test_add_remove_ledgers_never_hold_the_counted_n(method: str) -> None:
     assert "not published" in ledger.about_n and "addition or removal" in ledger.neighbouring
     if method == "dpsgd":
         assert ledger.composition["sample_rate"] == pytest.approx(64 / 2000)
-    with pytest.raises(PrivacyParameterError, match="1/N"):  # the counted N still guards δ, without publishing
-        small = ledger_config("privacy.epsilon=4", "privacy.delta=0.001", "privacy.public_records=500")
-        ledger_for(small, method, 5000)
+    with pytest.raises(PrivacyParameterError, match="allow_large_delta"):  # δ < 1/n against the declared size
+        ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=0.01", "privacy.public_records=500"), method, 50)
+    small = ledger_config("privacy.epsilon=4", "privacy.delta=0.001", "privacy.public_records=500")
+    assert ledger_for(small, method, 5000).delta == 0.001  # never against the counted N: a refusal would reveal it
+    configured = ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=1e-6"), "augpe", 2000)
+    assert "δ is configured" in configured.about_n and "None" not in configured.about_n
     if method == "dpsgd":
         with pytest.raises(PrivacyParameterError, match="public_records"):
             ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=1e-6"), method, 2000)

@@ -133,6 +133,26 @@ def private_training(model: object, params: list[object], dataset: object, t: Dp
     return model, optimizer, loader
 
 
+def train_step(model: object, optimizer: object, params: list[object], batch: tuple, private: bool) -> float | None:
+    """One optimizer step on a Poisson batch; its mean loss, or None for an empty batch. A private step that drew
+    no example still releases noise, as the subsampled Gaussian the accountant counts does: zero per-sample
+    gradients of batch size 0 make opacus add N(0, σ²C²) as on any other step. (With q = expected_batch_size /
+    public_records and few records, empty batches are common: about 30% of steps at q·N = 1.2.)"""
+    import torch
+
+    optimizer.zero_grad()
+    if not len(batch[0]):
+        if private:
+            for p in params:
+                p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype)
+            optimizer.step()
+        return None
+    loss = per_example_loss(model, *batch).mean()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]], t: DpTraining) -> DpTrainingResult:
     """Train, save the model and tokenizer to ``out_dir`` (an HF folder any engine loads), return what happened."""
     import torch
@@ -150,18 +170,14 @@ def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]]
     model, optimizer, loader = private_training(model, params, dataset, t)
     losses, sizes, step = [], [], 0
     while step < t.steps:
-        for input_ids, attention_mask, labels in loader:
+        for batch in loader:
             if step == t.steps:
                 break
-            step += 1  # a sampled batch is a step for the accountant, even in the (vanishingly rare) empty case
-            sizes.append(len(input_ids))
-            optimizer.zero_grad()
-            if not len(input_ids):
-                continue
-            loss = per_example_loss(model, input_ids, attention_mask, labels).mean()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
+            step += 1
+            sizes.append(len(batch[0]))
+            loss = train_step(model, optimizer, params, batch, private=t.noise_multiplier is not None)
+            if loss is not None:
+                losses.append(loss)
     trained = model._module if hasattr(model, "_module") else model
     trained.eval()
     trained.save_pretrained(out_dir)

@@ -20,8 +20,8 @@ FEATURES = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
 
 @cache
 def cpu_info() -> dict[str, object]:
-    """The CPU model line and the flags of `FEATURES` this CPU has (Linux /proc/cpuinfo; elsewhere the model
-    from `platform` and no flags)."""
+    """The CPU model line and the flags of `FEATURES` this CPU has (Linux /proc/cpuinfo on x86; on ARM, which
+    lists `Features` instead, and elsewhere, no flags: dtype auto then means float32 on the CPU)."""
     model, flags = platform.processor() or platform.machine(), set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():

@@ -43,6 +43,7 @@ DIAGNOSTICS = (
     ("retry_choice", "retry_choice", pa.int8()),
     ("retry_argmax", "retry_argmax", pa.bool_()),
     ("retry_p_argmax", "retry_p_argmax", pa.float32()),
+    ("retry_gap", "retry_gap", pa.float32()),
     ("retry_scores", "retry_scores", pa.list_(pa.float32())),
     ("rupta_rounds", "rupta_rounds", pa.int8()),
     ("rupta_private", "rupta_private", pa.bool_()),
@@ -106,6 +107,7 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
             "select_gap",
             "retry_argmax",
             "retry_p_argmax",
+            "retry_gap",
             "rewrite_1_match",
             "rewrite_2_match",
         ):

@@ -148,18 +148,22 @@ def resolve_delta(delta: float | None, n: int | None, allow_large: bool, n_name:
     return delta, "configured", []
 
 
-def add_remove_delta(cfg: Config, counted: int | None) -> tuple[float, str, list[str]]:
-    """δ for a method that protects a record's presence: from privacy.public_records, never the counted N,
-    which stays private. δ < 1/N is still checked against the counted N where it is known; the refusal goes to
-    the operator only, and nothing about N goes into the (public) ledger."""
+def add_remove_delta(cfg: Config) -> tuple[float, str, list[str]]:
+    """δ for a method that protects a record's presence: from privacy.delta or privacy.public_records, checked
+    against the declared size only. The counted N is never consulted: a run refused on it would itself reveal
+    that N ≥ 1/δ."""
     p = cfg.privacy
-    d, source, notes = resolve_delta(p.delta, p.public_records, p.allow_large_delta, "privacy.public_records")
-    if counted and d >= 1.0 / counted and not p.allow_large_delta:
-        raise PrivacyParameterError(
-            f"δ = {d:g} is ≥ 1/N for the {counted} counted private records (it permits leaking a whole record); "
-            "lower privacy.delta, declare a larger privacy.public_records, or set privacy.allow_large_delta: true"
+    return resolve_delta(p.delta, p.public_records, p.allow_large_delta, "privacy.public_records")
+
+
+def add_remove_n(cfg: Config, rate: str = "") -> str:
+    """The add/remove methods' sentence on N, for a δ from the declared size or a configured one."""
+    if cfg.privacy.public_records is None:
+        return (
+            "The count of private records is not published: δ is configured (privacy.delta), and the number of "
+            "published rows and their labels are fixed by the config."
         )
-    return d, source, notes
+    return PUBLIC_N.format(rate=rate, n=cfg.privacy.public_records)
 
 
 def _selection_weights(cfg: Config) -> dict[str, float]:
@@ -243,9 +247,9 @@ def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) 
 
 def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """AUG-PE: T Gaussian histogram releases, sensitivity 1 (each record votes once) → μ = √T/σ. Add/remove
-    relation, so the counted N (``n_records``) only checks δ and is never written into the ledger."""
+    relation, so the counted N (``n_records``) is neither used nor written into the ledger."""
     iterations = cfg.augpe.iterations
-    d, source, notes = add_remove_delta(cfg, n_records)
+    d, source, notes = add_remove_delta(cfg)
     if sigma is None:
         if cfg.privacy.epsilon is None:
             raise PrivacyParameterError("AUG-PE needs privacy.epsilon or a sigma")
@@ -267,7 +271,7 @@ def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         None,
         source,
         {"covers": [scope], "not_covered": ["The public generator's own training data (assumed public)."]},
-        about_n=PUBLIC_N.format(rate="", n=cfg.privacy.public_records),
+        about_n=add_remove_n(cfg),
         scope_summary=scope,
         public_records=cfg.privacy.public_records,
         published_private_derived=PUBLISHED_ADD_REMOVE,
@@ -290,7 +294,7 @@ def dpsgd_sample_rate(cfg: Config) -> float:
 def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """DP-SGD: `steps` Poisson-subsampled Gaussian steps on clipped per-sample gradients; ε from opacus' PRV
     accountant. `sigma` is the noise multiplier σ/C; epsilon null and no sigma: no noise, no claim. Add/remove
-    relation, so the counted N (``n_records``) only checks δ and is never written into the ledger."""
+    relation, so the counted N (``n_records``) is neither used nor written into the ledger."""
     d = cfg.dpsgd
     q = dpsgd_sample_rate(cfg)
     mechanism = (
@@ -306,8 +310,7 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         "Covers the whole released synthetic set, end to end: the fine-tuned model is (ε, δ)-DP and every sample "
         "drawn from it is post-processing (labels are chosen without looking at private data)."
     )
-    rate = ", like the sampling rate q = expected_batch_size / n,"
-    about_n = PUBLIC_N.format(rate=rate, n=cfg.privacy.public_records)
+    about_n = add_remove_n(cfg, rate=", like the sampling rate q = expected_batch_size / n,")
     if cfg.privacy.epsilon is None and sigma is None:
         return no_guarantee(
             "dpsgd",
@@ -320,8 +323,9 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
             neighbouring=neighbouring,
             published=PUBLISHED_ADD_REMOVE,
             about_n=about_n,
+            public_records=cfg.privacy.public_records,
         )
-    delta, source, notes = add_remove_delta(cfg, n_records)
+    delta, source, notes = add_remove_delta(cfg)
     if sigma is None:
         sigma = dpsgd_noise_multiplier(cfg.privacy.epsilon, delta, q, d.steps)
     return Ledger(
@@ -373,6 +377,7 @@ def no_guarantee(
     published: list[str] | None = None,
     selection: dict[str, Any] | None = None,
     about_n: str = COUNTED_N,
+    public_records: int | None = None,
 ) -> Ledger:
     """The ledger of a run that adds no noise: no ε, no accountant, and the reason in words."""
     return Ledger(
@@ -391,6 +396,7 @@ def no_guarantee(
         {"covers": [], "not_covered": [not_covered]},
         about_n=about_n,
         scope_summary="Covers nothing: no noise is added, so no (ε, δ) is claimed.",
+        public_records=public_records,
         published_private_derived=published or PUBLISHED_COUNTED,
         selection_utility=selection or {},
         warnings=[warning],
