@@ -129,7 +129,7 @@ def test_final_pick_with_the_retry_follows_the_ledgers_sigma(stage) -> None:
     pass 2 over that pick and the three fresh samples. Half the noise would be told apart."""
     sel, ledger = stage
     labels = ["positive", "negative", "negative", "positive"]
-    pool = cands([0.5, 0.9, 0.7, 0.3], labels)
+    pool = cands([1.0, 0.0, 0.9, 0.1], labels)  # gaps of the order of σ: half the noise shows (power > 0.9999)
     observed = Counter(run(sel, pool, 2000).column("abstraction").to_pylist())
     expected = two_pass_prediction(sel, pool, labels, ledger.sigma)
     texts = sorted(expected)
