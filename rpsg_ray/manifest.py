@@ -99,14 +99,16 @@ def build_manifest(
 
 
 def machine_record(cfg: Config) -> dict[str, Any]:
-    """The driver node's CPU and the weights dtype each engine resolves to on a node like it, so figures from
-    two runs can be told comparable or not (dtype: auto depends on the CPU; engines/hardware.py)."""
-    dtypes = {}
+    """The driver node's CPU, and the weights dtype and torch threads each engine gets on a node like it, so
+    figures from two runs can be told comparable or not (dtype: auto depends on the CPU; engines/hardware.py;
+    threads come from the config, or from the actor's CPU reservation as Ray sets OMP_NUM_THREADS)."""
+    dtypes, threads = {}, {}
     for name, section in (*cfg.stages, ("augpe", cfg.augpe), ("dpsgd", cfg.dpsgd), ("rupta", cfg.rupta)):
         engine, resources = getattr(section, "engine", None), getattr(section, "resources", Resources())
         if isinstance(engine, Engine) and engine.kind != "echo":
             dtypes[name] = resolve_dtype(engine.dtype, on_gpu=resources.num_gpus > 0)
-    return {"cpu": cpu_info(), "engine_dtypes": dtypes}
+            threads[name] = engine.threads or max(1, int(resources.num_cpus))  # Ray's OMP_NUM_THREADS otherwise
+    return {"cpu": cpu_info(), "engine_dtypes": dtypes, "engine_threads": threads}
 
 
 def _selection_observed(counts: RunCounts) -> dict[str, Any]:

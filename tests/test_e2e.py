@@ -49,6 +49,7 @@ def test_pipeline_on_real_models(real_run: tuple[Path, RunResult], demo_corpus: 
     counts = manifest["counts"]
     machine = manifest["machine"]  # which CPU the figures come from, and what dtype: auto became on it
     assert machine["cpu"]["model"] and set(machine["engine_dtypes"]) >= {"abstract", "rewrite", "nll_filter"}
+    assert machine["engine_threads"]["rewrite"] == cfg.stages.rewrite.engine.threads
 
     # every input row accounted for exactly once
     assert manifest["accounting"]["balanced"]
