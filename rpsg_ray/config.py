@@ -216,6 +216,17 @@ class RedactStage(Section):
     resources: Resources = Resources(num_cpus=0.5, batch_size=64)
 
 
+class CopyGuardStage(Section):
+    """After redaction: a span of two or more capitalised or digit-bearing words copied from the row's own seed
+    becomes [NAME] or [ID] (stages/copy_guard.py)."""
+
+    enabled: bool = Field(True, description="Replace copied identifiers; false passes every row through unchanged.")
+    allow: list[str] = Field(
+        [], description="Public phrases never treated as copied identifiers (beside the domain's examples)."
+    )
+    resources: Resources = Resources(num_cpus=0.25, batch_size=64)
+
+
 class QualityStage(Section):
     """The quality detector (rpsg_ray/quality/detector.py) on the redacted text: fix, or drop with a reason."""
 
@@ -316,6 +327,7 @@ class Stages(Section):
     select: SelectStage = SelectStage()
     rewrite: RewriteStage = RewriteStage()
     redact: RedactStage = RedactStage()
+    copy_guard: CopyGuardStage = CopyGuardStage()
     quality: QualityStage = QualityStage()
     nll_filter: NllFilterStage = NllFilterStage()
     similarity_filter: SimilarityFilterStage = SimilarityFilterStage()

@@ -50,7 +50,8 @@ def run(script: dict[str, list[str]], labels: dict[str, str], rounds: int = 3) -
         {"id": i, "text": f"[{i}] {SOURCE}", "label": labels[i], "source": "t", "pos": n, "status": "ok"}
         for n, i in enumerate(script)
     ]
-    return stage(pa.Table.from_pylist(rows, schema=ROW_SCHEMA)), stage.generator
+    table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+    return stage(table.append_column("prompt_text", table.column("text"))), stage.generator
 
 
 def test_rows_stop_when_both_evaluators_are_satisfied() -> None:
@@ -68,7 +69,7 @@ def test_rows_stop_when_both_evaluators_are_satisfied() -> None:
     got = {r["id"]: r for r in out.to_pylist()}
     assert {i: got[i]["rupta_rounds"] for i in got} == {"a": 1, "b": 2, "c": 2, "d": 3, "e": 2}
     assert all(got[i]["rupta_private"] and got[i]["rupta_useful"] for i in "abce")
-    assert not got["d"]["rupta_private"] and got["d"]["synthetic_text"].endswith(SOURCE)
+    assert not got["d"]["rupta_private"] and got["d"]["rupta_text"].endswith(SOURCE)
     assert all(got[i]["status"] == "ok" for i in got)
     feedback = [p.split("Problem: ")[1] for p in gen.prompts if "Problem: " in p]
     assert TRACEABLE in feedback and PII in feedback and LOST_LABEL.format(label="positive") in feedback

@@ -82,6 +82,7 @@ def run(stage: select.Select, candidates: list[str], rows: int, label: str = "po
         [{"id": f"r{i}", "text": "seed", "label": label, "source": "t", "pos": i, "status": "ok"} for i in range(rows)],
         schema=ROW_SCHEMA,
     )
+    base = base.append_column("prompt_text", base.column("text"))
     return stage(base.append_column("candidates", pa.array([candidates] * rows)))
 
 

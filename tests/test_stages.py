@@ -101,6 +101,7 @@ def batch(rows: list[tuple[str, str, str | None]], **extra: list) -> pa.Table:
         ],
         schema=ROW_SCHEMA,
     )
+    base = base.append_column("prompt_text", base.column("text"))  # what scrub gives a seed with no PII in it
     for name, values in extra.items():
         base = base.append_column(name, pa.array(values))
     return base

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from ray.data import Datasink
 from ray.data.block import Block
 
-PRIVATE_INPUT_COLUMNS = ("text", "candidates", "abstraction", "rewrite_1", "rewrite_2")
+PRIVATE_INPUT_COLUMNS = ("text", "prompt_text", "candidates", "abstraction", "rewrite_1", "rewrite_2", "rupta_text")
 
 
 class CommittedParquetSink(Datasink[int]):

@@ -33,13 +33,18 @@ from rpsg_ray.operators import Generate, StageOp, actor_env, run_stages
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import Ledger
 from rpsg_ray.runtime import ray_runtime
+from rpsg_ray.stages.redact import Redactor
 
 
 @ray.remote
 def _train(cfg: Config, valid: ray.data.Dataset, model_dir: str, training: DpTraining) -> dict[str, Any]:
+    """Fine-tune on every valid record, scrubbed of the identifiers the redactor finds: the model never learns
+    a name or number it could sample back (inside the training worker only)."""
+    records = valid.select_columns(["text", "label"]).take_all()
+    scrubbed, _ = Redactor(cfg.stages.redact, cfg.domain)([r["text"] for r in records])
     examples = [
-        (label_chat(cfg.domain, r["label"] if r["label"] in cfg.dpsgd.labels else None), r["text"])
-        for r in valid.select_columns(["text", "label"]).take_all()  # inside the training worker only
+        (label_chat(cfg.domain, r["label"] if r["label"] in cfg.dpsgd.labels else None), text)
+        for r, text in zip(records, scrubbed, strict=True)
     ]
     return asdict(dp_finetune(resolve_model_path(cfg.dpsgd.model), Path(model_dir), examples, training))
 

@@ -21,12 +21,14 @@ from rpsg_ray.io.corpus import PrivateCorpus
 from rpsg_ray.operators import StageOp, apply, fuse, shared
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
 from rpsg_ray.stages.abstract import Abstract
+from rpsg_ray.stages.copy_guard import CopyGuard
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
 from rpsg_ray.stages.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact
 from rpsg_ray.stages.rewrite import Rewrite
+from rpsg_ray.stages.scrub import Scrub
 from rpsg_ray.stages.select import Select
 from rpsg_ray.stages.similarity_filter import SimilarityFilter
 
@@ -125,8 +127,10 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
         generation = [fuse("generate", generation, st.rewrite.resources)]
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+        StageOp("scrub", Scrub, {"cfg": st.redact, "domain": dom}, st.redact.resources),
         *generation,
         StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
+        StageOp("copy_guard", CopyGuard, {"cfg": st.copy_guard, "domain": dom}, st.copy_guard.resources),
         StageOp(
             "quality",
             Quality,

@@ -8,8 +8,9 @@ into the next rewrite prompt, for up to R rounds; a row stops as soon as both ar
 records how many rounds it took and whether each evaluator was satisfied at the end.
 
 All rows of a batch go through each round together (one generate call per round), so the engine
-sees full batches. The generator reads the private record itself: there is no formal DP, and the
-ledger says so plainly.
+sees full batches. The generator reads the private record, with the identifiers the redactor finds
+replaced by placeholders (stages/scrub.py), and its output is redacted like every method's: there is no
+formal DP, and the ledger says so plainly.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from rpsg_ray.operators import StageOp
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.label import Label
-from rpsg_ray.stages.redact import redact_patterns
+from rpsg_ray.stages.redact import Redact, redact_patterns
+from rpsg_ray.stages.scrub import Scrub
 
 EMPTY = "generator returned only empty text"
 TRACEABLE = "It is still too close to the original: use different words and sentence structure throughout."
@@ -51,7 +53,7 @@ def anonymise_chat(domain: Domain, source: str, label: str | None, previous: str
 class RuptaRewrite(Stage):
     name = "rupta"
     outputs = {
-        "synthetic_text": pa.string(),
+        "rupta_text": pa.string(),
         "rupta_rounds": pa.int8(),
         "rupta_private": pa.bool_(),
         "rupta_useful": pa.bool_(),
@@ -75,9 +77,10 @@ class RuptaRewrite(Stage):
         return private, useful, "" if useful else LOST_LABEL.format(label=label)
 
     def process(self, rows: pa.Table) -> StageResult:
-        ids, labels, sources = rows.column("id").to_pylist(), rows.column("label").to_pylist(), texts(rows, "text")
+        ids, labels = rows.column("id").to_pylist(), rows.column("label").to_pylist()
+        sources = texts(rows, "prompt_text")  # the scrubbed record: no identifier reaches the generator
         n, c = len(ids), self.cfg
-        source_vecs = self.embedder.embed(sources)
+        source_vecs = self.embedder.embed(texts(rows, "text"))  # traceability is judged against the record itself
         current: list[str | None] = [None] * n
         feedback, rounds, tokens = [""] * n, [0] * n, [0] * n
         private, useful, cos = [False] * n, [False] * n, [1.0] * n
@@ -98,7 +101,7 @@ class RuptaRewrite(Stage):
                 private[i], useful[i], feedback[i] = self._feedback(outs[j], cos[i], sentiments[j].label, labels[i])
         return StageResult(
             {
-                "synthetic_text": current,
+                "rupta_text": current,
                 "rupta_rounds": rounds,
                 "rupta_private": private,
                 "rupta_useful": useful,
@@ -114,7 +117,11 @@ def rupta_plan(cfg: Config, corpus: PrivateCorpus) -> tuple[list[StageOp], dict[
     st = cfg.stages
     return [
         StageOp("label", Label, {"cfg": st.label}, st.label.resources),
+        StageOp("scrub", Scrub, {"cfg": st.redact, "domain": cfg.domain}, st.redact.resources),
         StageOp(
             "rupta", RuptaRewrite, {"cfg": cfg.rupta, "domain": cfg.domain, "key": corpus.key}, cfg.rupta.resources
+        ),
+        StageOp(
+            "redact", Redact, {"cfg": st.redact, "domain": cfg.domain, "column": "rupta_text"}, st.redact.resources
         ),
     ], {}

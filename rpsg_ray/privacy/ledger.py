@@ -56,7 +56,8 @@ RPSG_NOT_COVERED = [
     "the seed's word count) goes into prompts without noise.",
     "The NLL filter's bounds are calibrated on a keyed random sample of private records, and the similarity filter "
     "compares every output with every private record; which rows survive depends on private data.",
-    "Prompts sent to the generator carry private-derived text (the released abstraction and its rewrites).",
+    "Prompts sent to the generator carry private-derived text: the seed scrubbed of the identifiers the redactor "
+    "finds, the released abstraction and its rewrites.",
     "PII redaction is heuristic (regexes + NER) and gives no guarantee.",
     "End to end, the synthetic dataset has NO formal (ε, δ)-DP guarantee with respect to the private records; "
     "its privacy rests on the empirical audit.",
@@ -356,7 +357,8 @@ def rupta_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         "rupta",
         f"one-to-one LLM anonymisation with privacy and utility feedback, up to {cfg.rupta.rounds} rounds",
         n_records,
-        "Everything: the generator reads each private record and rewrites it, and no noise is added. Its privacy "
+        "Everything: the generator reads each private record (scrubbed of the identifiers the redactor finds) and "
+        "rewrites it, and no noise is added. Its privacy "
         "rests on the evaluators' feedback (heuristic) and on the empirical audit.",
         "no formal guarantee: RUPTA is not differentially private",
         published=[*PUBLISHED_COUNTED, "Each published row rewrites one private record."],

@@ -32,7 +32,7 @@ class Abstract(Stage):
         ids = rows.column("id").to_pylist()
         fitted = [
             fit_abstraction_chat(self.domain, t, self.cfg.engine.max_model_len, self.cfg.max_tokens)
-            for t in texts(rows, "text")
+            for t in texts(rows, "prompt_text")  # the scrubbed seed: no identifier reaches the generator
         ]
         chats = [chat for chat, _ in fitted]
         seeds = [self.key.sampling_seed(i, self.name) for i in ids]

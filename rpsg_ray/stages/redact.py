@@ -3,7 +3,8 @@
 Regexes catch e-mails, URLs, phone numbers and long digit runs / account-like ids (NER models miss
 these); the packaged spaCy model finds names and places, and organisations where the domain is personal
 (first-person posts name employers, banks and clinics). Heuristic, so the ledger lists it as
-not covered by any guarantee.
+not covered by any guarantee. The same `Redactor` scrubs each seed before it goes into a prompt
+(stages/scrub.py) and cleans each method's output here.
 """
 
 from __future__ import annotations
@@ -70,20 +71,20 @@ def redact_patterns(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
-class Redact(Stage):
-    name = "redact"
+class Redactor:
+    """Typed placeholders for PII spans: the regexes first, then the NER's entity types for the domain."""
 
     def __init__(self, cfg: RedactStage, domain: Domain) -> None:
-        self.cfg = cfg
         self.labels = cfg.labels(domain)
         self.ner = load_ner(cfg.ner_model) if cfg.ner_model else None
 
-    def output_types(self) -> dict[str, pa.DataType]:
-        return {"synthetic_text": pa.string(), **{f"pii_{k.lower()}": pa.int32() for k in [*PATTERNS, *self.labels]}}
+    @property
+    def kinds(self) -> list[str]:
+        return [*PATTERNS, *self.labels]
 
-    def process(self, rows: pa.Table) -> StageResult:
-        source = self._latest_rewrite(rows)
-        cleaned, counts = zip(*(redact_patterns(t) for t in texts(rows, source)), strict=True)
+    def __call__(self, batch: list[str]) -> tuple[list[str], list[dict[str, int]]]:
+        """The cleaned texts and, per text, how many spans of each kind were replaced."""
+        cleaned, counts = zip(*(redact_patterns(t) for t in batch), strict=True)
         cleaned, counts = list(cleaned), [dict(c) for c in counts]
         if self.ner is not None:
             wanted = set(self.labels)
@@ -93,10 +94,28 @@ class Redact(Stage):
                     text = f"{text[: ent.start]}[{ent.label}]{text[ent.end :]}"
                     counts[r][ent.label] = counts[r].get(ent.label, 0) + 1
                 cleaned[r] = text
-        columns: dict[str, list] = {"synthetic_text": cleaned}
-        for kind in [*PATTERNS, *self.labels]:
-            columns[f"pii_{kind.lower()}"] = [c.get(kind, 0) for c in counts]
-        return StageResult(columns)
+        return cleaned, counts
+
+    def count_columns(self, counts: list[dict[str, int]], prefix: str) -> dict[str, list[int]]:
+        return {f"{prefix}{kind.lower()}": [c.get(kind, 0) for c in counts] for kind in self.kinds}
+
+
+class Redact(Stage):
+    """The method's output, redacted into `synthetic_text`: from `column` (RUPTA's rewrite), or by default the
+    last rewrite pass."""
+
+    name = "redact"
+
+    def __init__(self, cfg: RedactStage, domain: Domain, column: str | None = None) -> None:
+        self.redactor = Redactor(cfg, domain)
+        self.column = column
+
+    def output_types(self) -> dict[str, pa.DataType]:
+        return {"synthetic_text": pa.string(), **{f"pii_{k.lower()}": pa.int32() for k in self.redactor.kinds}}
+
+    def process(self, rows: pa.Table) -> StageResult:
+        cleaned, counts = self.redactor(texts(rows, self.column or self._latest_rewrite(rows)))
+        return StageResult({"synthetic_text": cleaned, **self.redactor.count_columns(counts, "pii_")})
 
     @staticmethod
     def _latest_rewrite(rows: pa.Table) -> str:

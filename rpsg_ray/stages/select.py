@@ -98,8 +98,8 @@ class Select(Stage):
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
         labels = rows.column("label").to_pylist()
-        seed_texts = texts(rows, "text")
-        seed_vecs = self.embedder.embed(seed_texts)
+        seed_vecs = self.embedder.embed(texts(rows, "text"))  # private scoring only: nothing goes to a generator
+        prompt_texts = texts(rows, "prompt_text")
         picks, passes, agrees, coss, diags, retry_rows = [], [], [], [], [], []
         retry_diags: list[dict[str, object] | None] = [None] * len(ids)
         candidates = rows.column("candidates").to_pylist()
@@ -116,7 +116,7 @@ class Select(Stage):
         tokens = [0] * len(ids)
         if retry_rows:
             fresh = self.generator.generate(
-                [self._retry_chat(seed_texts[r]) for r in retry_rows],
+                [self._retry_chat(prompt_texts[r]) for r in retry_rows],
                 abstraction_sampling(self.abstract, self.abstract.candidates - 1),
                 [self.key.sampling_seed(ids[r], self.name, 2) for r in retry_rows],
             )

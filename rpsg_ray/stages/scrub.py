@@ -1,0 +1,30 @@
+"""scrub: the seed with its identifiers replaced by typed placeholders, before any prompt carries it.
+
+The abstraction never needs a real name, number or address, so the generator is never shown one: the
+abstract stage and the selection's retry prompt read `prompt_text`, never `text`. The seed itself stays in
+the row only for scoring against private text (the selection's cosine, the copy guard), which sends
+nothing to a generator. `prompt_text` is private like the seed and is never written to the run's parts.
+Counts go to the manifest as `pii_seed_<kind>`.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from rpsg_ray.config import Domain, RedactStage
+from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.stages.redact import Redactor
+
+
+class Scrub(Stage):
+    name = "scrub"
+
+    def __init__(self, cfg: RedactStage, domain: Domain) -> None:
+        self.redactor = Redactor(cfg, domain)
+
+    def output_types(self) -> dict[str, pa.DataType]:
+        return {"prompt_text": pa.string(), **{f"pii_seed_{k.lower()}": pa.int32() for k in self.redactor.kinds}}
+
+    def process(self, rows: pa.Table) -> StageResult:
+        cleaned, counts = self.redactor(texts(rows, "text"))
+        return StageResult({"prompt_text": cleaned, **self.redactor.count_columns(counts, "pii_seed_")})
