@@ -55,7 +55,8 @@ def _batch() -> pa.Table:
         {"id": f"r{n}", "text": t, "label": lab, "source": "f", "pos": n, "status": "ok", "stage": None, "reason": None}
         for n, (t, lab) in enumerate(zip(SEEDS, ["positive", "negative", None], strict=True))
     ]
-    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+    return table.append_column("prompt_text", table.column("text"))  # the scrub stage's column, no PII here
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
