@@ -156,11 +156,13 @@ def pools(cfg: Config, size: str) -> list[tuple[str, Resources]]:
     st = cfg.stages
     stages = [
         ("label", st.label.resources),
+        ("scrub", st.redact.resources),
         ("abstract", st.abstract.resources),
         ("select", st.select.resources),
         ("rewrite_1", st.rewrite.resources),
         ("rewrite_2", st.rewrite.resources),
         ("redact", st.redact.resources),
+        ("copy_guard", st.copy_guard.resources),
         ("quality", st.quality.resources),
         ("nll_filter", st.nll_filter.resources),
         *((f"similarity_filter_{n}", st.similarity_filter.resources) for n in range(st.similarity_filter.index.shards)),
