@@ -101,5 +101,5 @@ def p_agreeing_pick(lead: float, sigma: float, k: int, retry: bool) -> float:
     """P(the final pick agrees with the label) when one of K candidates agrees and leads the others by
     ``lead`` (its agreement bonus, at equal cosines), and the retry's K−1 fresh samples hold one agreeing
     candidate too: the retry runs after a disagreeing pick, over that pick and the fresh samples."""
-    first = p_best_for_gap(lead, sigma, k)
-    return first + (1.0 - first) * p_best_for_gap(lead, sigma, k) if retry else first
+    each = p_best_for_gap(lead, sigma, k)  # the retry's pool is alike: one agreeing candidate leading by `lead`
+    return each + (1.0 - each) * each if retry else each

@@ -96,6 +96,10 @@ class Redactor:
                 cleaned[r] = text
         return cleaned, counts
 
+    def count_types(self, prefix: str) -> dict[str, pa.DataType]:
+        """The per-kind count columns a stage writes under `prefix` (the manifest sums every `pii_` column)."""
+        return {f"{prefix}{kind.lower()}": pa.int32() for kind in self.kinds}
+
     def count_columns(self, counts: list[dict[str, int]], prefix: str) -> dict[str, list[int]]:
         return {f"{prefix}{kind.lower()}": [c.get(kind, 0) for c in counts] for kind in self.kinds}
 
@@ -111,7 +115,7 @@ class Redact(Stage):
         self.column = column
 
     def output_types(self) -> dict[str, pa.DataType]:
-        return {"synthetic_text": pa.string(), **{f"pii_{k.lower()}": pa.int32() for k in self.redactor.kinds}}
+        return {"synthetic_text": pa.string(), **self.redactor.count_types("pii_")}
 
     def process(self, rows: pa.Table) -> StageResult:
         cleaned, counts = self.redactor(texts(rows, self.column or self._latest_rewrite(rows)))

@@ -23,7 +23,7 @@ class Scrub(Stage):
         self.redactor = Redactor(cfg, domain)
 
     def output_types(self) -> dict[str, pa.DataType]:
-        return {"prompt_text": pa.string(), **{f"pii_seed_{k.lower()}": pa.int32() for k in self.redactor.kinds}}
+        return {"prompt_text": pa.string(), **self.redactor.count_types("pii_seed_")}
 
     def process(self, rows: pa.Table) -> StageResult:
         cleaned, counts = self.redactor(texts(rows, "text"))
