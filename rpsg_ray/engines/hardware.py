@@ -3,8 +3,9 @@
 bfloat16 is only fast where the CPU has native bf16 arithmetic. Measured on the NLL scorer (SmolLM2-135M,
 128 texts, 2 cores; `benchmarks/nll_dtype.py`): an Intel CPU with AMX ran it 3.2x faster in bfloat16 than in
 float32 (3.3 s against 10.2 s); an AMD EPYC with AVX-512 BF16 and no AMX, 2.07x faster (7.1 s against
-14.8 s). A CPU with neither emulates bf16 and is slower in it than in float32. So `dtype: auto` means bfloat16 on a GPU or a
-CPU with AMX or AVX-512 BF16, float32 elsewhere; every figure the project reports names the CPU it ran on.
+14.8 s). A CPU with neither emulates bf16 and is slower in it than in float32. So `dtype: auto` means
+bfloat16 on a GPU or a CPU with AMX or AVX-512 BF16, float32 elsewhere; every figure the project reports names
+the CPU it ran on.
 """
 
 from __future__ import annotations
