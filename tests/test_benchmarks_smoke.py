@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("dataplane.py", ["--sizes", "1000", "2000"]),
         ("scaleout.py", ["--rows", "300"]),
         ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1"]),
+        ("pii_recall.py", ["--people", "4", "--real", "10"]),
         (
             "rpsg_vs_augpe.py",
             ["--sizes", "4", "--repeats", "1", "--augpe", "1x1", "--no-quality", "--corpus-rows", "200"],
@@ -45,4 +46,4 @@ def test_benchmark_smoke(script: str, args: list[str], tmp_path: Path) -> None:
 
 
 def _work(script: str, tmp_path: Path) -> list[str]:
-    return ["--work", str(tmp_path / "work")] if script in ("dataplane.py", "rpsg_vs_augpe.py") else []
+    return ["--work", str(tmp_path / "work")] if script in ("dataplane.py", "rpsg_vs_augpe.py", "pii_recall.py") else []

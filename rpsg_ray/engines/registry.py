@@ -148,7 +148,12 @@ def load_classifier(name: str) -> Classifier:
     return TransformersClassifier(resolve_model_path(name))
 
 
-def load_ner(name: str) -> NerEngine:
+def load_ner(name: str, detector: str, labels: list[str]) -> NerEngine:
+    """The entity detector the redactor runs after its regexes (`labels`: the NER kinds it replaces)."""
+    if detector == "presidio":
+        from rpsg_ray.engines.presidio_engine import PresidioNer
+
+        return PresidioNer(name, labels)
     from rpsg_ray.engines.spacy_engine import SpacyNer
 
     return SpacyNer(name)

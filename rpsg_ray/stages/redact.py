@@ -1,10 +1,12 @@
 """redact: replace PII spans with typed placeholders ([EMAIL], [PHONE], [PERSON], ...) and count them.
 
 Regexes catch e-mails, URLs, phone numbers and long digit runs / account-like ids (NER models miss
-these); the packaged spaCy model finds names and places, and organisations where the domain is personal
-(first-person posts name employers, banks and clinics). Heuristic, so the ledger lists it as
-not covered by any guarantee. The same `Redactor` scrubs each seed before it goes into a prompt
-(stages/scrub.py) and cleans each method's output here.
+these); then Presidio's recognizers on the packaged spaCy model (engines/presidio_engine.py) find names,
+places, organisations where the domain is personal (first-person posts name employers, banks and clinics),
+cards and other checksummed numbers, and names given away by their context ("my name is ...").
+Heuristic, so the ledger lists it as not covered by any guarantee. The same `Redactor` scrubs each seed
+before it goes into a prompt (stages/scrub.py) and cleans each method's output here. Its recall per kind
+is measured by benchmarks/pii_recall.py.
 """
 
 from __future__ import annotations
@@ -18,44 +20,60 @@ from rpsg_ray.config import Domain, RedactStage
 from rpsg_ray.engines.registry import load_ner
 from rpsg_ray.rows import Stage, StageResult, texts
 
-PATTERNS: dict[str, re.Pattern[str]] = {
-    "EMAIL": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    "URL": re.compile(
-        r"\b(?:https?://|www\.)[^\s<>\"']+"
-        r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|co|uk|de|fr|info|biz|me)/[^\s<>\"']*",
-        re.IGNORECASE,
+STRUCTURED_ID = (
+    r"\b\d{3}-\d{2}-\d{4}\b|\b(?:\d{4}[ -]){3}\d{1,7}\b"
+    r"|\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
+    r"|\b[A-Za-z][A-Za-z0-9]*(?:[-_/][A-Za-z0-9]*\d[A-Za-z0-9]*){1,4}\b"
+    r"|\b[A-Za-z]{2,}[-_]?\d{4,}[A-Za-z0-9]*\b"
+)
+PHONE_EXTENSION = r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})"
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("EMAIL", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
+    (
+        "URL",
+        re.compile(
+            r"\b(?:https?://|www\.)[^\s<>\"']+"
+            r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|co|uk|de|fr|info|biz|me)/[^\s<>\"']*",
+            re.IGNORECASE,
+        ),
     ),
     # Before PHONE: grouped digits that are ids, not numbers to call (SSN 3-2-4, card numbers in fours,
-    # IBANs, dashed or prefixed account ids such as AB-1234-5678 or ACC-00123456), and long digit runs
-    # that are not one group of a phone number.
-    "ID": re.compile(
-        r"\b\d{3}-\d{2}-\d{4}\b|\b(?:\d{4}[ -]){3}\d{1,7}\b"
-        r"|\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
-        r"|\b[A-Za-z][A-Za-z0-9]*(?:[-_/][A-Za-z0-9]*\d[A-Za-z0-9]*){1,4}\b"
-        r"|(?<!\d[\s.-])\b\d{6,}\b(?![\s.-]\d)|\b[A-Za-z]{2,}[-_]?\d{4,}[A-Za-z0-9]*\b"
+    # IBANs, dashed or prefixed account ids such as AB-1234-5678 or ACC-00123456).
+    ("ID", re.compile(STRUCTURED_ID)),
+    # International and national formats: +CC, +(CC) or 00CC, optional (area), then digit groups split by
+    # spaces, dots, dashes or a slash, or one run after a prefix; an extension ("x123") belongs to it.
+    (
+        "PHONE",
+        re.compile(
+            r"(?<![\w+-])(?:(?:\+\(?|00)\d{1,3}\)?[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?"
+            r"(?:\d{1,5}(?:[\s./-]\d{2,8}){1,5}|(?<=[)\s])\d{5,12})" + PHONE_EXTENSION + r"?(?![\w-])"
+        ),
     ),
-    # International and national formats: +CC or 00CC, optional (area), then 2-6 digit groups.
-    "PHONE": re.compile(
-        r"(?<![\w+-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,8}){1,5}(?![\w-])"
-    ),
-}
+    # After PHONE: long digit runs that were not part of a phone number.
+    ("ID", re.compile(r"(?<!\d[\s.-])\b\d{6,}\b(?![\s.-]\d)")),
+)
+KINDS = tuple(dict.fromkeys(kind for kind, _ in PATTERNS))
 
 
 def _digits(text: str) -> int:
     return sum(ch.isdigit() for ch in text)
 
 
+def _no_extension(phone: str) -> str:
+    return re.sub(PHONE_EXTENSION + "$", "", phone)
+
+
 VALID: dict[str, Callable[[str], bool]] = {
     # An id holds at least 5 digits ("PG-13", "COVID-19" and "MP3" are not ids).
     "ID": lambda t: _digits(t) >= 5,
     # A phone holds 7 to 15 digits and, without a country code or (area), at least 9 ("2016-2017" is no phone).
-    "PHONE": lambda t: 7 <= _digits(t) <= 15 and (t.startswith(("+", "00", "(")) or _digits(t) >= 9),
+    "PHONE": lambda t: 7 <= _digits(_no_extension(t)) <= 15 and (t.startswith(("+", "00", "(")) or _digits(t) >= 9),
 }
 
 
 def redact_patterns(text: str) -> tuple[str, dict[str, int]]:
     counts = {}
-    for kind, pattern in PATTERNS.items():
+    for kind, pattern in PATTERNS:
         valid = VALID.get(kind, lambda _: True)
         hits = 0
 
@@ -67,8 +85,16 @@ def redact_patterns(text: str) -> tuple[str, dict[str, int]]:
             return f"[{kind}]"
 
         text = pattern.sub(replace, text)
-        counts[kind] = hits
+        counts[kind] = counts.get(kind, 0) + hits
     return text, counts
+
+
+PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")
+
+
+def _beyond_placeholders(span: str) -> bool:
+    """Whether an entity holds more than placeholders the regexes already wrote (an NER may tag "[EMAIL]")."""
+    return any(ch.isalnum() for ch in PLACEHOLDER.sub("", span))
 
 
 class Redactor:
@@ -76,21 +102,22 @@ class Redactor:
 
     def __init__(self, cfg: RedactStage, domain: Domain) -> None:
         self.labels = cfg.labels(domain)
-        self.ner = load_ner(cfg.ner_model) if cfg.ner_model else None
+        self.ner = load_ner(cfg.ner_model, cfg.detector, self.labels) if cfg.ner_model else None
 
     @property
     def kinds(self) -> list[str]:
-        return [*PATTERNS, *self.labels]
+        return [*KINDS, *self.labels]
 
     def __call__(self, batch: list[str]) -> tuple[list[str], list[dict[str, int]]]:
         """The cleaned texts and, per text, how many spans of each kind were replaced."""
         cleaned, counts = zip(*(redact_patterns(t) for t in batch), strict=True)
         cleaned, counts = list(cleaned), [dict(c) for c in counts]
         if self.ner is not None:
-            wanted = set(self.labels)
+            wanted = set(self.kinds)
             for r, ents in enumerate(self.ner.entities(cleaned)):
                 text = cleaned[r]
-                for ent in sorted((e for e in ents if e.label in wanted), key=lambda e: e.start, reverse=True):
+                found = (e for e in ents if e.label in wanted and _beyond_placeholders(text[e.start : e.end]))
+                for ent in sorted(found, key=lambda e: e.start, reverse=True):
                     text = f"{text[: ent.start]}[{ent.label}]{text[ent.end :]}"
                     counts[r][ent.label] = counts[r].get(ent.label, 0) + 1
                 cleaned[r] = text

@@ -1,0 +1,81 @@
+"""Microsoft Presidio's analyzer on the packaged spaCy model, plus the introduced-names recognizer.
+
+Presidio adds what spaCy alone lacks: checksum-validated numbers (cards, IBANs), phone numbers parsed by
+`phonenumbers`, and context words that lift a candidate's score ("call me at ...", "my account ...").
+Entities come back under the redactor's own kinds (PERSON, GPE, ORG, EMAIL, PHONE, URL, ID), so the
+placeholders read the same whichever detector found a span.
+"""
+
+from __future__ import annotations
+
+from rpsg_ray.engines.base import Entity
+from rpsg_ray.engines.introduced_names import introduced_names
+
+KIND_OF: dict[str, str] = {
+    "PERSON": "PERSON",
+    "LOCATION": "GPE",
+    "ORGANIZATION": "ORG",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "URL": "URL",
+    **dict.fromkeys(("CREDIT_CARD", "US_SSN", "US_ITIN", "IBAN_CODE", "US_BANK_NUMBER", "IP_ADDRESS"), "ID"),
+    **dict.fromkeys(("CRYPTO", "US_PASSPORT", "UK_NHS", "MEDICAL_LICENSE"), "ID"),
+}
+"""Presidio's entity types as the redactor's kinds; DATE_TIME and NRP (nationality) are not identifiers here."""
+NER_KINDS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
+MIN_SCORE = 0.35
+"""Below this Presidio's weak patterns (a bare 9-digit run as a passport) fire on ordinary numbers; the
+redactor's own id regex covers those runs anyway."""
+INTRODUCED = "INTRODUCED_PERSON"
+
+
+def _offline_public_suffixes() -> None:
+    """Presidio validates e-mail domains with tldextract, which fetches the public-suffix list over the network
+    on first use and logs a traceback where there is none: use the snapshot that ships with it instead."""
+    from tldextract import tldextract
+
+    tldextract.TLD_EXTRACTOR.suffix_list_urls = ()
+
+
+class PresidioNer:
+    """Entities of the wanted kinds: Presidio's recognizers and the introduced-names rule, overlaps merged."""
+
+    def __init__(self, spacy_model: str, labels: list[str]) -> None:
+        from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        _offline_public_suffixes()
+
+        class IntroducedNames(EntityRecognizer):
+            def load(self) -> None:
+                pass
+
+            def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list:
+                return [RecognizerResult(INTRODUCED, a, b, 0.95) for a, b in introduced_names(text)]
+
+        config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": spacy_model}]}
+        nlp = NlpEngineProvider(nlp_configuration=config).create_engine()
+        self.analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+        self.analyzer.registry.add_recognizer(IntroducedNames(supported_entities=[INTRODUCED], name="introduced"))
+        wanted_ner = {NER_KINDS[label] for label in labels if label in NER_KINDS}
+        self.entity_types = [t for t, kind in KIND_OF.items() if kind not in NER_KINDS or t in wanted_ner]
+        if "PERSON" in labels:
+            self.entity_types.append(INTRODUCED)
+
+    def entities(self, texts: list[str]) -> list[list[Entity]]:
+        return [self._merged(text) for text in texts]
+
+    def _merged(self, text: str) -> list[Entity]:
+        """Overlapping findings become one span (their union) under the kind of the highest-scoring one."""
+        found = self.analyzer.analyze(text, language="en", entities=self.entity_types, score_threshold=MIN_SCORE)
+        merged: list[list] = []
+        for r in sorted(found, key=lambda r: (r.start, -r.end)):
+            kind = "PERSON" if r.entity_type == INTRODUCED else KIND_OF[r.entity_type]
+            if merged and r.start < merged[-1][1]:
+                last = merged[-1]
+                last[1] = max(last[1], r.end)
+                if r.score > last[3]:
+                    last[2], last[3] = kind, r.score
+            else:
+                merged.append([r.start, r.end, kind, r.score])
+        return [Entity(start, end, kind) for start, end, kind, _ in merged]
