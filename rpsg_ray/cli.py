@@ -261,8 +261,8 @@ def _plant_canaries(args: argparse.Namespace) -> int:
     from rpsg_ray.audit.canaries import plant
 
     if args.input is None or args.out is None:
-        raise ConfigError("usage: rpsg audit canaries INPUT --out DIR [--seed N]")
-    planted, listing, canaries = plant(Path(args.input), Path(args.out), args.seed)
+        raise ConfigError("usage: rpsg audit canaries INPUT --out DIR [--seed N] [--counts 1:100,2:10,4:10,8:10]")
+    planted, listing, canaries = plant(Path(args.input), Path(args.out), args.seed, _counts(args.counts))
     copies = sum(c.repeats for c in canaries)
     print(
         f"{len(canaries)} canaries in {copies} record copies: {planted}\n"
@@ -270,6 +270,21 @@ def _plant_canaries(args: argparse.Namespace) -> int:
         f"generate from {planted.name}, then: rpsg audit RUN_DIR ... --canaries {listing}"
     )
     return 0
+
+
+def _counts(text: str | None) -> dict[int, int]:
+    """`--counts 1:100,2:10`: person canaries per repetition."""
+    from rpsg_ray.audit.canaries import COUNTS
+
+    if not text:
+        return COUNTS
+    try:
+        counts = {int(r): int(n) for r, n in (pair.split(":") for pair in text.split(","))}
+    except ValueError:
+        raise ConfigError(f"--counts {text!r}: expected REPEATS:COUNT pairs such as 1:100,2:10") from None
+    if any(r < 1 or n < 0 for r, n in counts.items()):
+        raise ConfigError(f"--counts {text!r}: repetitions start at 1 and counts are not negative")
+    return counts
 
 
 def _cmd_config_reference(args: argparse.Namespace) -> int:
@@ -425,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         "audit",
         help="measure membership leakage of a run (and plant canaries before one)",
         usage="rpsg audit RUN_DIR --members PATH --non-members PATH --output DIR [options]\n"
-        "       rpsg audit canaries INPUT --out DIR [--seed N]",
+        "       rpsg audit canaries INPUT --out DIR [--seed N] [--counts 1:100,2:10,4:10,8:10]",
         description="Membership inference against the published files of a run, as in the privacy literature: "
         "attacks that see only the synthetic set (nearest-neighbour similarity, n-gram overlap, a small LM "
         "trained on the synthetic set: loss, zlib, Min-K%, ratio to a reference LM) and attacks on every other "
@@ -450,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--threads", type=int, help="torch threads for the models (default: all cores)")
     u.add_argument("--out", help="(canaries) output folder for the planted file and canaries.json")
     u.add_argument("--seed", type=int, default=0, help="seed of the canary generator and the controls (default 0)")
+    u.add_argument(
+        "--counts",
+        help="(canaries) person canaries per repetition, REPEATS:COUNT pairs (default 1:100,2:10,4:10,8:10; "
+        "one suffix canary per repetition besides)",
+    )
     u.set_defaults(func=_cmd_audit)
 
     r = sub.add_parser("config-reference", help="print the field-by-field config reference (Markdown)")

@@ -48,7 +48,7 @@ def leakage(audit: dict[str, Any]) -> Leakage:
     name, best = max(usable.items(), key=lambda kv: kv[1]["run"]["auc"]["value"])
     tpr = max(m["run"]["tpr_at_fpr"]["0.01"]["value"] for m in usable.values())
     canaries = audit.get("canaries") or []
-    leaked = sum(1 for c in canaries if c["verbatim_rows"] or c["fuzzy_rows"])
+    leaked = sum(1 for c in canaries if c["verbatim_rows"])
     exposure = max((c["exposure"] for c in canaries), default=None)
     auc = best["run"]["auc"]
     return Leakage(name, auc["value"], tuple(auc["ci95"]), tpr, leaked, len(canaries), exposure)
@@ -78,7 +78,7 @@ def comparison_table(evaluate_dir: Path, audit_dirs: list[Path]) -> str:
         a = _read(d / "metrics.json")
         audits[Path(a["run_dir"]).resolve()] = leakage(a)
     head = ["run", "method", "guarantee", *(u for u, _ in UTILITY), "best attack AUC [95% CI]", "TPR@1%FPR"]
-    head += ["canaries leaked", "max exposure (bits)"]
+    head += ["canaries leaked verbatim", "max exposure (bits)"]
     lines = [f"| {' | '.join(head)} |", f"|{'---|' * len(head)}"]
     for m in ev["methods"]:
         synthetic = m["kind"] == "synthetic"

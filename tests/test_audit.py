@@ -75,37 +75,58 @@ def test_split_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "5 rows" in capsys.readouterr().out
 
 
+SMALL = {1: 8, 2: 2, 4: 1, 8: 1}
+
+
 def test_canaries_are_planted_the_requested_number_of_times_with_a_seeded_generator(tmp_path: Path) -> None:
     source = _write(tmp_path / "private.parquet", 100)
-    planted, listing, placed = canaries.plant(source, tmp_path / "c1", seed=7)
+    planted, listing, placed = canaries.plant(source, tmp_path / "c1", seed=7, counts=SMALL)
     table = read_records(planted)
     assert table.ids[:100] == read_records(source).ids and table.texts[:100] == read_records(source).texts
-    assert sorted(c.repeats for c in placed) == sorted(list(canaries.REPEATS) * len(canaries.KINDS))
-    assert {c.kind for c in placed} == set(canaries.KINDS)
+    people = [c for c in placed if c.kind == "person"]
+    assert sorted(c.repeats for c in people) == sorted(r for r, n in SMALL.items() for _ in range(n))
+    assert sorted(c.repeats for c in placed if c.kind == "suffix") == sorted(SMALL)
+    assert {c.setting for c in people} == set(canaries.SETTINGS)
+    assert {f for c in people for f in c.fields} == {"name", *canaries.FIELDS}
     hosts = [h for c in placed for h in c.host_ids]
     assert len(hosts) == len(set(hosts))  # distinct host records: the pipeline would drop repeated texts
     for c in placed:
-        carrying = [i for i, t in zip(table.ids, table.texts, strict=True) if c.secret in t]
-        assert sorted(carrying) == sorted(c.copy_ids) and len(carrying) == c.repeats
-    again = canaries.plant(source, tmp_path / "c2", seed=7)[2]
-    other = canaries.plant(source, tmp_path / "c3", seed=8)[2]
+        for value in c.fields.values():
+            carrying = [i for i, t in zip(table.ids, table.texts, strict=True) if value in t]
+            assert sorted(carrying) == sorted(c.copy_ids) and len(carrying) == c.repeats
+    again = canaries.plant(source, tmp_path / "c2", seed=7, counts=SMALL)[2]
+    other = canaries.plant(source, tmp_path / "c3", seed=8, counts=SMALL)[2]
     assert [c.secret for c in again] == [c.secret for c in placed]
     assert [c.secret for c in other] != [c.secret for c in placed]
     assert canaries.load_canaries(listing) == placed
 
 
-def _canary(kind: str, secret: str) -> canaries.Canary:
-    return canaries.Canary("canary-000", kind, secret, 1, ["x"], ["h"], "a fine film")
+def _canary(fields: dict[str, str]) -> canaries.Canary:
+    sentence = " ".join(fields.values())
+    return canaries.Canary("canary-000", "person", "introduction", fields, sentence, 1, ["x"], ["h"], "a fine film")
 
 
-def test_leak_counts_verbatim_and_fuzzy() -> None:
-    c = _canary("phone", "(555) 201-3344")
-    texts = ["Call (555) 201-3344 now", "ring 555.201.3344 today", "a film about phones", "555 is a number"]
-    assert canaries.leak_counts(c, texts) == (1, 2)
+def test_leak_counts_verbatim_full_name_and_partial() -> None:
+    c = _canary({"name": "Zofia Nowak", "phone": "(555) 201-3344"})
+    texts = [
+        "Call (555) 201-3344 now",  # verbatim field
+        "ring 555.201.3344 today",  # partial: the digits re-spaced
+        "Zofia Nowak was there",  # verbatim, full name
+        "Mrs Nowak said so",  # partial: the surname alone
+        "a film about phones, Nowakowski",  # nothing: a longer word is not the surname
+    ]
+    assert canaries.leak_counts(c, texts) == (2, 1, 2)
+
+
+def test_partial_matches_of_never_planted_people_measure_chance() -> None:
+    control = canaries.draw_identities(3 + canaries.CONTROL_OFFSET, 5)
+    texts = ["nothing here", f"we met {control[2].family} once"]
+    assert canaries.chance_partials(3, 5, texts) == 1
+    assert canaries.chance_partials(3, 5, ["nothing here"]) == 0
 
 
 def test_exposure_is_high_when_the_model_prefers_the_secret_and_low_when_it_cannot_tell() -> None:
-    c = _canary("email", "someone@example.org")
+    c = _canary({"name": "Zofia Nowak", "email": "someone@example.org"})
     best, rank = canaries.exposure(c, 1, 99, lambda texts: np.array([0.0] + [1.0] * (len(texts) - 1)))
     assert rank == 1 and best == pytest.approx(math.log2(100))
     flat, rank = canaries.exposure(c, 1, 99, lambda texts: np.zeros(len(texts)))
@@ -179,18 +200,21 @@ def test_a_blind_attack_fails_the_positive_control() -> None:
 
 def test_canary_listing_holds_no_unexpected_fields(tmp_path: Path) -> None:
     source = _write(tmp_path / "private.parquet", 100)
-    listing = canaries.plant(source, tmp_path / "c", seed=1, repeats=(1,))[1]
+    listing = canaries.plant(source, tmp_path / "c", seed=1, counts={1: 1})[1]
     entry = json.loads(listing.read_text())["canaries"][0]
-    assert set(entry) == {"canary_id", "kind", "secret", "repeats", "copy_ids", "host_ids", "context"}
+    assert set(entry) == {"canary_id", "kind", "setting", "fields", "sentence", "repeats", "copy_ids", "host_ids"} | {
+        "context"
+    }
 
 
 def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _write(tmp_path / "private.parquet", 100)
-    assert main(["audit", "canaries", str(source), "--out", str(tmp_path / "c"), "--seed", "3"]) == 0
+    command = ["audit", "canaries", str(source), "--out", str(tmp_path / "c"), "--seed", "3"]
+    assert main([*command, "--counts", "1:8,2:2,4:1,8:1"]) == 0
     out = capsys.readouterr().out
-    assert "20 canaries in 75 record copies" in out
+    assert "16 canaries in 39 record copies" in out
     secrets = [c.secret for c in canaries.load_canaries(tmp_path / "c" / canaries.CANARIES)]
     assert not [s for s in secrets if s in out]
     assert main(["audit", str(tmp_path), "--members", str(source)]) == 2

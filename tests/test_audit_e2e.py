@@ -49,7 +49,7 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
     # One fixed split: the negative control is a 95% interval, so over fresh secret splits it would miss 0.5
     # one time in twenty and the test would be flaky by design.
     split = split_file(demo_corpus, 0.5, tmp_path / "split", np.random.default_rng(11))
-    planted, listing, placed = canaries.plant(split.members, tmp_path / "canaries", seed=5, repeats=(1, 2))
+    planted, listing, placed = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 4, 2: 2})
     run = _leaky_run(tmp_path, planted)
     settings = AuditSettings(
         bootstrap=200,

@@ -47,8 +47,8 @@ def _write(tmp_path: Path) -> tuple[Path, Path, Path]:
     attacks = {"blind_but_high": _attack(0.9, 0.5, positive_seen=False), "lm_loss": _attack(0.56, 0.03)}
     attacks["nearest"] = _attack(0.52, 0.08)
     canaries = [
-        {"verbatim_rows": 0, "fuzzy_rows": 1, "exposure": 2.5},
-        {"verbatim_rows": 0, "fuzzy_rows": 0, "exposure": 0.5},
+        {"verbatim_rows": 1, "partial_rows": 0, "exposure": 2.5},
+        {"verbatim_rows": 0, "partial_rows": 3, "exposure": 0.5},
     ]
     (audit / "metrics.json").write_text(
         json.dumps({"run_dir": str(runs["dp"]), "attacks": attacks, "canaries": canaries})
@@ -67,7 +67,7 @@ def test_compare_joins_by_run_and_uses_only_controlled_attacks(
     dp, open_, real = rows["dp"], rows["open"], rows["real data (ceiling)"]
     # the attack that missed its positive control is never the headline, however high its AUC
     assert "0.560 [0.520, 0.600] (lm_loss)" in dp and "blind_but_high" not in dp
-    assert "| 0.080 |" in dp and "| 1/2 | 2.5 |" in dp  # best TPR among controlled attacks; fuzzy leak counted
+    assert "| 0.080 |" in dp and "| 1/2 | 2.5 |" in dp  # best TPR among controlled attacks; verbatim leaks only
     assert "ε = 4" in dp and "0.700 [0.600, 0.800]" in dp
     assert "none (ε = ∞)" in open_ and open_.rstrip(" |").endswith("– | – | – | –")  # no audit given: no claim
     assert "0.900" in real and (tmp_path / "t.md").read_text().count("\n| ") == 3  # three runs

@@ -1,10 +1,12 @@
 """Canaries: unique secrets planted into copies of private records, then looked for in the output.
 
-Kinds: fake personal data from a seeded Faker (name, phone, e-mail, account id) and the canary that
-"The Canary's Echo" (Meeus et al., ICML 2025) found most detectable in synthetic text: an in-distribution
+Two kinds. A *person*: a fake identity that looks real (audit/identities.py: names from many locales, with
+a phone, an e-mail or an account number), written in one of four settings (self-introduction, third
+person, possessive, sign-off), the way a first-person post would carry it. A *suffix*: the canary that
+"The Canary's Echo" (Meeus et al., ICML 2025) found most detectable in synthetic text, an in-distribution
 prefix (the host record) followed by a high-perplexity suffix (random words). Each secret is carried by
-1, 2, 4 and 8 distinct host records: the pipeline drops duplicate records, so repeating one text would
-plant it once. The planted file and ``canaries.json`` hold the secrets: both are private.
+1, 2, 4 or 8 distinct host records: the pipeline drops duplicate records, so repeating one text would plant
+it once. The planted file and ``canaries.json`` hold the secrets: both are private.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -22,92 +24,104 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rpsg_ray.audit.identities import NAME_CONTEXTS, Identity, draw_identities
+from rpsg_ray.audit.pii_recall import survives
 from rpsg_ray.audit.records import read_table
 from rpsg_ray.errors import ConfigError, InputError
 
-KINDS = ("name", "phone", "email", "account", "suffix")
-TEMPLATES = {
-    "name": "Reviewed by {}.",
-    "phone": "Call {} for tickets.",
-    "email": "Write to {}.",
-    "account": "Member account {}.",
-    "suffix": "{}",
-}
-REPEATS = (1, 2, 4, 8)
+KINDS = ("person", "suffix")
+SETTINGS = ("introduction", "third_person", "possessive", "sign_off")
+FIELDS = {"phone": "Call me at {}.", "email": "Write to me at {}.", "account": "My account is {}."}
+COUNTS = {1: 100, 2: 10, 4: 10, 8: 10}
+"""Person canaries per repetition: 100 planted once, the smallest signal an audit must still see."""
+SUFFIXES_PER_REPEAT = 1
 SUFFIX_WORDS = 6
 PLANTED, CANARIES = "seeds_with_canaries.parquet", "canaries.json"
 FUZZY_SHARE, FUZZY_MIN_CHARS = 0.8, 5
 CONTEXT_WORDS = 12
 """Words of the host kept before the secret when scoring exposure (the trained LM's window is short)."""
+ALTERNATIVES_OFFSET, CONTROL_OFFSET = 1_000_003, 2_000_003
 
 
 @dataclass(frozen=True)
 class Canary:
     canary_id: str
     kind: str
-    secret: str
+    setting: str
+    fields: dict[str, str]
+    """The planted values: ``name`` and one of phone / email / account for a person, ``suffix`` otherwise."""
+    sentence: str
+    """What was appended to each host."""
     repeats: int
     copy_ids: list[str]
     host_ids: list[str]
     context: str
     """The end of the first host's text: the in-distribution words the secret follows when ranked."""
 
-
-def _draw(fake: object, kind: str) -> str:
-    if kind == "name":
-        return fake.name()
-    if kind == "phone":
-        return fake.phone_number()
-    if kind == "email":
-        return fake.email()
-    if kind == "account":
-        return fake.bothify("ACC-########-??").upper()
-    return " ".join(fake.words(SUFFIX_WORDS))
+    @property
+    def secret(self) -> str:
+        return self.fields.get("name") or self.fields["suffix"]
 
 
-def _generator(seed: int) -> object:
+def person_sentence(setting: str, template: int, person: Identity, field: str) -> str:
+    """The name in its setting, and the field in a sentence of its own (before a sign-off, after the rest)."""
+    named = NAME_CONTEXTS[setting][template % len(NAME_CONTEXTS[setting])].format(name=person.name)
+    detail = FIELDS[field].format(getattr(person, field))
+    return f"{detail}\n{named}" if setting == "sign_off" else f"{named} {detail}"
+
+
+def _suffix(seed: int, count: int) -> list[str]:
     from faker import Faker
 
     fake = Faker("en_US")
     fake.seed_instance(seed)
-    return fake
+    return [" ".join(fake.words(SUFFIX_WORDS)) for _ in range(count)]
 
 
-def secret_sentence(kind: str, secret: str) -> str:
-    return TEMPLATES[kind].format(secret)
+def _planned(seed: int, counts: dict[int, int]) -> list[tuple[str, int, str, dict[str, str], str]]:
+    """(kind, repeats, setting, fields, sentence) for every canary, persons first."""
+    people = iter(draw_identities(seed, sum(counts.values())))
+    suffixes = iter(_suffix(seed, SUFFIXES_PER_REPEAT * len(counts)))
+    plan, n = [], 0
+    for repeats, count in counts.items():
+        for _ in range(count):
+            person, setting, field = next(people), SETTINGS[n % len(SETTINGS)], list(FIELDS)[n % len(FIELDS)]
+            sentence = person_sentence(setting, n // len(SETTINGS), person, field)
+            plan.append(("person", repeats, setting, {"name": person.name, field: getattr(person, field)}, sentence))
+            n += 1
+    for repeats in counts:
+        for _ in range(SUFFIXES_PER_REPEAT):
+            suffix = next(suffixes)
+            plan.append(("suffix", repeats, "suffix", {"suffix": suffix}, suffix))
+    return plan
 
 
-def plant(
-    source: Path, out_dir: Path, seed: int, repeats: Sequence[int] = REPEATS, per_setting: int = 1
-) -> tuple[Path, Path, list[Canary]]:
+def plant(source: Path, out_dir: Path, seed: int, counts: dict[int, int] = COUNTS) -> tuple[Path, Path, list[Canary]]:
     """Write the source rows plus canary copies (``seeds_with_canaries.parquet``) and ``canaries.json``."""
     table = read_table(source)
     for col in ("id", "text"):
         if col not in table.column_names:
             raise InputError(f"{source}: no {col!r} column")
-    copies_needed = len(KINDS) * per_setting * sum(repeats)
+    plan = _planned(seed, counts)
+    copies_needed = sum(repeats for _, repeats, *_ in plan)
     if copies_needed > table.num_rows:
         raise ConfigError(f"{source}: {table.num_rows} rows, but {copies_needed} distinct host records are needed")
-    fake, rng = _generator(seed), np.random.default_rng(seed)
-    hosts = rng.permutation(table.num_rows)[:copies_needed].tolist()
+    hosts = np.random.default_rng(seed).permutation(table.num_rows)[:copies_needed].tolist()
     host_texts = table["text"].to_pylist()
     host_ids = pc.cast(table["id"], pa.string()).to_pylist()
     canaries, rows, new_ids, new_texts, cursor = [], [], [], [], 0
-    for kind in KINDS:
-        for r in repeats:
-            for _ in range(per_setting):
-                secret, n = _draw(fake, kind), len(canaries)
-                picked = hosts[cursor : cursor + r]
-                cursor += r
-                copy_ids = [f"canary-{n:03d}-{c}" for c in range(r)]
-                sentence = secret_sentence(kind, secret)
-                rows += picked
-                new_ids += copy_ids
-                new_texts += [f"{host_texts[h].rstrip()} {sentence}" for h in picked]
-                context = " ".join(host_texts[picked[0]].split()[-CONTEXT_WORDS:])
-                canaries.append(
-                    Canary(f"canary-{n:03d}", kind, secret, r, copy_ids, [host_ids[h] for h in picked], context)
-                )
+    for n, (kind, repeats, setting, fields, sentence) in enumerate(plan):
+        picked = hosts[cursor : cursor + repeats]
+        cursor += repeats
+        copy_ids = [f"canary-{n:03d}-{c}" for c in range(repeats)]
+        rows += picked
+        new_ids += copy_ids
+        new_texts += [f"{host_texts[h].rstrip()} {sentence}" for h in picked]
+        context = " ".join(host_texts[picked[0]].split()[-CONTEXT_WORDS:])
+        hosts_of = [host_ids[h] for h in picked]
+        canaries.append(
+            Canary(f"canary-{n:03d}", kind, setting, fields, sentence, repeats, copy_ids, hosts_of, context)
+        )
     copies = table.take(pa.array(rows))
     copies = copies.set_column(copies.column_names.index("id"), "id", pa.array(new_ids, copies.schema.field("id").type))
     copies = copies.set_column(copies.column_names.index("text"), "text", pa.array(new_texts, pa.string()))
@@ -143,33 +157,70 @@ def fuzzy_match(secret: str, text: str) -> bool:
 class CanaryResult:
     canary_id: str
     kind: str
+    setting: str
     repeats: int
     copies_used: int
     verbatim_rows: int
-    fuzzy_rows: int
+    """Rows holding any planted value as it was (case folded)."""
+    full_name_rows: int
+    partial_rows: int
+    """Rows holding a piece and no whole value: the surname alone, or a value fuzzily (digits re-spaced)."""
     exposure: float | None
     rank: float | None
     alternatives: int
 
 
-def leak_counts(canary: Canary, synthetic_texts: list[str]) -> tuple[int, int]:
-    """Synthetic rows holding the secret verbatim (case folded), and rows holding it fuzzily."""
-    secret = canary.secret.lower()
-    verbatim = sum(secret in t.lower() for t in synthetic_texts)
-    fuzzy = sum(fuzzy_match(canary.secret, t) for t in synthetic_texts)
-    return verbatim, fuzzy
+def _partial(fields: dict[str, str], text: str) -> bool:
+    surname = fields["name"].split()[-1] if "name" in fields else None
+    others = [v for k, v in fields.items() if k != "name"]
+    return (surname is not None and survives(surname, text)) or any(fuzzy_match(v, text) for v in others)
+
+
+def leak_counts(canary: Canary, synthetic_texts: list[str]) -> tuple[int, int, int]:
+    """Rows with a planted value verbatim, rows with the full name verbatim, rows with only a piece of one."""
+    values = [v.lower() for v in canary.fields.values()]
+    name = canary.fields.get("name", "").lower()
+    verbatim = full = partial = 0
+    for text in synthetic_texts:
+        low = text.lower()
+        whole = any(v in low for v in values)
+        verbatim += whole
+        full += bool(name) and name in low
+        partial += not whole and _partial(canary.fields, text)
+    return verbatim, full, partial
+
+
+def chance_partials(seed: int, count: int, synthetic_texts: list[str]) -> int:
+    """How many of `count` never-planted people (drawn like the canaries) still find a partial match: what
+    partial matches come to by chance (common surnames, digit runs), to read the canaries' figure against."""
+    matched = 0
+    for person in draw_identities(seed + CONTROL_OFFSET, count):
+        fields = {"name": person.name, "phone": person.phone, "email": person.email, "account": person.account}
+        matched += any(_partial(fields, t) for t in synthetic_texts)
+    return matched
 
 
 def exposure(
     canary: Canary, seed: int, alternatives: int, sum_nll: Callable[[list[str]], np.ndarray]
 ) -> tuple[float, float]:
-    """The Secret Sharer's exposure: log2(|R|) − log2(rank of the true secret among R−1 fresh draws of the same
-    kind, all in the canary's context), ranked by the total NLL of the synthetic-trained LM (lower ranks first;
-    a tie counts half, so a model that cannot tell the secrets apart gives about one bit, not the maximum)."""
-    fake = _generator(seed + 1_000_003 + int(canary.canary_id.rsplit("-", 1)[-1]))
-    others = [_draw(fake, canary.kind) for _ in range(alternatives)]
-    others = [o for o in others if o != canary.secret]
-    texts = [f"{canary.context} {secret_sentence(canary.kind, s)}" for s in [canary.secret, *others]]
+    """The Secret Sharer's exposure: log2(|R|) − log2(rank of the true sentence among R−1 with fresh values of the
+    same kind, all in the canary's context), ranked by the total NLL of the synthetic-trained LM (lower ranks
+    first; a tie counts half, so a model that cannot tell the secrets apart gives about one bit, not the
+    maximum)."""
+    alt_seed = seed + ALTERNATIVES_OFFSET + int(canary.canary_id.rsplit("-", 1)[-1])
+    if canary.kind == "suffix":
+        others = [s for s in _suffix(alt_seed, alternatives) if s != canary.sentence]
+    else:
+        others = [_swapped(canary, p) for p in draw_identities(alt_seed, alternatives)]
+    texts = [f"{canary.context} {s}" for s in [canary.sentence, *others]]
     nll = np.asarray(sum_nll(texts))
     rank = 1 + float(np.sum(nll[1:] < nll[0])) + 0.5 * float(np.sum(nll[1:] == nll[0]))
     return math.log2(len(texts)) - math.log2(rank), rank
+
+
+def _swapped(canary: Canary, person: Identity) -> str:
+    """The canary's sentence with another person's values in it."""
+    sentence = canary.sentence
+    for field, value in canary.fields.items():
+        sentence = sentence.replace(value, person.name if field == "name" else getattr(person, field))
+    return sentence

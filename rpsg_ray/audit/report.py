@@ -92,21 +92,39 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
 
 
 def _canary_table(audit: Audit) -> tuple[list[str], list[list[str]]]:
-    head = ["canary", "kind", "planted copies", "copies used", "verbatim rows", "fuzzy rows", "exposure (bits)", "rank"]
+    head = ["canary", "kind", "setting", "planted copies", "copies used", "verbatim rows", "full-name rows"]
+    head += ["partial rows", "exposure (bits)", "rank"]
     rows = [
         [
             c.canary_id,
             c.kind,
+            c.setting,
             str(c.repeats),
             str(c.copies_used),
             str(c.verbatim_rows),
-            str(c.fuzzy_rows),
+            str(c.full_name_rows),
+            str(c.partial_rows),
             "–" if c.exposure is None else f"{c.exposure:.2f}",
             f"{c.rank:g} of {c.alternatives + 1}",
         ]
         for c in audit.canaries
     ]
     return head, rows
+
+
+def canary_summary(audit: Audit) -> str:
+    """One line: verbatim and full-name leaks, partial ones beside their chance level, and what exposure means."""
+    c = audit.canaries
+    verbatim, names = sum(x.verbatim_rows > 0 for x in c), sum(x.full_name_rows > 0 for x in c)
+    partial = sum(x.partial_rows > 0 for x in c if x.kind == "person")
+    people = sum(x.kind == "person" for x in c)
+    chance = audit.canary_chance or (0, 0)
+    return (
+        f"Canaries: {verbatim} of {len(c)} leaked a planted value verbatim ({names} a full name); {partial} of "
+        f"{people} people matched partially (surname alone, or digits re-spaced), against {chance[0]} of "
+        f"{chance[1]} never-planted people by chance. Exposure is log2(alternatives + 1) − log2(rank) under the "
+        "LM trained on the run's synthetic set (≈ 1 bit is chance)."
+    )
 
 
 def _info(audit: Audit) -> list[str]:
@@ -126,11 +144,7 @@ def _info(audit: Audit) -> list[str]:
         "Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in audit.seconds.items()) + ".",
     ]
     if audit.canaries:
-        leaks = sum(c.verbatim_rows > 0 for c in audit.canaries)
-        lines.append(
-            f"Canaries: {leaks} of {len(audit.canaries)} leaked verbatim; exposure is log2(alternatives + "
-            "1) − log2(rank) under the LM trained on the run's synthetic set (≈ 1 bit is chance)."
-        )
+        lines.append(canary_summary(audit))
     return lines
 
 
@@ -188,6 +202,9 @@ def metrics_json(audit: Audit) -> dict[str, object]:
         },
         "distance_to_closest_record": audit.dcr,
         "canaries": [asdict(c) for c in audit.canaries],
+        "canary_chance": None
+        if audit.canary_chance is None
+        else dict(zip(("matched", "of"), audit.canary_chance, strict=True)),
         "lm": audit.lm,
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(audit.settings).items()},
         "wall_seconds": {k: round(v, 1) for k, v in audit.seconds.items()},

@@ -53,6 +53,8 @@ class Audit:
     fields: list[PublishedField] = field(default_factory=list)
     dcr: dict[str, object] = field(default_factory=dict)
     canaries: list[canary_mod.CanaryResult] = field(default_factory=list)
+    canary_chance: tuple[int, int] | None = None
+    """Never-planted people with a partial match, of how many: the chance level of partial leaks."""
     lm: dict[str, object] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     settings: AuditSettings = field(default_factory=AuditSettings)
@@ -116,14 +118,26 @@ def _canary_phase(
 
     progress(f"measuring {len(listing)} canaries ({settings.canary_alternatives} alternatives each)")
     for c in listing:
-        verbatim, fuzzy = canary_mod.leak_counts(c, published_texts)
+        verbatim, full_name, partial = canary_mod.leak_counts(c, published_texts)
         used = len(c.copy_ids) if membership.used is None else sum(i in membership.used for i in c.copy_ids)
         value, rank = canary_mod.exposure(c, seed, settings.canary_alternatives, sum_nll)
         audit.canaries.append(
             canary_mod.CanaryResult(
-                c.canary_id, c.kind, c.repeats, used, verbatim, fuzzy, value, rank, settings.canary_alternatives
+                c.canary_id,
+                c.kind,
+                c.setting,
+                c.repeats,
+                used,
+                verbatim,
+                full_name,
+                partial,
+                value,
+                rank,
+                settings.canary_alternatives,
             )
         )
+    people = sum(c.kind == "person" for c in listing)
+    audit.canary_chance = (canary_mod.chance_partials(seed, people, published_texts), people)
 
 
 def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir: Path, settings: AuditSettings) -> str:
