@@ -342,6 +342,13 @@ class Stages(Section):
         "passes in one actor pool (sized by stages.rewrite.resources) that loads the model once: one start-up "
         "and one copy in memory instead of four. False: a pool per stage, each sized by its own resources.",
     )
+    fuse_light_stages: bool = Field(
+        True,
+        description="Run label with scrub in one actor pool (sized by stages.label.resources), and redact, "
+        "copy_guard and quality in another (sized by stages.redact.resources): two pools instead of five, each "
+        "stage still timed and counted under its own name. False: a pool per stage, each sized by its own "
+        "resources.",
+    )
 
 
 class PrivacyConfig(Section):
@@ -483,6 +490,7 @@ class Config(Section):
         baselines = {"augpe", "dpsgd", "rupta"} - {self.method}
         data = self.model_dump(mode="json", exclude={"runtime", "output_dir", *baselines} if exclude_runtime else None)
         data["stages"].pop("share_generator", None)  # where stages run, not what they compute
+        data["stages"].pop("fuse_light_stages", None)
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -154,16 +154,18 @@ def mounted(path: str, group: NodeGroup) -> bool:
 def pools(cfg: Config, size: str) -> list[tuple[str, Resources]]:
     """(stage, resources) per actor of the stream's pools at their minimum or maximum size."""
     st = cfg.stages
+    prepare = [("label", st.label.resources), ("scrub", st.redact.resources)]
+    publish = [("redact", st.redact.resources), ("copy_guard", st.copy_guard.resources)]
+    publish += [("quality", st.quality.resources)]
+    if st.fuse_light_stages:
+        prepare, publish = [("prepare", st.label.resources)], [("publish", st.redact.resources)]
     stages = [
-        ("label", st.label.resources),
-        ("scrub", st.redact.resources),
+        *prepare,
         ("abstract", st.abstract.resources),
         ("select", st.select.resources),
         ("rewrite_1", st.rewrite.resources),
         ("rewrite_2", st.rewrite.resources),
-        ("redact", st.redact.resources),
-        ("copy_guard", st.copy_guard.resources),
-        ("quality", st.quality.resources),
+        *publish,
         ("nll_filter", st.nll_filter.resources),
         *((f"similarity_filter_{n}", st.similarity_filter.resources) for n in range(st.similarity_filter.index.shards)),
     ]

@@ -92,3 +92,22 @@ def test_fused_stages_build_one_engine_and_give_the_same_rows(monkeypatch: pytes
 def test_different_engines_are_not_fused() -> None:
     ops = _generation(_config(share=True, rewrite_engine={"kind": "echo", "threads": 1}))
     assert [op.name for op in ops] == ["abstract", "select", "rewrite_1", "rewrite_2"]
+
+
+def test_light_stages_share_two_pools_sized_for_their_heaviest_member() -> None:
+    """Label + scrub in the label's pool (its classifier may need a GPU); redact, copy guard and quality in the
+    redact pool; each stage still runs, in order, under its own name."""
+
+    def plan(fuse: bool) -> dict[str, StageOp]:
+        cfg = _config(share=True).model_dump()
+        cfg["stages"]["label"]["resources"]["num_gpus"] = 0.25
+        cfg["stages"]["fuse_light_stages"] = fuse
+        ops = stage_ops(Config.model_validate(cfg), 0.5, {"lo": 0.0, "hi": 100.0}, index=_NoIndex(), key=KEY)
+        return {op.name: op for op in ops}
+
+    ops = plan(fuse=True)
+    assert list(ops) == ["prepare", "generate", "publish", "nll_filter"]
+    assert ops["prepare"].resources.num_gpus == 0.25 and ops["publish"].resources.num_gpus == 0
+    assert [o.name for o in ops["prepare"].kwargs["ops"]] == ["label", "scrub"]
+    assert [o.name for o in ops["publish"].kwargs["ops"]] == ["redact", "copy_guard", "quality"]
+    assert list(plan(fuse=False)) == ["label", "scrub", "generate", "redact", "copy_guard", "quality", "nll_filter"]

@@ -18,17 +18,16 @@ import ray.data
 from rpsg_ray.config import Config, SimilarityFilterStage
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.corpus import PrivateCorpus
+from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.operators import StageOp, apply, fuse, shared
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.copy_guard import CopyGuard
-from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
 from rpsg_ray.stages.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact
 from rpsg_ray.stages.rewrite import Rewrite
-from rpsg_ray.stages.scrub import Scrub
 from rpsg_ray.stages.select import Select
 from rpsg_ray.stages.similarity_filter import SimilarityFilter
 
@@ -125,10 +124,7 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
     ]
     if st.share_generator and st.abstract.engine == st.rewrite.engine:
         generation = [fuse("generate", generation, st.rewrite.resources)]
-    return [
-        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
-        StageOp("scrub", Scrub, {"cfg": st.redact, "domain": dom}, st.redact.resources),
-        *generation,
+    publish = [
         StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
         StageOp("copy_guard", CopyGuard, {"cfg": st.copy_guard, "domain": dom}, st.copy_guard.resources),
         StageOp(
@@ -137,6 +133,13 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
             {"cfg": st.quality, "domain": dom, "length_tolerance": st.rewrite.length_tolerance},
             st.quality.resources,
         ),
+    ]
+    if st.fuse_light_stages:
+        publish = [fuse("publish", publish, st.redact.resources)]
+    return [
+        *prepare_ops(cfg),
+        *generation,
+        *publish,
         StageOp(
             "nll_filter",
             NllFilter,

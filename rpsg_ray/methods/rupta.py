@@ -24,12 +24,11 @@ from rpsg_ray.config import Config, Domain, RuptaConfig
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
 from rpsg_ray.io.corpus import PrivateCorpus
+from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.operators import StageOp
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import Stage, StageResult, texts
-from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.redact import Redact, redact_patterns
-from rpsg_ray.stages.scrub import Scrub
 
 EMPTY = "generator returned only empty text"
 TRACEABLE = "It is still too close to the original: use different words and sentence structure throughout."
@@ -116,8 +115,7 @@ def rupta_plan(cfg: Config, corpus: PrivateCorpus) -> tuple[list[StageOp], dict[
     """RUPTA: label the seeds where the input has no label, then the rewrite/evaluate rounds; nothing to build."""
     st = cfg.stages
     return [
-        StageOp("label", Label, {"cfg": st.label}, st.label.resources),
-        StageOp("scrub", Scrub, {"cfg": st.redact, "domain": cfg.domain}, st.redact.resources),
+        *prepare_ops(cfg),
         StageOp(
             "rupta", RuptaRewrite, {"cfg": cfg.rupta, "domain": cfg.domain, "key": corpus.key}, cfg.rupta.resources
         ),
