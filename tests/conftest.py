@@ -71,3 +71,7 @@ def check_run_contract(run_dir: Path, method: str) -> None:
     assert ledger["method"] == method and public["privacy"]["epsilon"] == ledger["epsilon"]
     assert json.loads((run_dir / "private" / "manifest.json").read_text())["method"] == method
     assert (run_dir / "private" / "run.key").stat().st_size == 32
+    from rpsg_ray.evaluation.datasets import load_run
+
+    pii = load_run(run_dir).pii_counts  # every method redacts its output; `rpsg evaluate` reports the counts
+    assert pii is not None and "person" in pii, pii

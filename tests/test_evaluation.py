@@ -127,9 +127,13 @@ def _write_run(run_dir: Path, texts: list[str], labels: list[str], layout: str) 
     extra = {"nll": [2.0] * len(texts), "max_similarity": [0.5] * len(texts)} if layout == "old" else {}
     public = {"synthetic_id": ids, "text": texts, "label": labels, **extra}
     pq.write_table(pa.table(public), run_dir / "synthetic.parquet")
-    (run_dir / "manifest.json").write_text(json.dumps({"pii_redactions": {"PERSON": 3, "EMAIL": 1}}))
-    if layout == "new":
+    counts = json.dumps({"pii_redactions": {"PERSON": 3, "EMAIL": 1}})
+    if layout == "old":  # before the split: one manifest
+        (run_dir / "manifest.json").write_text(counts)
+    if layout == "new":  # the counts are private-derived: only the full manifest has them
+        (run_dir / "manifest.json").write_text(json.dumps({"method": "rpsg"}))
         (run_dir / "private").mkdir()
+        (run_dir / "private" / "manifest.json").write_text(counts)
         matched = [i % 3 != 0 for i in range(len(texts))]  # known answer, then stored in reverse row order
         diagnostics = {"synthetic_id": ids[::-1], "sentiment_match": matched[::-1], "nll": [2.0] * len(texts)}
         pq.write_table(pa.table(diagnostics), run_dir / "private" / "diagnostics.parquet")

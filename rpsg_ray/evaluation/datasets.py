@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from rpsg_ray.errors import InputError
+from rpsg_ray.io.layout import RunLayout
 
 PUBLIC_COLUMNS = ("synthetic_id", "text", "label")
 
@@ -66,13 +67,12 @@ def load_real(path: Path, name: str) -> TextSet:
     return TextSet(name, ids, cols["text"], cols["label"])
 
 
-def _manifest(run_dir: Path) -> dict:
-    path = run_dir / "manifest.json"
+def _manifest(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _sentiment_match(run_dir: Path, ids: list[str]) -> dict[str, bool] | None:
-    path = run_dir / "private" / "diagnostics.parquet"
+    path = RunLayout(run_dir).diagnostics
     if not path.is_file():
         return None
     cols = _read_table(path, ("synthetic_id", "sentiment_match"), ("synthetic_id", "sentiment_match"))
@@ -88,13 +88,16 @@ def load_run(run_dir: Path) -> RunData:
     """Read a run directory of any method through the same public columns."""
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a run directory")
-    cols = _read_table(run_dir / "synthetic.parquet", PUBLIC_COLUMNS, ("text", "label"))
+    layout = RunLayout(run_dir)
+    cols = _read_table(layout.synthetic, PUBLIC_COLUMNS, ("text", "label"))
     n = len(cols["text"])
     if n == 0:
-        raise InputError(f"{run_dir / 'synthetic.parquet'}: no rows to evaluate")
+        raise InputError(f"{layout.synthetic}: no rows to evaluate")
     ids = [str(i) for i in cols.get("synthetic_id", [f"row-{k}" for k in range(n)])]
-    manifest = _manifest(run_dir)
-    pii = manifest.get("pii_redactions")  # typed placeholders the redact stage inserted
+    manifest = _manifest(layout.manifest)
+    # Redaction counts are private-derived (they count what private seeds held): the full manifest under
+    # private/ has them; a run from before the split has only the one manifest.
+    pii = (_manifest(layout.private_manifest) or manifest).get("pii_redactions")
     return RunData(
         path=run_dir,
         method=str(manifest.get("method", "rpsg")),

@@ -42,6 +42,7 @@ from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_s
 from rpsg_ray.operators import GeneratorPool, StageOp, apply, shared
 from rpsg_ray.runtime import ray_runtime
 from rpsg_ray.stages.private_index import EmbedRecords
+from rpsg_ray.stages.redact import Redactor
 
 TONES = ["enthusiastic", "critical", "casual", "formal", "witty", "thoughtful"]
 
@@ -130,9 +131,10 @@ def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) 
             kept, labels = [population[i] for i in chosen], [pop_labels[i] for i in chosen]
             phases["iterations"].append({"seconds": time.time() - t0, "tokens": used, "requests": len(rows)})
     wall = time.time() - started
-    write_synthetic(layout, key, "augpe", kept, labels)
+    redactions = write_synthetic(layout, key, "augpe", kept, labels, Redactor(cfg.stages.redact, cfg.domain))
     manifest = {
         "method": "augpe",
+        "pii_redactions": redactions,
         "variant": "1 + k·T calls per final sample",
         "retained": len(kept),
         "llm_calls": calls,

@@ -1,5 +1,5 @@
 """What the methods that generate from prompts share (AUG-PE, DP-SGD): a fresh run directory and key,
-label-conditioned public prompts, and the published file in the schema every method writes."""
+label-conditioned public prompts, and the published file in the schema every method writes, redacted."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rpsg_ray.engines.base import Chat
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.privacy.keys import RunKey, create_key
+from rpsg_ray.stages.redact import Redactor
 
 
 def start_run_dir(layout: RunLayout, overwrite: bool) -> RunKey:
@@ -37,8 +38,13 @@ def chat_row(chat: Chat) -> dict[str, str]:
     return {"system": chat[0]["content"], "user": chat[1]["content"]}
 
 
-def write_synthetic(layout: RunLayout, key: RunKey, method: str, texts: list[str], labels: list[str]) -> None:
-    """The published file every method writes: keyed random ids, text, label, in keyed-id order."""
+def write_synthetic(
+    layout: RunLayout, key: RunKey, method: str, texts: list[str], labels: list[str], redactor: Redactor
+) -> dict[str, int]:
+    """The published file every method writes: keyed random ids, text redacted like every method's output,
+    label, in keyed-id order. Returns the redactions per kind, for the private manifest."""
+    cleaned, counts = redactor(texts)
     ids = [key.output_id(f"{method}-{i}") for i in range(len(texts))]
-    published = pa.table({"synthetic_id": ids, "text": texts, "label": labels}).sort_by("synthetic_id")
+    published = pa.table({"synthetic_id": ids, "text": cleaned, "label": labels}).sort_by("synthetic_id")
     pq.write_table(published, layout.synthetic)
+    return {kind.lower(): sum(c.get(kind, 0) for c in counts) for kind in redactor.kinds}

@@ -104,10 +104,11 @@ def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) 
         )
         trained_at = time.time()
         texts, labels, tokens = _sample(cfg, model_dir, key)
-    write_synthetic(layout, key, "dpsgd", texts, labels)
+    redactions = write_synthetic(layout, key, "dpsgd", texts, labels, Redactor(cfg.stages.redact, cfg.domain))
     wall = time.time() - started
     manifest = {
         "method": "dpsgd",
+        "pii_redactions": redactions,
         "retained": len(texts),
         "tokens_generated": tokens,
         "wall_seconds": wall,
