@@ -167,7 +167,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from rpsg_ray.evaluation.runner import EvaluationSettings, evaluate
+    from rpsg_ray.evaluation.results import EvaluationSettings
+    from rpsg_ray.evaluation.runner import evaluate
 
     settings = EvaluationSettings(
         repeats=args.repeats,
@@ -242,7 +243,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     missing = [flag for flag in ("members", "non_members", "output") if getattr(args, flag) is None]
     if missing:
         raise ConfigError("rpsg audit RUN_DIR needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
-    from rpsg_ray.audit.runner import AuditSettings, run_audit
+    from rpsg_ray.audit.results import AuditSettings
+    from rpsg_ray.audit.runner import run_audit
 
     settings = AuditSettings(
         bootstrap=args.bootstrap,

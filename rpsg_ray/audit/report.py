@@ -9,24 +9,15 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rpsg_ray.audit.controls import POSITIVE_MIN_AUC, POSITIVE_MIN_TPR_AT_1PCT, ControlVerdict
 from rpsg_ray.audit.metrics import AttackMetrics, Interval, roc_curve_points
-
-if TYPE_CHECKING:
-    from rpsg_ray.audit.runner import Audit
+from rpsg_ray.audit.results import Audit, control_verdicts
 
 TARGET_AUC = 0.55
-
-
-def _verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:
-    from rpsg_ray.audit.runner import control_verdicts
-
-    return control_verdicts(audit)
 
 
 def attack_verdict(run: AttackMetrics, controls: ControlVerdict | None) -> str:
@@ -40,7 +31,7 @@ def attack_verdict(run: AttackMetrics, controls: ControlVerdict | None) -> str:
 
 
 def conclusion(audit: Audit) -> str:
-    verdicts = _verdicts(audit)
+    verdicts = control_verdicts(audit)
     usable = [a for a, v in verdicts.items() if v is not None and v.usable]
     if not usable:
         return (
@@ -71,7 +62,7 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
         "negative AUC",
         "verdict",
     ]
-    verdicts = _verdicts(audit)
+    verdicts = control_verdicts(audit)
     rows = []
     for attack, run in audit.metrics["run"].items():
         pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
@@ -178,7 +169,7 @@ def _roc_png(audit: Audit) -> str:
 
 
 def metrics_json(audit: Audit) -> dict[str, object]:
-    verdicts = _verdicts(audit)
+    verdicts = control_verdicts(audit)
     return {
         "run_dir": str(audit.run_dir),
         "method": audit.method,

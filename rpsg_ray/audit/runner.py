@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,51 +12,15 @@ import numpy as np
 from rpsg_ray.audit import canaries as canary_mod
 from rpsg_ray.audit import lm_attacks
 from rpsg_ray.audit.attacks import SYNTHETIC_ONLY, TextSet
-from rpsg_ray.audit.controls import perturb, unrelated_records, verdict
+from rpsg_ray.audit.controls import perturb, unrelated_records
 from rpsg_ray.audit.dcr import distance_to_closest_record
-from rpsg_ray.audit.metrics import AttackMetrics, evaluate_scores
-from rpsg_ray.audit.published import PublishedField, published_attacks, read_published
+from rpsg_ray.audit.metrics import evaluate_scores
+from rpsg_ray.audit.published import published_attacks, read_published
 from rpsg_ray.audit.records import Records, read_records, run_membership
 from rpsg_ray.audit.report import write_report
-from rpsg_ray.engines.registry import MINILM, load_embedder
+from rpsg_ray.audit.results import SETS, Audit, AuditSettings
+from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
-
-SETS = ("run", "positive_control", "negative_control")
-
-
-@dataclass(frozen=True)
-class AuditSettings:
-    bootstrap: int = 1000
-    seed: int = 0
-    reference: Path | None = None
-    unrelated: Path | None = None
-    canaries: Path | None = None
-    threads: int | None = None
-    embedder: str = MINILM
-    canary_alternatives: int = 199
-    lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
-
-
-@dataclass
-class Audit:
-    """Everything the report shows; scores stay keyed by set and attack, aligned with `candidate_ids`."""
-
-    run_dir: Path
-    method: str
-    membership_source: str
-    candidate_ids: list[str]
-    is_member: np.ndarray
-    set_sizes: dict[str, int]
-    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    metrics: dict[str, dict[str, AttackMetrics]] = field(default_factory=dict)
-    fields: list[PublishedField] = field(default_factory=list)
-    dcr: dict[str, object] = field(default_factory=dict)
-    canaries: list[canary_mod.CanaryResult] = field(default_factory=list)
-    canary_chance: tuple[int, int] | None = None
-    """Never-planted people with a partial match, of how many: the chance level of partial leaks."""
-    lm: dict[str, object] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    settings: AuditSettings = field(default_factory=AuditSettings)
 
 
 def progress(message: str) -> None:
@@ -185,12 +148,3 @@ def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir
         _canary_phase(audit, run_lm, published.texts, settings)
     audit.seconds["total"] = time.time() - started
     return write_report(audit, out_dir)
-
-
-def control_verdicts(audit: Audit) -> dict[str, object]:
-    """Per attack: did the positive control see members, did the negative control stay at chance."""
-    out = {}
-    for attack in audit.metrics["run"]:
-        pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
-        out[attack] = None if pos is None or neg is None else verdict(pos, neg)
-    return out

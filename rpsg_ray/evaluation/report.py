@@ -7,14 +7,11 @@ import json
 import random
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rpsg_ray.evaluation import plots
+from rpsg_ray.evaluation.results import Evaluation, MethodResult
 from rpsg_ray.evaluation.stats import Estimate
 from rpsg_ray.quality.detector import REASONS
-
-if TYPE_CHECKING:
-    from rpsg_ray.evaluation.runner import Evaluation, MethodResult
 
 # key, label, which way is better (shown next to the number)
 METRICS = (

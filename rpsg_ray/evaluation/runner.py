@@ -12,68 +12,20 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rpsg_ray.engines.causal_lm import LmBudget
-from rpsg_ray.engines.registry import MINILM, load_embedder
+from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
 from rpsg_ray.evaluation import diversity, downstream, fidelity
 from rpsg_ray.evaluation.datasets import RunData, TextSet, load_real, load_run
 from rpsg_ray.evaluation.quality import DETECTOR_SETTINGS, DefectCounts, count_defects, sentiment_consistency
+from rpsg_ray.evaluation.report import write_report
+from rpsg_ray.evaluation.results import Evaluation, EvaluationSettings, MethodResult
 from rpsg_ray.evaluation.stats import Estimate
 
 CEILING = "real data (ceiling)"
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    """Everything that shapes the numbers; written into metrics.json."""
-
-    repeats: int = 5
-    seed: int = 0
-    max_test_rows: int = 2000  # real test rows the classifier and the LM are tested on (a fixed sample)
-    max_rows: int = 1000  # cap on the matched sample size N
-    self_bleu_rows: int = 200  # Self-BLEU is quadratic; it uses the first rows of each draw
-    lm_test_rows: int = 500
-    embedder: str = MINILM
-    threads: int | None = None
-    item: str = "movie review"
-    sentences: bool = True  # records end with a full stop (False for tweets: see the detector's `truncated`)
-    personal: bool = False  # records written to people (posts): greeting a reader is not chatter
-    lm: LmBudget = field(default_factory=LmBudget)
-
-
-@dataclass
-class MethodResult:
-    """One evaluated set: a run directory or the real-data ceiling."""
-
-    name: str
-    kind: str  # "synthetic" | "real"
-    rows: int
-    run_dir: str | None
-    method: str
-    metrics: dict[str, Estimate]
-    defects: DefectCounts
-    texts: list[str]  # every row the metrics saw (the union of the draws), for plots and examples
-    embeddings: np.ndarray
-    run_info: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass
-class Evaluation:
-    settings: EvaluationSettings
-    n: int
-    real_test: dict[str, object]
-    real_train: dict[str, object]
-    methods: list[MethodResult]
-    floors: dict[str, Estimate]
-    test_texts: list[str]
-    test_embeddings: np.ndarray
-    wall_seconds: float = 0.0
-    summary: str = ""
 
 
 class Progress:
@@ -221,8 +173,6 @@ def evaluate(
     run_dirs: list[Path], real_test: Path, real_train: Path, output: Path, settings: EvaluationSettings
 ) -> Evaluation:
     """Measure every run directory and the real ceiling; write metrics.json, report.html, report.md."""
-    from rpsg_ray.evaluation.report import write_report
-
     if settings.repeats < 1:
         raise InputError("--repeats must be at least 1")
     progress = Progress()

@@ -39,9 +39,9 @@ from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.manifest import write_outputs
 from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_synthetic
+from rpsg_ray.methods.private_index import EmbedRecords
 from rpsg_ray.operators import GeneratorPool, StageOp, apply, shared
 from rpsg_ray.runtime import ray_runtime
-from rpsg_ray.stages.private_index import EmbedRecords
 from rpsg_ray.stages.redact import Redactor
 
 TONES = ["enthusiastic", "critical", "casual", "formal", "witty", "thoughtful"]

@@ -19,12 +19,12 @@ from rpsg_ray.config import Config, SimilarityFilterStage
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.corpus import PrivateCorpus
 from rpsg_ray.methods.prepare import prepare_ops
+from rpsg_ray.methods.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.operators import StageOp, apply, fuse, shared
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.copy_guard import CopyGuard
 from rpsg_ray.stages.nll_filter import NllFilter
-from rpsg_ray.stages.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact
 from rpsg_ray.stages.rewrite import Rewrite

@@ -6,33 +6,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import faiss
 import numpy as np
 
 from rpsg_ray.config import SimilarityFilterStage, SimilarityIndex
+from rpsg_ray.similarity.shard import IndexShard
 
 STORAGE = {"fp32": "Flat", "fp16": "SQfp16"}
 TRAIN_POINTS_PER_CELL = 64  # k-means sample per IVF cell (FAISS default 256): 4x cheaper training at 1M rows
-
-
-@dataclass(frozen=True)
-class IndexShard:
-    """One shard: its full-precision vectors (exact search and re-checks; shared zero-copy by the actors of a
-    node through the object store), and for an approximate index its serialised FAISS index and search
-    parameters."""
-
-    vectors: np.ndarray
-    blob: np.ndarray | None = None
-    params: str = ""
-    report: dict[str, Any] = field(default_factory=dict)
-
-    def load(self) -> faiss.Index:
-        index = faiss.deserialize_index(self.blob)
-        faiss.ParameterSpace().set_index_parameters(index, self.params)
-        return index
 
 
 def factory_string(cfg: SimilarityIndex, rows: int) -> str:
@@ -42,12 +25,6 @@ def factory_string(cfg: SimilarityIndex, rows: int) -> str:
         return f"HNSW{cfg.hnsw_m},{storage}"
     nlist = cfg.nlist or max(1, min(round(2 * math.sqrt(rows)), rows // 39))  # FAISS wants ≥ 39 points a cell
     return f"IVF{nlist},{storage}"
-
-
-def search_parameter(index: faiss.Index) -> tuple[str, int]:
-    """The knob that trades speed for recall, and its largest useful value."""
-    ivf = faiss.try_extract_index_ivf(index)
-    return ("nprobe", ivf.nlist) if ivf is not None else ("efSearch", 1 << 14)
 
 
 def train_and_add(vectors: np.ndarray, cfg: SimilarityIndex) -> faiss.Index:

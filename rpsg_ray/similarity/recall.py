@@ -15,8 +15,8 @@ from scipy.stats import beta
 
 from rpsg_ray.config import SimilarityFilterStage
 from rpsg_ray.errors import InputError
-from rpsg_ray.similarity.build import search_parameter
 from rpsg_ray.similarity.search import FaissApproximate, pairs_above
+from rpsg_ray.similarity.shard import search_parameter
 
 
 def planted_probes(vectors: np.ndarray, threshold: float, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -11,8 +11,8 @@ import faiss
 import numpy as np
 
 from rpsg_ray.config import SimilarityIndex
-from rpsg_ray.similarity.build import IndexShard
 from rpsg_ray.similarity.device import resolve
+from rpsg_ray.similarity.shard import IndexShard
 
 WIDEN = 4  # candidates grow by this factor per extra round
 

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 from rpsg_ray.config import SimilarityFilterStage
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.rows import Stage, StageResult, texts, with_columns
-from rpsg_ray.similarity.build import IndexShard
 from rpsg_ray.similarity.search import make_searcher, max_similarity
+from rpsg_ray.similarity.shard import IndexShard
 
 SIMILARITY = "max_similarity"
 

@@ -1,0 +1,62 @@
+"""What one audit holds: its settings, and everything the report shows (the runner fills it, the report reads
+it; neither imports the other)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rpsg_ray.audit import lm_attacks
+from rpsg_ray.audit.canaries import CanaryResult
+from rpsg_ray.audit.controls import ControlVerdict, verdict
+from rpsg_ray.audit.metrics import AttackMetrics
+from rpsg_ray.audit.published import PublishedField
+from rpsg_ray.engines.registry import MINILM
+
+SETS = ("run", "positive_control", "negative_control")
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    bootstrap: int = 1000
+    seed: int = 0
+    reference: Path | None = None
+    unrelated: Path | None = None
+    canaries: Path | None = None
+    threads: int | None = None
+    embedder: str = MINILM
+    canary_alternatives: int = 199
+    lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
+
+
+@dataclass
+class Audit:
+    """Everything the report shows; scores stay keyed by set and attack, aligned with `candidate_ids`."""
+
+    run_dir: Path
+    method: str
+    membership_source: str
+    candidate_ids: list[str]
+    is_member: np.ndarray
+    set_sizes: dict[str, int]
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, AttackMetrics]] = field(default_factory=dict)
+    fields: list[PublishedField] = field(default_factory=list)
+    dcr: dict[str, object] = field(default_factory=dict)
+    canaries: list[CanaryResult] = field(default_factory=list)
+    canary_chance: tuple[int, int] | None = None
+    """Never-planted people with a partial match, of how many: the chance level of partial leaks."""
+    lm: dict[str, object] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    settings: AuditSettings = field(default_factory=AuditSettings)
+
+
+def control_verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:
+    """Per attack: did the positive control see members, did the negative control stay at chance."""
+    out = {}
+    for attack in audit.metrics["run"]:
+        pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
+        out[attack] = None if pos is None or neg is None else verdict(pos, neg)
+    return out
