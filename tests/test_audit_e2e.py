@@ -15,7 +15,8 @@ from rpsg_ray.audit import canaries
 from rpsg_ray.audit.controls import perturb
 from rpsg_ray.audit.lm_attacks import LmBudget
 from rpsg_ray.audit.records import read_records
-from rpsg_ray.audit.runner import AuditSettings, run_audit
+from rpsg_ray.audit.results import AuditSettings
+from rpsg_ray.audit.runner import run_audit
 from rpsg_ray.audit.split import split_file
 from rpsg_ray.io.layout import RunLayout
 

@@ -22,7 +22,8 @@ from rpsg_ray.engines.registry import MINILM, load_embedder
 from rpsg_ray.evaluation import diversity, downstream, fidelity
 from rpsg_ray.evaluation.datasets import load_real, load_run
 from rpsg_ray.evaluation.quality import sentiment_consistency
-from rpsg_ray.evaluation.runner import EvaluationSettings, evaluate
+from rpsg_ray.evaluation.results import EvaluationSettings
+from rpsg_ray.evaluation.runner import evaluate
 
 # sha256 of the private demo set (id, text, label per row) as `rpsg prepare` wrote it before the real splits existed
 PRIVATE_SET_SHA256 = "617e1706f38c4bc5dc524c1a13d691b6953c7612a4653cd5ec83a68cbd88d15a"

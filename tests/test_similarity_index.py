@@ -12,10 +12,11 @@ import pytest
 from rpsg_ray.config import SimilarityFilterStage, SimilarityIndex, load_config
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.rows import ROW_SCHEMA
-from rpsg_ray.similarity.build import IndexShard, build_shards, factory_string
+from rpsg_ray.similarity.build import build_shards, factory_string
 from rpsg_ray.similarity.device import resolve
 from rpsg_ray.similarity.recall import exact_pairs, planted_probes
 from rpsg_ray.similarity.search import FaissFlat, make_searcher, max_similarity, pairs_above
+from rpsg_ray.similarity.shard import IndexShard
 from rpsg_ray.stages.similarity_filter import SimilarityFilter
 
 ROOT = Path(__file__).resolve().parents[1]

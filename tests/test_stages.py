@@ -30,7 +30,7 @@ from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.mechanisms import score
 from rpsg_ray.quality.detector import repair
 from rpsg_ray.rows import ROW_SCHEMA
-from rpsg_ray.similarity.build import IndexShard
+from rpsg_ray.similarity.shard import IndexShard
 from rpsg_ray.stages import abstract, nll_filter, rewrite, select, similarity_filter
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
