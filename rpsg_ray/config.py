@@ -213,6 +213,16 @@ class RedactStage(Section):
         description="NER labels replaced by [LABEL] placeholders; null: PERSON, GPE, plus ORG where domain.personal.",
     )
 
+    @model_validator(mode="after")
+    def _labels_the_detector_finds(self) -> RedactStage:
+        if self.detector == "presidio" and self.entity_types:
+            from rpsg_ray.engines.presidio_engine import NER_TYPES
+
+            unknown = sorted(set(self.entity_types) - set(NER_TYPES))
+            if unknown:
+                raise ValueError(f"entity_types {unknown}: the presidio detector finds {sorted(NER_TYPES)}")
+        return self
+
     def labels(self, domain: Domain) -> list[str]:
         if self.entity_types is not None:
             return list(self.entity_types)
@@ -344,10 +354,10 @@ class Stages(Section):
     )
     fuse_light_stages: bool = Field(
         True,
-        description="Run label with scrub in one actor pool (sized by stages.label.resources), and redact, "
-        "copy_guard and quality in another (sized by stages.redact.resources): two pools instead of five, each "
-        "stage still timed and counted under its own name. False: a pool per stage, each sized by its own "
-        "resources.",
+        description="Run label with scrub in one actor pool, and redact, copy_guard and quality in another: two "
+        "pools instead of five, each with the most actors, CPUs and GPUs its stages ask for (at the label's and "
+        "the redactor's batch size), each stage still timed and counted under its own name. False: a pool per "
+        "stage, each sized by its own resources.",
     )
 
 

@@ -66,6 +66,19 @@ class Fused:
         return batch
 
 
+def widest(ops: list[StageOp], batch_size: int) -> Resources:
+    """One pool's resources for fused light stages: the most actors, CPUs and GPUs any of them asks for (a
+    user who gives the redactor more actors gets them wherever it runs), at one batch size."""
+    r = [op.resources for op in ops]
+    return Resources(
+        min_actors=max(x.min_actors for x in r),
+        max_actors=max(x.max_actors for x in r),
+        num_cpus=max(x.num_cpus for x in r),
+        num_gpus=max(x.num_gpus for x in r),
+        batch_size=batch_size,
+    )
+
+
 def fuse(name: str, ops: list[StageOp], resources: Resources) -> StageOp:
     """One operator running `ops` in one actor pool sized by `resources` (per-stage timings and drops are
     still recorded by each stage under its own name)."""

@@ -114,6 +114,7 @@ def test_leak_counts_verbatim_full_name_and_partial() -> None:
         "Zofia Nowak was there",  # verbatim, full name
         "Mrs Nowak said so",  # partial: the surname alone
         "a film about phones, Nowakowski",  # nothing: a longer word is not the surname
+        "Zofia Nowakowska and a nowak in lower case",  # nothing: not the full name, not the surname as planted
     ]
     assert canaries.leak_counts(c, texts) == (2, 1, 2)
 

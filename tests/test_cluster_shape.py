@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rpsg_ray.config import Config, Resources, load_config  # noqa: E402
+from rpsg_ray.methods.prepare import prepare_ops  # noqa: E402
+from rpsg_ray.methods.rpsg import publish_ops  # noqa: E402
 from rpsg_ray.runtime import engine_env  # noqa: E402
 
 MANIFESTS = sorted(p for p in (ROOT / "cluster").glob("*.yaml") if p.name != "storage.yaml")  # the Ray ones
@@ -154,11 +156,8 @@ def mounted(path: str, group: NodeGroup) -> bool:
 def pools(cfg: Config, size: str) -> list[tuple[str, Resources]]:
     """(stage, resources) per actor of the stream's pools at their minimum or maximum size."""
     st = cfg.stages
-    prepare = [("label", st.label.resources), ("scrub", st.redact.resources)]
-    publish = [("redact", st.redact.resources), ("copy_guard", st.copy_guard.resources)]
-    publish += [("quality", st.quality.resources)]
-    if st.fuse_light_stages:
-        prepare, publish = [("prepare", st.label.resources)], [("publish", st.redact.resources)]
+    prepare = [(op.name, op.resources) for op in prepare_ops(cfg)]
+    publish = [(op.name, op.resources) for op in publish_ops(cfg)]
     stages = [
         *prepare,
         ("abstract", st.abstract.resources),

@@ -128,7 +128,7 @@ def _write_run(run_dir: Path, texts: list[str], labels: list[str], layout: str) 
     extra = {"nll": [2.0] * len(texts), "max_similarity": [0.5] * len(texts)} if layout == "old" else {}
     public = {"synthetic_id": ids, "text": texts, "label": labels, **extra}
     pq.write_table(pa.table(public), run_dir / "synthetic.parquet")
-    counts = json.dumps({"pii_redactions": {"PERSON": 3, "EMAIL": 1}})
+    counts = json.dumps({"pii_redactions": {"PERSON": 3, "EMAIL": 1, "seed_person": 9}})
     if layout == "old":  # before the split: one manifest
         (run_dir / "manifest.json").write_text(counts)
     if layout == "new":  # the counts are private-derived: only the full manifest has them

