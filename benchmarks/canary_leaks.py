@@ -74,6 +74,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", default="rpsg:2,rupta:1", help="METHOD:RUNS pairs: fresh runs per method and corpus")
     parser.add_argument("--append", action="store_true", help="add these rows to the saved results (same seed)")
+    parser.add_argument(
+        "--recount", action="store_true", help="count again in every run directory under --work; generate nothing"
+    )
     parser.add_argument("--counts", default="1:100,2:5,4:5,8:5", help="person canaries per repetition")
     parser.add_argument("--corpora", nargs="+", default=["demo", "tweets"])
     parser.add_argument("--seed", type=int, default=20261203)
@@ -94,6 +97,12 @@ def main() -> None:
         planted, _, placed = canaries.plant(source, work / corpus / "canaries", args.seed, counts)
         seeds = canary_rows(planted, work / corpus / "canary_seeds.parquet")
         sets = {"input.seeds": str(seeds), "runtime.progress": "false", **(TWEET_DOMAIN if corpus == "tweets" else {})}
+        if args.recount:
+            for out in sorted(p for p in (work / corpus).glob("*-*") if (p / "synthetic.parquet").exists()):
+                method, run = out.name.rsplit("-", 1)
+                texts = pq.read_table(out / "synthetic.parquet", columns=["text"]).column("text").to_pylist()
+                rows.append(_row(corpus, method, int(run), placed, texts, args.seed, seeds))
+            continue
         for method, runs in plan.items():
             done = sum(r["corpus"] == corpus and r["method"] == method for r in rows)  # earlier, --append
             for run in range(done + 1, done + runs + 1):

@@ -210,8 +210,14 @@ ALIASES = (
         "clipping and noise (ε from opacus' accountant, end to end), then samples the synthetic set. Writes "
         "synthetic.parquet, manifest.json and ledger.json; the model stays under private/.",
     ),
+    (
+        "rupta",
+        "run the RUPTA baseline: one-to-one LLM anonymisation with feedback (= generate --method rupta)",
+        "RUPTA with the `rupta` config section on the streaming plan (label, scrub, rewrite rounds, redact). No "
+        "DP: the generator reads each record, and the ledger says so.",
+    ),
 )
-BENCHMARKS = ("rpsg_vs_augpe", "frontier", "engine_ceiling", "dataplane", "scaleout")
+BENCHMARKS = ("rpsg_vs_augpe", "frontier", "engine_ceiling", "dataplane", "scaleout", "pii_recall", "canary_leaks")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
