@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rpsg_ray.audit.identities import NAME_CONTEXTS, Identity, draw_identities
+from rpsg_ray.audit.pii_recall import survives
 from rpsg_ray.audit.records import read_table
 from rpsg_ray.errors import ConfigError, InputError
 
@@ -174,18 +175,12 @@ def _surname(name: str) -> str:
     return name.split(" ", 1)[1]
 
 
-def _holds(value: str, text: str, case: bool = False) -> bool:
-    """The value stands in the text as a whole (not inside a longer word or number)."""
-    flags = 0 if case else re.IGNORECASE
-    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, flags) is not None
-
-
 def _partial(fields: dict[str, str], text: str) -> bool:
     """The surname alone, capitalised as planted ("May" the name, not "may" the verb), or a non-name value
     fuzzily (digits re-spaced)."""
     surname = _surname(fields["name"]) if "name" in fields else None
     others = [v for k, v in fields.items() if k != "name"]
-    return (surname is not None and _holds(surname, text, case=True)) or any(fuzzy_match(v, text) for v in others)
+    return (surname is not None and survives(surname, text, case=True)) or any(fuzzy_match(v, text) for v in others)
 
 
 def leak_counts(canary: Canary, synthetic_texts: list[str]) -> tuple[int, int, int]:
@@ -194,9 +189,9 @@ def leak_counts(canary: Canary, synthetic_texts: list[str]) -> tuple[int, int, i
     name = canary.fields.get("name")
     verbatim = full = partial = 0
     for text in synthetic_texts:
-        whole = any(_holds(v, text) for v in canary.fields.values())
+        whole = any(survives(v, text) for v in canary.fields.values())
         verbatim += whole
-        full += name is not None and _holds(name, text)
+        full += name is not None and survives(name, text)
         partial += not whole and _partial(canary.fields, text)
     return verbatim, full, partial
 

@@ -55,9 +55,10 @@ def build_probes(people: list[Identity]) -> list[Probe]:
     return probes
 
 
-def survives(piece: str, text: str) -> bool:
-    """The piece still stands in the text as a word (names) or as a digit group (numbers)."""
-    return re.search(rf"(?<![\w]){re.escape(piece)}(?![\w])", text, re.IGNORECASE) is not None
+def survives(piece: str, text: str, case: bool = False) -> bool:
+    """The piece still stands in the text as a whole (a word, a digit group, a value; not inside a longer word
+    or number), in any case unless `case`."""
+    return re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", text, 0 if case else re.IGNORECASE) is not None
 
 
 def recall(redact: Callable[[list[str]], list[str]], probes: list[Probe]) -> dict[tuple[str, str], tuple[int, int]]:

@@ -47,4 +47,4 @@ def write_synthetic(
     ids = [key.output_id(f"{method}-{i}") for i in range(len(texts))]
     published = pa.table({"synthetic_id": ids, "text": cleaned, "label": labels}).sort_by("synthetic_id")
     pq.write_table(published, layout.synthetic)
-    return {kind.lower(): sum(c.get(kind, 0) for c in counts) for kind in redactor.kinds}
+    return {kind: sum(column) for kind, column in redactor.count_columns(counts, "").items()}

@@ -67,7 +67,8 @@ def _no_extension(phone: str) -> str:
 
 
 def _national(phone: str) -> bool:
-    digits, groups = _digits(_no_extension(phone)), len(re.findall(r"\d+", _no_extension(phone)))
+    bare = _no_extension(phone)
+    digits, groups = _digits(bare), len(re.findall(r"\d+", bare))
     return digits >= 9 or (digits >= 8 and groups >= 4)
 
 
