@@ -20,6 +20,7 @@ from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.stages import abstract, select
 from rpsg_ray.stages.copy_guard import CopyGuard, guard
+from rpsg_ray.stages.redact import Redactor
 from rpsg_ray.stages.scrub import Scrub
 
 SEED = "My name is Zofia Dubois-Kowalczyk, call me at +1 555 013 4567 or zofia.dk@example.com. John Smith was kind."
@@ -114,3 +115,17 @@ def test_the_sink_never_writes_a_seeds_text(tmp_path: Path) -> None:
     assert "text" not in written.column_names and "prompt_text" not in written.column_names
     assert written.column("synthetic_text").to_pylist() == ["A calm visit."]
     assert not any(s in str(written.to_pylist()) for s in SECRETS)
+
+
+def test_methods_that_write_their_own_file_publish_it_redacted(tmp_path: Path) -> None:
+    """AUG-PE and DP-SGD write the published file themselves: it goes through the redactor too."""
+    from rpsg_ray.io.layout import RunLayout
+    from rpsg_ray.methods.common import write_synthetic
+
+    layout = RunLayout(tmp_path)
+    texts = ["Loved it, write to zofia.dk@example.com", "A calm, kind film."]
+    redactor = Redactor(RedactStage(ner_model=None), Domain())
+    counts = write_synthetic(layout, new_key(), "augpe", texts, ["positive", "positive"], redactor)
+    published = pq.read_table(layout.synthetic).column("text").to_pylist()
+    assert sorted(published) == sorted(["Loved it, write to [EMAIL]", "A calm, kind film."])
+    assert counts["email"] == 1 and counts["phone"] == 0
