@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,17 @@ PACKAGES = (
 )
 
 
+@dataclass(frozen=True)
+class MethodRecord:
+    """What the method measured or did beyond the stage columns: thresholds built from private records (a
+    per-record method), a dataset-level method's release details, and generation it did outside the stream."""
+
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    release: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+
+
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -52,13 +64,14 @@ def build_manifest(
     cfg: Config,
     inventory: Inventory,
     counts: RunCounts,
-    thresholds: dict[str, Any],
+    built: MethodRecord,
     ledger: Ledger,
     clock: PhaseClock,
     wall: float,
     resumed: bool,
 ) -> dict[str, Any]:
     c = counts.to_dict()
+    tokens = {k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")}
     accounted = c["kept"] + c["dropped_total"] + c["quarantined_total"] + c["not_sampled"]
     rate = {
         name: counts.sums[name] / counts.active[name]
@@ -77,7 +90,8 @@ def build_manifest(
             "kept+dropped+quarantined+not_sampled": accounted,
             "balanced": accounted == inventory.input_rows == counts.rows,
         },
-        "thresholds": thresholds,
+        "thresholds": built.thresholds,
+        "release": built.release,
         "privacy": {**_privacy(ledger), "selection_observed": _selection_observed(counts)},
         "stage_busy_seconds": {
             k.removeprefix("sec_"): round(v, 3) for k, v in counts.sums.items() if k.startswith("sec_")
@@ -85,10 +99,8 @@ def build_manifest(
         "phase_wall_seconds": clock.seconds,
         "driver_peak_rss_mib": clock.peak_rss_mib,
         "wall_seconds": round(wall, 3),
-        "tokens_generated": {
-            k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")
-        },
-        "llm_requests": _requests(counts),
+        "tokens_generated": {**tokens, **built.tokens},
+        "llm_requests": _requests(counts) + built.requests,
         "pii_redactions": {k.removeprefix("pii_"): int(v) for k, v in counts.sums.items() if k.startswith("pii_")},
         "row_flags": {k.removeprefix("flag_"): int(v) for k, v in counts.sums.items() if k.startswith("flag_")},
         "sentiment_rates": rate,

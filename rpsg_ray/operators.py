@@ -105,7 +105,10 @@ def run_stages(ds: ray.data.Dataset, ops: list[StageOp]) -> ray.data.Dataset:
     """The model stages over live rows. One repartition up front cuts the rows into blocks of the smallest
     batch size, so every stage works on a different block at once (pipelining) rather than one actor
     holding a large block. Only one repartition: a task-based operator between every pair of actor pools
-    holds a CPU each and, at scale, starves the downstream ones of Ray Data's budget."""
+    holds a CPU each and, at scale, starves the downstream ones of Ray Data's budget. No operators (a
+    dataset-level method's seed rows): the rows as they are."""
+    if not ops:
+        return ds
     ds = ds.repartition(target_num_rows_per_block=min(op.resources.batch_size for op in ops))
     for op in ops:
         ds = apply(ds, op, engine_threads(op))
@@ -120,7 +123,8 @@ def shared(ref: ray.ObjectRef) -> Callable[[], Any]:
 
 
 class Generate:
-    """Rows with `system`, `user` and a `seed` → `text`, `tokens` (one sample per row)."""
+    """Rows with `system`, `user` and a `seed` → `text`, `tokens_generate` (one sample per row; the manifest sums
+    every `tokens_` column)."""
 
     def __init__(self, engine: Engine, sampling: Sampling) -> None:
         self.sampling = sampling
@@ -133,7 +137,7 @@ class Generate:
         ]
         out = self.generator.generate(chats, self.sampling, batch.column("seed").to_pylist())
         return batch.append_column("text", pa.array([c.texts[0] for c in out])).append_column(
-            "tokens", pa.array([c.tokens for c in out], pa.int64())
+            "tokens_generate", pa.array([c.tokens for c in out], pa.int64())
         )
 
 
@@ -164,4 +168,4 @@ class GeneratorPool:
         batches = [table.slice(i, self.batch_size) for i in range(0, table.num_rows, self.batch_size)]
         out = list(self.pool.map(lambda actor, batch: actor.run.remote(batch), batches))
         texts = [t for b in out for t in b.column("text").to_pylist()]
-        return texts, sum(int(pc.sum(b.column("tokens")).as_py() or 0) for b in out)
+        return texts, sum(int(pc.sum(b.column("tokens_generate")).as_py() or 0) for b in out)

@@ -1,16 +1,19 @@
-"""Run the streaming Ray Data plan of a per-record method (RPSG, or RUPTA on the same plan). Wiring only.
+"""One run for every method: start-up, Ray, the private corpus, the method's plan, the stream, resume,
+finalize, the manifests, the ledger and the report. Wiring only; what differs per method is its `Method`
+(methods/base.py).
 
 read units → parse+validate → mark (duplicates, seed sample, resume) → the method's stages → committed
-Parquet parts, then finalize (outputs, manifest, ledger, report). Before the stream: the inventory
-(counts, duplicates, seed sample), the privacy ledger, and what the method builds from the private
-corpus (RPSG: NLL bound calibration and the private index).
+Parquet parts; a dataset-level method's released rows → redaction → committed parts of their own; then
+finalize (outputs, lineage, manifest, ledger, report). Before the stream: the inventory (counts,
+duplicates, seed sample), the privacy ledger, and what the method builds from the private corpus (RPSG:
+NLL bound calibration and the private index; AUG-PE: its votes; DP-SGD: its training).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +21,15 @@ from typing import Any
 import ray
 
 from rpsg_ray.config import Config
-from rpsg_ray.io.corpus import PrivateCorpus, open_private_corpus
+from rpsg_ray.io.corpus import open_private_corpus
 from rpsg_ray.io.finalize import RunCounts, finalize
 from rpsg_ray.io.inventory import only_ok, only_settled
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.run_state import prepare_run_dir, write_state
 from rpsg_ray.io.sink import CommittedParquetSink
 from rpsg_ray.io.sources import plan_read_units
-from rpsg_ray.methods.rpsg import rpsg_plan
-from rpsg_ray.methods.rupta import rupta_plan
+from rpsg_ray.methods.base import PerRecord, Release, RunContext
+from rpsg_ray.methods.registry import method
 from rpsg_ray.operators import StageOp, run_stages
 from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.ledger import Ledger
@@ -41,9 +44,7 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-Plan = Callable[[Config, PrivateCorpus], tuple[list[StageOp], dict[str, Any]]]
 log = logging.getLogger("rpsg_ray")
-PLANS: dict[str, Plan] = {"rpsg": rpsg_plan, "rupta": rupta_plan}
 
 
 def stream(marked: ray.data.Dataset, ops: list[StageOp], layout: RunLayout) -> None:
@@ -56,11 +57,12 @@ def stream(marked: ray.data.Dataset, ops: list[StageOp], layout: RunLayout) -> N
 
 
 def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address: str | None = None) -> RunResult:
-    """Run the whole job (RPSG, or RUPTA on the same plan); returns counts, the ledger and the manifest."""
+    """Run the configured method end to end; returns counts, the ledger and the manifest."""
     from rpsg_ray.manifest import build_manifest, write_outputs
     from rpsg_ray.report import write_report
 
     started = time.time()
+    chosen = method(cfg.method)
     layout = RunLayout(Path(cfg.output_dir))
     units = plan_read_units(cfg.input)  # file-level problems fail here, before any Ray work
     digest = cfg.digest()
@@ -68,25 +70,38 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     clock = PhaseClock()
     with ray_runtime(cfg.runtime, address):
         clock.start()
-        corpus = open_private_corpus(cfg, units, key, cfg.input.seeds, one_row_per_id=False)
+        seeds = cfg.input.seeds if chosen.seed_sample else None
+        corpus = open_private_corpus(cfg, units, key, seeds, chosen.one_row_per_id, chosen.ledger)
         clock.done("inventory")
-        ops, thresholds = PLANS[cfg.method](cfg, corpus)
-        clock.done("index_and_calibration")
+        plan = chosen.plan(RunContext(cfg, corpus, layout.checkpoints))
+        clock.done("index_and_calibration" if isinstance(plan, PerRecord) else "release")
+        ops = plan.ops if isinstance(plan, PerRecord) else []
         windows = corpus.windows(cfg.runtime.stream_window_rows)
         for number, window in enumerate(windows, 1):
             if len(windows) > 1:
                 log.info("stream window %d of %d (%d read units)", number, len(windows), len(window))
             stream(corpus.marked(done, window), ops, layout)
+        if isinstance(plan, Release):
+            publish_release(plan, layout)
         clock.done("stream")
         # Finalize reads every committed part and writes the outputs: a worker does it, so the driver's
         # memory stays flat as the corpus grows (in the driver, finalize added ~110 MiB at 240k rows:
         # Parquet writers and allocator pools that do not shrink back).
         task = ray.remote(finalize).options(num_cpus=cfg.runtime.read_num_cpus)
-        counts = ray.get(task.remote(layout, key))
+        counts = ray.get(task.remote(layout, key, isinstance(plan, PerRecord)))
         clock.done("finalize")
     ledger = corpus.ledger
-    manifest = build_manifest(cfg, corpus.inventory, counts, thresholds, ledger, clock, time.time() - started, resumed)
-    write_outputs(cfg, layout, manifest, ledger, manifest["counts"]["kept"])
+    manifest = build_manifest(
+        cfg, corpus.inventory, counts, plan.record(), ledger, clock, time.time() - started, resumed
+    )
+    write_outputs(cfg, layout, manifest, ledger, counts.published)
     write_report(layout, manifest, ledger, counts)
     write_state(layout, digest, "complete")
     return RunResult(layout.root, counts, ledger, manifest)
+
+
+def publish_release(plan: Release, layout: RunLayout) -> None:
+    """A dataset-level method's rows through its operators (redaction) into committed parts. Written whole by
+    each attempt: a resumed run rebuilds them from the method's checkpoints, so an earlier attempt's parts go."""
+    shutil.rmtree(layout.released, ignore_errors=True)
+    run_stages(plan.rows, plan.ops).write_datasink(CommittedParquetSink(str(layout.released)))

@@ -69,8 +69,14 @@ def check_run_contract(run_dir: Path, method: str) -> None:
     assert public["published_files"] == ["synthetic.parquet", "manifest.json", "ledger.json"]
     ledger = json.loads((run_dir / "ledger.json").read_text())
     assert ledger["method"] == method and public["privacy"]["epsilon"] == ledger["epsilon"]
-    assert json.loads((run_dir / "private" / "manifest.json").read_text())["method"] == method
+    full = json.loads((run_dir / "private" / "manifest.json").read_text())
+    assert full["method"] == method and full["accounting"]["balanced"]
     assert (run_dir / "private" / "run.key").stat().st_size == 32
+    assert json.loads((run_dir / "private" / "run.json").read_text())["status"] == "complete"
+    lineage = pq.read_table(run_dir / "private" / "lineage.parquet")  # every input row, whatever the method
+    assert lineage.num_rows == full["accounting"]["input_rows_read"]
+    linked = lineage.column("synthetic_id").drop_null().to_pylist()
+    assert len(linked) == (published.num_rows if method in ("rpsg", "rupta") else 0)  # per-record methods only
     from rpsg_ray.evaluation.datasets import load_run
 
     pii = load_run(run_dir).pii_counts  # every method redacts its output; `rpsg evaluate` reports the counts

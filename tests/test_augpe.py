@@ -4,6 +4,7 @@ is the one `rpsg account --method augpe` prints."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,11 @@ import pytest
 from conftest import check_run_contract
 
 from rpsg_ray.config import load_config
+from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.run_state import write_state
 from rpsg_ray.methods import augpe
-from rpsg_ray.methods.augpe import Vote, noisy_votes, run_augpe
+from rpsg_ray.methods.augpe import Vote, noisy_votes
+from rpsg_ray.pipeline import generate
 from rpsg_ray.privacy.ledger import augpe_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +37,7 @@ def test_augpe_runs_and_accounts(
         [
             f"input.path={demo_corpus}",
             f"output_dir={out}",
+            "method=augpe",
             "augpe.samples=4",
             "augpe.iterations=2",
             "augpe.variations=2",
@@ -42,9 +47,9 @@ def test_augpe_runs_and_accounts(
             "augpe.engine.dtype=float32",
         ],
     )
-    manifest = run_augpe(cfg)
-    assert manifest["retained"] == 4 and manifest["llm_calls"] == 4 * (1 + 2 * 2)
-    assert len(manifest["phases"]["iterations"]) == 2
+    release = generate(cfg).manifest["release"]
+    assert release["llm_calls"] == 4 * (1 + 2 * 2)
+    assert len(release["phases"]["iterations"]) == 2
     check_run_contract(out, "augpe")
     published = pq.read_table(out / "synthetic.parquet")
     assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
@@ -75,6 +80,20 @@ def test_augpe_runs_and_accounts(
     ).stdout
     eps = float(printed.split("epsilon = ")[1].split()[0])
     assert eps == pytest.approx(ledger["epsilon"], rel=1e-4)
+
+    # A run killed after its first iteration: its key, its state, the seed rows' parts and the first two
+    # checkpoints (the initial samples, iteration 1). The resume votes once (iteration 2 only), with the
+    # same keyed noise, and publishes exactly what the uninterrupted run published.
+    killed = RunLayout(tmp_path / "killed")
+    shutil.copytree(RunLayout(out).private, killed.private)
+    for leftover in (killed.released, killed.lineage, killed.diagnostics, killed.checkpoints / "step-0002.parquet"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    write_state(killed, json.loads(killed.state.read_text())["config_digest"], "running")
+    drawn.clear()
+    resumed = generate(cfg.model_copy(update={"output_dir": str(killed.root)}))
+    assert resumed.manifest["resumed"] and drawn == [ledger["sigma"]]
+    assert pq.read_table(killed.synthetic).equals(published)
+    check_run_contract(killed.root, "augpe")
 
 
 def test_vote_goes_to_the_nearest_sample_of_the_same_label() -> None:

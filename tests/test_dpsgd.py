@@ -197,7 +197,7 @@ def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
-    from rpsg_ray.methods.dpsgd import run_dpsgd
+    from rpsg_ray.pipeline import generate
 
     out = tmp_path / "dpsgd"
     cfg = load_config(
@@ -205,6 +205,7 @@ def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Pat
         [
             f"input.path={demo_corpus}",
             f"output_dir={out}",
+            "method=dpsgd",
             "privacy.epsilon=4",
             "dpsgd.steps=2",
             "dpsgd.expected_batch_size=8",
@@ -213,11 +214,11 @@ def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Pat
             "dpsgd.max_length=48",
         ],
     )
-    manifest = run_dpsgd(cfg)
+    manifest = generate(cfg).manifest["release"]
     check_run_contract(out, "dpsgd")
     published = pq.read_table(out / "synthetic.parquet")
     assert published.num_rows == 4
     assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
     ledger = json.loads((out / "ledger.json").read_text())
     assert ledger["method"] == "dpsgd" and ledger["composition"]["count"] == 2 == manifest["training"]["steps"]
-    assert (out / "private" / "dpsgd-model" / "config.json").exists()
+    assert (out / "private" / "checkpoints" / "model" / "config.json").exists()

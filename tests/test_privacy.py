@@ -23,7 +23,8 @@ from rpsg_ray.privacy.accountant import (
     pld_epsilon,
 )
 from rpsg_ray.privacy.keys import create_key, load_key, new_key
-from rpsg_ray.privacy.ledger import augpe_ledger, ledger_for, rpsg_ledger
+from rpsg_ray.methods.registry import ledger_for
+from rpsg_ray.privacy.ledger import augpe_ledger, rpsg_ledger
 from rpsg_ray.privacy.mechanisms import (
     noisy_argmax,
     p_best_for_gap,

@@ -114,7 +114,7 @@ def test_fresh_runs_draw_fresh_noise_and_a_resume_redraws_the_same(
     resumed = RunLayout(tmp_path / "c")
     resumed.parts.mkdir(parents=True)
     shutil.copy(first.key, resumed.key)
-    for part in part_files(first)[::2]:
+    for part in part_files(first.parts)[::2]:
         shutil.copy(part, resumed.parts)
     state = json.loads(first.state.read_text())
     write_state(resumed, state["config_digest"], "running")

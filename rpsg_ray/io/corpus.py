@@ -3,6 +3,7 @@ inventory (counts, duplicate ids, the keyed seed sample), and the method's ledge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from rpsg_ray.io.parse import parse_units
 from rpsg_ray.io.sources import ReadUnit
 from rpsg_ray.privacy.accountant import PrivacyParameterError
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.privacy.ledger import Ledger, ledger_for
+from rpsg_ray.privacy.ledger import Ledger
 
 
 def read_rows(cfg: Config, units: list[ReadUnit]) -> ray.data.Dataset:
@@ -74,14 +75,20 @@ class PrivateCorpus:
 
 
 def open_private_corpus(
-    cfg: Config, units: list[ReadUnit], key: RunKey, seeds: int | None, one_row_per_id: bool
+    cfg: Config,
+    units: list[ReadUnit],
+    key: RunKey,
+    seeds: int | None,
+    one_row_per_id: bool,
+    ledger_of: Callable[[Config, int | None, float | None], Ledger],
 ) -> PrivateCorpus:
+    """Take the inventory and the method's ledger (`ledger_of`) for the records it counts."""
     inventory = take_inventory(read_rows(cfg, units), key, seeds)
     n_records = inventory.valid_unique - (len(inventory.duplicates) if one_row_per_id else 0)
     if n_records == 0:
         raise InputError(f"{cfg.input.path}: no valid records ({inventory.input_rows} rows, all quarantined)")
     try:
-        ledger = ledger_for(cfg, cfg.method, n_records)
+        ledger = ledger_of(cfg, n_records, None)
     except PrivacyParameterError as e:
         raise ConfigError(str(e)) from None
     return PrivateCorpus(cfg, units, inventory, ledger, key, one_row_per_id, n_records)

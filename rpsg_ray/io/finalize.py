@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,12 +75,13 @@ class RunCounts:
     nll_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(NLL_BINS) - 1, dtype=np.int64))
     sim_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(SIM_BINS) - 1, dtype=np.int64))
     examples: list[str] = field(default_factory=list)
-    ids_seen: int = 0
+    published: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "input_rows": self.rows,
             "kept": self.by_status[OK],
+            "published": self.published,
             "dropped": {stage: dict(reasons) for stage, reasons in self.dropped.items()},
             "dropped_total": self.by_status[DROPPED],
             "quarantined": dict(self.quarantined),
@@ -89,6 +91,7 @@ class RunCounts:
 
 
 def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
+    """Statuses and reasons of seed rows, and their sums, histograms and examples."""
     counts.rows += batch.num_rows
     status = batch.column("status").to_pylist()
     stage = batch.column("stage").to_pylist()
@@ -99,6 +102,12 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
             counts.dropped[st][r] += 1
         elif s == QUARANTINED:
             counts.quarantined[r] += 1
+    _accumulate_sums(counts, batch)
+    _examples(counts, batch.filter(pc.equal(batch.column("status"), OK)), max_examples)
+
+
+def _accumulate_sums(counts: RunCounts, batch: pa.Table) -> None:
+    """Per-stage seconds, tokens, PII counts, flags and rates, and the filter histograms."""
     for name in batch.column_names:
         if name.startswith(("sec_", "tokens_", "pii_", "flag_")) or name in (
             "select_agree",
@@ -118,9 +127,12 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
         if name in batch.column_names:
             values = batch.column(name).drop_null().to_numpy(zero_copy_only=False).astype(float)
             hist += np.histogram(np.clip(values[~np.isnan(values)], bins[0], bins[-1]), bins)[0]
-    if len(counts.examples) < max_examples and "synthetic_text" in batch.column_names:
-        kept = batch.filter(pc.equal(batch.column("status"), OK)).column("synthetic_text").to_pylist()
-        counts.examples.extend(kept[: max_examples - len(counts.examples)])
+
+
+def _examples(counts: RunCounts, kept: pa.Table, max_examples: int) -> None:
+    if len(counts.examples) < max_examples and "synthetic_text" in kept.column_names:
+        texts = kept.column("synthetic_text").to_pylist()
+        counts.examples.extend(texts[: max_examples - len(counts.examples)])
 
 
 def _column(batch: pa.Table, name: str, type_: pa.DataType) -> pa.Array:
@@ -129,7 +141,10 @@ def _column(batch: pa.Table, name: str, type_: pa.DataType) -> pa.Array:
     return pa.nulls(batch.num_rows, type_)
 
 
-def finalize(layout: RunLayout, key: RunKey, max_examples: int = 5) -> RunCounts:
+def finalize(layout: RunLayout, key: RunKey, linked: bool, max_examples: int = 5) -> RunCounts:
+    """Lineage, quarantine and counts from the seed rows' parts; the published rows and their diagnostics from
+    the kept seed rows (`linked`: a per-record method) or from the rows a dataset-level method released, whose
+    lineage then names no output (every kept record contributed to all of them)."""
     counts = RunCounts()
     buckets = layout.private / "shuffle"
     bucket_writers: dict[int, pq.ParquetWriter] = {}
@@ -141,41 +156,66 @@ def finalize(layout: RunLayout, key: RunKey, max_examples: int = 5) -> RunCounts
         "quarantine": pq.ParquetWriter(layout.quarantine, QUARANTINE_SCHEMA),
     }
     try:
-        for file in part_files(layout):
-            batch = pq.ParquetFile(file).read(use_threads=False)
-            if not batch.num_rows:
-                continue
+        for batch in _parts(layout.parts):
             _accumulate(counts, batch, max_examples)
             status = batch.column("status")
             kept = pc.equal(status, OK)
             ids = batch.column("id").to_pylist()
-            sids = pa.array([key.output_id(i) if k else None for i, k in zip(ids, kept.to_pylist(), strict=True)])
+            sids = pa.array(
+                [key.output_id(i) if k and linked else None for i, k in zip(ids, kept.to_pylist(), strict=True)]
+            )
             writers["lineage"].write_table(
                 pa.table(
                     [batch.column("id"), sids.cast(pa.string()), status, batch.column("stage"), batch.column("reason")],
                     schema=LINEAGE_SCHEMA,
                 )
             )
-            good, good_ids = batch.filter(kept), sids.filter(kept).cast(pa.string())
-            writers["diagnostics"].write_table(
-                pa.table(
-                    [good_ids, *(_column(good, source, t) for source, _, t in DIAGNOSTICS)], schema=DIAGNOSTICS_SCHEMA
-                )
-            )
-            published = pa.table(
-                [good_ids, _column(good, "synthetic_text", pa.string()), _column(good, "label", pa.string())],
-                schema=SYNTHETIC_SCHEMA,
-            )
-            _spread(published, buckets, bucket_writers)
             bad = batch.filter(pc.equal(status, QUARANTINED))
             writers["quarantine"].write_table(
                 pa.table([bad.column("id"), bad.column("source"), bad.column("reason")], schema=QUARANTINE_SCHEMA)
             )
+            if linked:
+                _publish(batch.filter(kept), sids.filter(kept), counts, writers["diagnostics"], buckets, bucket_writers)
+        for batch in [] if linked else _parts(layout.released):
+            _accumulate_sums(counts, batch)
+            good = batch.filter(pc.equal(batch.column("status"), OK))
+            sids = pa.array([key.output_id(i) for i in good.column("id").to_pylist()], pa.string())
+            _publish(good, sids, counts, writers["diagnostics"], buckets, bucket_writers)
+            _examples(counts, good, max_examples)
     finally:
         for writer in [*writers.values(), *bucket_writers.values()]:
             writer.close()
     _write_shuffled(layout.synthetic, buckets, sorted(bucket_writers))
     return counts
+
+
+def _parts(folder: Path) -> Iterator[pa.Table]:
+    for file in part_files(folder):
+        batch = pq.ParquetFile(file).read(use_threads=False)
+        if batch.num_rows:
+            yield batch
+
+
+def _publish(
+    good: pa.Table,
+    sids: pa.Array,
+    counts: RunCounts,
+    diagnostics: pq.ParquetWriter,
+    buckets: Path,
+    bucket_writers: dict[int, pq.ParquetWriter],
+) -> None:
+    """The published rows under their keyed ids (spread into buckets for the keyed shuffle) and their
+    private diagnostics."""
+    sids = sids.cast(pa.string())
+    counts.published += good.num_rows
+    diagnostics.write_table(
+        pa.table([sids, *(_column(good, source, t) for source, _, t in DIAGNOSTICS)], schema=DIAGNOSTICS_SCHEMA)
+    )
+    published = pa.table(
+        [sids, _column(good, "synthetic_text", pa.string()), _column(good, "label", pa.string())],
+        schema=SYNTHETIC_SCHEMA,
+    )
+    _spread(published, buckets, bucket_writers)
 
 
 def _spread(published: pa.Table, buckets: Path, writers: dict[int, pq.ParquetWriter]) -> None:

@@ -44,6 +44,16 @@ class RunLayout:
         return self.private / "parts"
 
     @property
+    def released(self) -> Path:
+        """Committed parts of the rows a dataset-level method generated (linked to no record)."""
+        return self.private / "released"
+
+    @property
+    def checkpoints(self) -> Path:
+        """What a method keeps between phases (an iteration's population, a trained model): resume reuses it."""
+        return self.private / "checkpoints"
+
+    @property
     def lineage(self) -> Path:
         return self.private / "lineage.parquet"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow.dataset as pads
@@ -32,15 +33,16 @@ def write_state(layout: RunLayout, digest: str, status: str, **extra: object) ->
     tmp.replace(layout.state)
 
 
-def part_files(layout: RunLayout) -> list[str]:
-    return sorted(str(p) for p in layout.parts.glob("part-*.parquet"))
+def part_files(folder: Path) -> list[str]:
+    """The committed parts in `folder` (the seed rows' parts, or a dataset-level method's released rows)."""
+    return sorted(str(p) for p in folder.glob("part-*.parquet"))
 
 
 def done_positions(layout: RunLayout) -> np.ndarray:
     """Sorted input positions (`pos`: file and offset, one per input row) already committed, a compact set to
     ship to workers. By position, not id: another row with the same id (a duplicate, a quarantined row) is
     not done because one row of that id is."""
-    files = part_files(layout)
+    files = part_files(layout.parts)
     if not files:
         return np.zeros(0, dtype=np.int64)
     positions = [b.column(0).to_numpy() for b in pads.dataset(files).to_batches(columns=["pos"])]

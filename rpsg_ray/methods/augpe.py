@@ -24,25 +24,21 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import ray
 import ray.data
 
-from rpsg_ray.config import Config, Domain, Resources
+from rpsg_ray.config import Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder
-from rpsg_ray.io.corpus import open_private_corpus
-from rpsg_ray.io.layout import RunLayout
-from rpsg_ray.io.sources import plan_read_units
-from rpsg_ray.manifest import write_outputs
-from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_synthetic
+from rpsg_ray.methods.base import Method, Release, RunContext
+from rpsg_ray.methods.checkpoints import last_step, save_step
+from rpsg_ray.methods.common import chat_row, label_chat, redact_released, released_rows
 from rpsg_ray.methods.private_index import EmbedRecords
 from rpsg_ray.operators import GeneratorPool, StageOp, apply, shared
-from rpsg_ray.runtime import ray_runtime
-from rpsg_ray.stages.redact import Redactor
+from rpsg_ray.privacy.ledger import augpe_ledger
 
 TONES = ["enthusiastic", "critical", "casual", "formal", "witty", "thoughtful"]
 
@@ -79,71 +75,74 @@ def noisy_votes(counts: np.ndarray, sigma: float, seed: int, threshold: float) -
     return np.where(noisy < threshold, 0.0, noisy)
 
 
-def run_augpe(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
-    cfg = cfg.model_copy(update={"method": "augpe"})  # the ledger and manifests name the method that ran
-    a, layout = cfg.augpe, RunLayout(Path(cfg.output_dir))
-    units = plan_read_units(cfg.input)
-    key = start_run_dir(layout, overwrite)
+def augpe_plan(ctx: RunContext) -> Release:
+    """T rounds of variation and noisy voting, each saved as a checkpoint (the kept population and the counts
+    so far); a resumed run continues after the last saved round, with the same keyed noise and sampling seeds."""
+    cfg, corpus, a = ctx.cfg, ctx.corpus, ctx.cfg.augpe
+    key, sigma = corpus.key, corpus.ledger.sigma
     per_label = max(1, a.samples // len(a.labels))
-    rng = random.Random(cfg.runtime.seed)
-    started, calls, tokens = time.time(), 0, 0
-    with ray_runtime(cfg.runtime, address):
-        corpus = open_private_corpus(cfg, units, key, seeds=None, one_row_per_id=True)
-        ledger = corpus.ledger
-        embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
-        private = apply(corpus.records(), embed).materialize()  # private embeddings + labels stay in the object store
-        labels = [lab for lab in a.labels for _ in range(per_label)]
+    embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
+    private = apply(corpus.records(), embed).materialize()  # private embeddings + labels stay in the object store
+    sampling = Sampling(n=1, temperature=a.temperature, top_p=0.95, max_tokens=a.max_tokens)
+    generator = GeneratorPool(a.engine, sampling, a.resources)
+    saved = last_step(ctx.checkpoints)
+    if saved is None:
+        started, labels = time.time(), [lab for lab in a.labels for _ in range(per_label)]
         rows = [
             {**chat_row(label_chat(cfg.domain, lab)), "seed": key.sampling_seed(f"init{i}", "augpe")}
             for i, lab in enumerate(labels)
         ]
-        sampling = Sampling(n=1, temperature=a.temperature, top_p=0.95, max_tokens=a.max_tokens)
-        generator = GeneratorPool(a.engine, sampling, a.resources)
         kept, used = generator.generate(rows)
-        calls += len(rows)
-        tokens += used
-        phases = {"init": {"seconds": time.time() - started, "tokens": used, "requests": len(rows)}, "iterations": []}
-        embedder = load_embedder(a.embedder)  # the population is small and public: embed it on the driver
-        for t in range(1, a.iterations + 1):
-            t0, rows, pop_labels = time.time(), [], []
-            for i, (text, lab) in enumerate(zip(kept, labels, strict=True)):
-                for j in range(a.variations):
-                    chat = variation_chat(cfg.domain, text, rng.choice(TONES))
-                    rows.append({**chat_row(chat), "seed": key.sampling_seed(f"{t}.{i}.{j}", "augpe")})
-                    pop_labels.append(lab)
-            varied, used = generator.generate(rows)
-            calls += len(rows)
-            tokens += used
-            population, pop_labels = kept + varied, labels + pop_labels
-            pop_ref = ray.put({"embeddings": embedder.embed(population), "labels": np.array(pop_labels)})
-            hists = private.map_batches(
-                Vote,
-                fn_constructor_kwargs={"population": shared(pop_ref)},
-                batch_size=1024,
-                compute=ray.data.ActorPoolStrategy(size=1),
-            ).take_all()
-            counts = np.sum([h["hist"] for h in hists], axis=0).astype(float)
-            noisy = noisy_votes(counts, ledger.sigma, key.noise_seed("augpe", "vote", t), a.threshold)
-            chosen = []
-            for lab in a.labels:
-                idx = np.flatnonzero(np.array(pop_labels) == lab)
-                chosen += idx[np.argsort(-noisy[idx], kind="stable")[:per_label]].tolist()
-            kept, labels = [population[i] for i in chosen], [pop_labels[i] for i in chosen]
-            phases["iterations"].append({"seconds": time.time() - t0, "tokens": used, "requests": len(rows)})
-    wall = time.time() - started
-    redactions = write_synthetic(layout, key, "augpe", kept, labels, Redactor(cfg.stages.redact, cfg.domain))
-    manifest = {
-        "method": "augpe",
-        "pii_redactions": redactions,
+        phase = {"seconds": time.time() - started, "tokens": used, "requests": len(rows)}
+        saved = (0, pa.table({"text": kept, "label": labels}), {"init": phase, "iterations": []})
+        save_step(ctx.checkpoints, *saved)
+    done, population, phases = saved
+    kept, labels = population.column("text").to_pylist(), population.column("label").to_pylist()
+    embedder = load_embedder(a.embedder)  # the population is small and public: embed it on the driver
+    for t in range(done + 1, a.iterations + 1):
+        t0, rows, pop_labels = time.time(), [], []
+        tones = random.Random(f"{cfg.runtime.seed}/{t}")  # public: which tone each variation asks for
+        for i, (text, lab) in enumerate(zip(kept, labels, strict=True)):
+            for j in range(a.variations):
+                chat = variation_chat(cfg.domain, text, tones.choice(TONES))
+                rows.append({**chat_row(chat), "seed": key.sampling_seed(f"{t}.{i}.{j}", "augpe")})
+                pop_labels.append(lab)
+        varied, used = generator.generate(rows)
+        population, pop_labels = kept + varied, labels + pop_labels
+        pop_ref = ray.put({"embeddings": embedder.embed(population), "labels": np.array(pop_labels)})
+        hists = private.map_batches(
+            Vote,
+            fn_constructor_kwargs={"population": shared(pop_ref)},
+            batch_size=1024,
+            compute=ray.data.ActorPoolStrategy(size=1),
+        ).take_all()
+        counts = np.sum([h["hist"] for h in hists], axis=0).astype(float)
+        noisy = noisy_votes(counts, sigma, key.noise_seed("augpe", "vote", t), a.threshold)
+        chosen = []
+        for lab in a.labels:
+            idx = np.flatnonzero(np.array(pop_labels) == lab)
+            chosen += idx[np.argsort(-noisy[idx], kind="stable")[:per_label]].tolist()
+        kept, labels = [population[i] for i in chosen], [pop_labels[i] for i in chosen]
+        phases["iterations"].append({"seconds": time.time() - t0, "tokens": used, "requests": len(rows)})
+        save_step(ctx.checkpoints, t, pa.table({"text": kept, "label": labels}), phases)
+    every = [phases["init"], *phases["iterations"]]
+    calls = sum(p["requests"] for p in every)
+    details = {
         "variant": "1 + k·T calls per final sample",
-        "retained": len(kept),
         "llm_calls": calls,
-        "tokens_generated": tokens,
-        "wall_seconds": wall,
         "calls_per_retained": calls / len(kept),
         "phases": phases,
-        "private_records": corpus.n_records,
-        "config": cfg.augpe.model_dump(mode="json"),
     }
-    write_outputs(cfg, layout, manifest, ledger, len(kept))
-    return manifest
+    tokens = {"augpe": sum(p["tokens"] for p in every)}
+    return Release(released_rows("augpe", kept, labels), redact_released(cfg), details, tokens, calls)
+
+
+AUGPE = Method(
+    name="augpe",
+    title="AUG-PE",
+    summary="Private Evolution for text: public samples evolved by noisy nearest-neighbour votes (baseline)",
+    ledger=augpe_ledger,
+    plan=augpe_plan,
+    one_row_per_id=True,
+    seed_sample=False,
+)

@@ -1,28 +1,15 @@
-"""What the methods that generate from prompts share (AUG-PE, DP-SGD): a fresh run directory and key,
-label-conditioned public prompts, and the published file in the schema every method writes, redacted."""
+"""What the dataset-level methods share (AUG-PE, DP-SGD): label-conditioned public prompts, and their generated
+rows as the run publishes them, redacted like every method's output."""
 
 from __future__ import annotations
 
-import shutil
+import ray.data
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from rpsg_ray.config import Domain
+from rpsg_ray.config import Config, Domain
 from rpsg_ray.engines.base import Chat
-from rpsg_ray.errors import InputError
-from rpsg_ray.io.layout import RunLayout
-from rpsg_ray.privacy.keys import RunKey, create_key
-from rpsg_ray.stages.redact import Redactor
-
-
-def start_run_dir(layout: RunLayout, overwrite: bool) -> RunKey:
-    """An empty run directory with a fresh secret key (baselines do not resume)."""
-    if layout.root.exists() and any(layout.root.iterdir()):
-        if not overwrite:
-            raise InputError(f"{layout.root}: not empty; pass --overwrite or choose another --output")
-        shutil.rmtree(layout.root)
-    return create_key(layout.key)
+from rpsg_ray.operators import StageOp
+from rpsg_ray.rows import OK
+from rpsg_ray.stages.redact import Redact
 
 
 def label_chat(domain: Domain, label: str | None) -> Chat:
@@ -38,13 +25,17 @@ def chat_row(chat: Chat) -> dict[str, str]:
     return {"system": chat[0]["content"], "user": chat[1]["content"]}
 
 
-def write_synthetic(
-    layout: RunLayout, key: RunKey, method: str, texts: list[str], labels: list[str], redactor: Redactor
-) -> dict[str, int]:
-    """The published file every method writes: keyed random ids, text redacted like every method's output,
-    label, in keyed-id order. Returns the redactions per kind, for the private manifest."""
-    cleaned, counts = redactor(texts)
-    ids = [key.output_id(f"{method}-{i}") for i in range(len(texts))]
-    published = pa.table({"synthetic_id": ids, "text": cleaned, "label": labels}).sort_by("synthetic_id")
-    pq.write_table(published, layout.synthetic)
-    return {kind: sum(column) for kind, column in redactor.count_columns(counts, "").items()}
+def released_rows(method: str, texts: list[str], labels: list[str]) -> ray.data.Dataset:
+    """A dataset-level method's generated rows, live for the release operators, named `<method>-<n>`."""
+    return ray.data.from_items(
+        [
+            {"id": f"{method}-{i}", "text": t, "label": lab, "status": OK, "stage": None, "reason": None}
+            for i, (t, lab) in enumerate(zip(texts, labels, strict=True))
+        ]
+    )
+
+
+def redact_released(cfg: Config) -> list[StageOp]:
+    """Every method's output is redacted like RPSG's (names and numbers a generator wrote out)."""
+    st = cfg.stages
+    return [StageOp("redact", Redact, {"cfg": st.redact, "domain": cfg.domain, "column": "text"}, st.redact.resources)]

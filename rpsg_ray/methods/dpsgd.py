@@ -12,7 +12,6 @@ privacy.epsilon null trains the same way without clipping or noise: the ε = ∞
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,12 @@ from rpsg_ray.config import Config
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.dp_finetune import DpTraining, dp_finetune
 from rpsg_ray.engines.registry import resolve_model_path
-from rpsg_ray.io.corpus import open_private_corpus
-from rpsg_ray.io.layout import RunLayout
-from rpsg_ray.io.sources import plan_read_units
-from rpsg_ray.manifest import write_outputs
-from rpsg_ray.methods.common import chat_row, label_chat, start_run_dir, write_synthetic
-from rpsg_ray.operators import Generate, StageOp, actor_env, run_stages
+from rpsg_ray.methods.base import Method, Release, RunContext
+from rpsg_ray.methods.checkpoints import load_json, save_json
+from rpsg_ray.methods.common import chat_row, label_chat, redact_released, released_rows
+from rpsg_ray.operators import Generate, StageOp, actor_env
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.privacy.ledger import Ledger
-from rpsg_ray.runtime import ray_runtime
+from rpsg_ray.privacy.ledger import Ledger, dpsgd_ledger
 from rpsg_ray.stages.redact import Redactor
 
 
@@ -67,55 +63,48 @@ def training_plan(cfg: Config, ledger: Ledger, key: RunKey) -> DpTraining:
     )
 
 
-def _sample(cfg: Config, model_dir: Path, key: RunKey) -> tuple[list[str], list[str], int]:
-    """Per-label counts from the config (no private data); one Ray Data actor pool over the prompts."""
+def _prompts(cfg: Config, key: RunKey) -> ray.data.Dataset:
+    """Per-label counts from the config (no private data); one Ray Data actor pool over the prompts, run as part
+    of the release stream (its generate operator comes before the redactor)."""
     d = cfg.dpsgd
     per_label = max(1, d.samples // len(d.labels))
-    rows = [
-        {**chat_row(label_chat(cfg.domain, label)), "label": label, "seed": key.sampling_seed(f"{label}{i}", "dpsgd")}
-        for label in d.labels
-        for i in range(per_label)
-    ]
+    labels = [label for label in d.labels for _ in range(per_label)]
+    prompts = released_rows("dpsgd", [""] * len(labels), labels).drop_columns(["text"])
+    chat = {label: chat_row(label_chat(cfg.domain, label)) for label in d.labels}
+
+    def prompt(row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, **chat[row["label"]], "seed": key.sampling_seed(row["id"], "dpsgd")}
+
+    return prompts.map(prompt)
+
+
+def dpsgd_plan(ctx: RunContext) -> Release:
+    """Train once (a resumed run reuses a finished training, kept under private/checkpoints), then release the
+    samples: the model's generate operator, then the redactor, in the release stream."""
+    cfg, corpus, r = ctx.cfg, ctx.corpus, ctx.cfg.dpsgd.resources
+    model_dir, finished = ctx.checkpoints / "model", ctx.checkpoints / "training.json"
+    trained = load_json(finished)
+    if trained is None:
+        plan = training_plan(cfg, corpus.ledger, corpus.key)
+        options = {"num_cpus": r.num_cpus, "num_gpus": r.num_gpus or None}
+        env = {"env_vars": actor_env(cfg.dpsgd.threads, r.num_gpus)}
+        task = _train.options(**options, runtime_env=env).remote(cfg, corpus.records(), str(model_dir), plan)
+        trained = ray.get(task)
+        save_json(finished, trained)
+    d = cfg.dpsgd
     engine = d.engine.model_copy(update={"model": str(model_dir)})
     sampling = Sampling(n=1, temperature=d.temperature, top_p=0.95, max_tokens=d.max_tokens)
-    op = StageOp("dpsgd_generate", Generate, {"engine": engine, "sampling": sampling}, d.resources)
-    out = run_stages(ray.data.from_items(rows), [op]).select_columns(["label", "text", "tokens"]).take_all()
-    return [o["text"] for o in out], [o["label"] for o in out], sum(o["tokens"] for o in out)
+    generate = StageOp("dpsgd_generate", Generate, {"engine": engine, "sampling": sampling}, d.resources)
+    rows = _prompts(cfg, corpus.key)
+    return Release(rows, [generate, *redact_released(cfg)], {"training": trained}, {}, 0)
 
 
-def run_dpsgd(cfg: Config, overwrite: bool = False, address: str | None = None) -> dict[str, Any]:
-    cfg = cfg.model_copy(update={"method": "dpsgd"})  # the ledger and manifests name the method that ran
-    layout = RunLayout(Path(cfg.output_dir))
-    units = plan_read_units(cfg.input)
-    key = start_run_dir(layout, overwrite)
-    model_dir = layout.private / "dpsgd-model"
-    started = time.time()
-    with ray_runtime(cfg.runtime, address):
-        corpus = open_private_corpus(cfg, units, key, seeds=None, one_row_per_id=True)
-        ledger, n_records = corpus.ledger, corpus.n_records
-        plan = training_plan(cfg, ledger, key)
-        r = cfg.dpsgd.resources
-        trained = ray.get(
-            _train.options(
-                num_cpus=r.num_cpus,
-                num_gpus=r.num_gpus or None,
-                runtime_env={"env_vars": actor_env(cfg.dpsgd.threads, r.num_gpus)},
-            ).remote(cfg, corpus.records(), str(model_dir), plan)
-        )
-        trained_at = time.time()
-        texts, labels, tokens = _sample(cfg, model_dir, key)
-    redactions = write_synthetic(layout, key, "dpsgd", texts, labels, Redactor(cfg.stages.redact, cfg.domain))
-    wall = time.time() - started
-    manifest = {
-        "method": "dpsgd",
-        "pii_redactions": redactions,
-        "retained": len(texts),
-        "tokens_generated": tokens,
-        "wall_seconds": wall,
-        "phases": {"train_seconds": trained_at - started, "sample_seconds": time.time() - trained_at},
-        "training": trained,
-        "private_records": n_records,
-        "config": cfg.dpsgd.model_dump(mode="json"),
-    }
-    write_outputs(cfg, layout, manifest, ledger, len(texts))
-    return manifest
+DPSGD = Method(
+    name="dpsgd",
+    title="DP-SGD",
+    summary="DP fine-tuning of a public LLM on the private records (opacus), then sampling (baseline)",
+    ledger=dpsgd_ledger,
+    plan=dpsgd_plan,
+    one_row_per_id=True,
+    seed_sample=False,
+)

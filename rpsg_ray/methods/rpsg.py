@@ -17,11 +17,12 @@ import ray.data
 
 from rpsg_ray.config import Config, SimilarityFilterStage
 from rpsg_ray.errors import InputError
-from rpsg_ray.io.corpus import PrivateCorpus
+from rpsg_ray.methods.base import Method, PerRecord, RunContext
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.methods.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.operators import StageOp, apply, fuse, shared, widest
 from rpsg_ray.privacy.keys import CALIBRATION_SAMPLE, RunKey
+from rpsg_ray.privacy.ledger import rpsg_ledger
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.copy_guard import CopyGuard
 from rpsg_ray.stages.nll_filter import NllFilter
@@ -156,11 +157,12 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
     ]
 
 
-def rpsg_plan(cfg: Config, corpus: PrivateCorpus) -> tuple[list[StageOp], dict[str, Any]]:
+def rpsg_plan(ctx: RunContext) -> PerRecord:
     """RPSG's stages, after the private index and the NLL bounds are built (side by side) before the stream
     starts. Were they built during it, the filter actors would block in their constructors while every
     upstream stage fills its output queue; at scale that exhausts Ray Data's object-store budget and stalls
     the plan. The driver fetches the index's small report, never the index."""
+    cfg, corpus = ctx.cfg, ctx.corpus
     valid = corpus.records()
     index = build_index(cfg, valid)
     bounds_ref = _calibrate_nll.options(num_cpus=cfg.runtime.read_num_cpus).remote(
@@ -168,7 +170,16 @@ def rpsg_plan(cfg: Config, corpus: PrivateCorpus) -> tuple[list[StageOp], dict[s
     )
     index_report, bounds = ray.get([index.report, bounds_ref])  # small: the index itself stays in the store
     similarity = {"max_cosine": cfg.stages.similarity_filter.threshold, **index_report}  # index kind, measured recall
-    return stage_ops(cfg, corpus.ledger.sigma, bounds, index, corpus.key), {
-        "nll_filter": bounds,
-        "similarity_filter": similarity,
-    }
+    return PerRecord(
+        stage_ops(cfg, corpus.ledger.sigma, bounds, index, corpus.key),
+        {"nll_filter": bounds, "similarity_filter": similarity},
+    )
+
+
+RPSG = Method(
+    name="rpsg",
+    title="RPSG",
+    summary="private seeds, public LLM: abstract, select noisily, rewrite, filter (this project)",
+    ledger=rpsg_ledger,
+    plan=rpsg_plan,
+)

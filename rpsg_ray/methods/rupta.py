@@ -15,18 +15,17 @@ formal DP, and the ledger says so plainly.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 
-from rpsg_ray.config import Config, Domain, RuptaConfig
+from rpsg_ray.config import Domain, RuptaConfig
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
-from rpsg_ray.io.corpus import PrivateCorpus
+from rpsg_ray.methods.base import Method, PerRecord, RunContext
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.operators import StageOp
 from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.privacy.ledger import rupta_ledger
 from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.redact import Redact, redact_patterns
 
@@ -111,15 +110,24 @@ class RuptaRewrite(Stage):
         )
 
 
-def rupta_plan(cfg: Config, corpus: PrivateCorpus) -> tuple[list[StageOp], dict[str, Any]]:
+def rupta_plan(ctx: RunContext) -> PerRecord:
     """RUPTA: label the seeds where the input has no label, then the rewrite/evaluate rounds; nothing to build."""
-    st = cfg.stages
-    return [
-        *prepare_ops(cfg),
-        StageOp(
-            "rupta", RuptaRewrite, {"cfg": cfg.rupta, "domain": cfg.domain, "key": corpus.key}, cfg.rupta.resources
-        ),
-        StageOp(
-            "redact", Redact, {"cfg": st.redact, "domain": cfg.domain, "column": "rupta_text"}, st.redact.resources
-        ),
-    ], {}
+    cfg, st = ctx.cfg, ctx.cfg.stages
+    rewrite = {"cfg": cfg.rupta, "domain": cfg.domain, "key": ctx.corpus.key}
+    redact = {"cfg": st.redact, "domain": cfg.domain, "column": "rupta_text"}
+    return PerRecord(
+        [
+            *prepare_ops(cfg),
+            StageOp("rupta", RuptaRewrite, rewrite, cfg.rupta.resources),
+            StageOp("redact", Redact, redact, st.redact.resources),
+        ]
+    )
+
+
+RUPTA = Method(
+    name="rupta",
+    title="RUPTA",
+    summary="one-to-one LLM anonymisation with privacy and utility feedback (baseline; no DP)",
+    ledger=rupta_ledger,
+    plan=rupta_plan,
+)

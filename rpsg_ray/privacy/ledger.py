@@ -403,12 +403,3 @@ def no_guarantee(
         selection_utility=selection or {},
         warnings=[warning],
     )
-
-
-LEDGERS = {"rpsg": rpsg_ledger, "augpe": augpe_ledger, "dpsgd": dpsgd_ledger, "rupta": rupta_ledger}
-
-
-def ledger_for(cfg: Config, method: str, n_records: int | None, sigma: float | None = None) -> Ledger:
-    """The method's ledger; ``n_records`` is the counted N (published only by methods whose relation does not
-    protect a record's presence)."""
-    return LEDGERS[method](cfg, n_records, sigma)
