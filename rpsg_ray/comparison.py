@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rpsg_ray.errors import InputError
+from rpsg_ray.io.run_reader import RunFiles
 
 UTILITY = (
     ("downstream acc.", "classifier_accuracy"),
@@ -55,7 +56,7 @@ def leakage(audit: dict[str, Any]) -> Leakage:
 
 
 def _guarantee(run_dir: Path) -> str:
-    ledger = json.loads((run_dir / "ledger.json").read_text())
+    ledger = RunFiles.open(run_dir).ledger()
     if ledger.get("epsilon") is None:
         return "none (ε = ∞)"
     covers = ledger["scope"]["covers"][0]

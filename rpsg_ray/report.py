@@ -6,14 +6,17 @@ example rows, so it is written under ``private/`` with the other private files.
 
 from __future__ import annotations
 
-import base64
-import html
+import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rpsg_ray.io.finalize import NLL_BINS, SIM_BINS, RunCounts
 from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.pages import Page, subplots, text_table
 from rpsg_ray.privacy.ledger import Ledger
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
@@ -62,11 +65,9 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def terminal_summary(run_dir: Path, manifest: dict[str, Any], ledger: Ledger) -> str:
-    rows = summary_rows(manifest)
-    width = max(len(k) for k, _ in rows)
-    lines = [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    table = textwrap.indent(text_table(summary_rows(manifest)), "  ")
     files = "synthetic.parquet, manifest.json, ledger.json (shareable); private/ (never share: report, lineage...)"
-    return "\n".join(["", f"run: {run_dir}", *lines, "", f"privacy: {ledger.summary()}", f"outputs: {files}", ""])
+    return "\n".join(["", f"run: {run_dir}", table, "", f"privacy: {ledger.summary()}", f"outputs: {files}", ""])
 
 
 def selection_table(ledger: Ledger) -> list[tuple[str, str]]:
@@ -83,15 +84,10 @@ def selection_table(ledger: Ledger) -> list[tuple[str, str]]:
     return rows
 
 
-def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _figure(counts: RunCounts, manifest: dict[str, Any]) -> Figure:
     thresholds = manifest["thresholds"]
     panels = 3 if "nll_filter" in thresholds else 1  # the filter histograms exist for RPSG only
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
+    fig, axes = subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
     axes = axes[0]
     c = manifest["counts"]
     funnel = {
@@ -115,70 +111,26 @@ def _plot(counts: RunCounts, manifest: dict[str, Any], path: Path) -> None:
         axes[2].axvline(thresholds["similarity_filter"]["max_cosine"], color="#c44e52", linestyle="--")
         axes[2].set_title("max cosine to any private record")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig
 
 
 def write_report(layout: RunLayout, manifest: dict[str, Any], ledger: Ledger, counts: RunCounts) -> None:
-    out = layout.private
-    plot = out / "report.png"
+    """private/report.html and private/report.md: the same page, plots embedded."""
+    page = Page("rpsg run report", tab="rpsg run report")
+    page.table(summary_rows(manifest))
+    page.heading("Privacy")
+    page.paragraph(ledger.summary())
+    page.paragraph("Covered:")
+    page.bullets(ledger.scope["covers"])
+    page.paragraph("Not covered:")
+    page.bullets(ledger.scope["not_covered"])
     selection = selection_table(ledger)
-    _plot(counts, manifest, plot)
-    rows = summary_rows(manifest)
-    busy = manifest["stage_busy_seconds"]
-    examples = [e for e in counts.examples if e]
-    md = [
-        "# rpsg run report",
-        "",
-        "| | |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in rows],
-        "",
-        "## Privacy",
-        "",
-        ledger.summary(),
-        "",
-        "Covered:",
-        *[f"- {s}" for s in ledger.scope["covers"]],
-        "",
-        "Not covered:",
-        *[f"- {s}" for s in ledger.scope["not_covered"]],
-        "",
-        "What the selection buys at this ε: P(the released candidate is the best one)",
-        "",
-        "| | |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in selection],
-        "",
-        "## Stage busy time (actor-seconds)",
-        "",
-        "| stage | seconds |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in busy.items()],
-        "",
-        "![plots](report.png)",
-        "",
-        "## Example synthetic rows",
-        "",
-        *[f"> {e}\n" for e in examples],
-    ]
-    (out / "report.md").write_text("\n".join(md))
-    image = base64.b64encode(plot.read_bytes()).decode()
-    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    stage_table = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in busy.items())
-    covers = "".join(f"<li>{html.escape(s)}</li>" for s in ledger.scope["covers"])
-    not_covered = "".join(f"<li>{html.escape(s)}</li>" for s in ledger.scope["not_covered"])
-    selection_html = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in selection)
-    samples = "".join(f"<blockquote>{html.escape(e)}</blockquote>" for e in examples)
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>rpsg run report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:4px 12px}}
-blockquote{{background:#f6f6f6;margin:.5em 0;padding:.5em 1em;border-left:3px solid #4c72b0}}</style></head><body>
-<h1>rpsg run report</h1><table>{table}</table>
-<h2>Privacy</h2><p>{html.escape(ledger.summary())}</p>
-<p>Covered:</p><ul>{covers}</ul><p>Not covered:</p><ul>{not_covered}</ul>
-<p>What the selection buys at this ε: P(the released candidate is the best one)</p><table>{selection_html}</table>
-<h2>Where the rows went, and the filters</h2><img style="max-width:100%" src="data:image/png;base64,{image}">
-<h2>Stage busy time (actor-seconds)</h2><table>{stage_table}</table>
-<h2>Example synthetic rows</h2>{samples}</body></html>"""
-    layout.report.write_text(page)
+    if selection:
+        page.paragraph("What the selection buys at this ε: P(the released candidate is the best one)")
+        page.table(selection)
+    page.figure("Where the rows went, and the filters", _figure(counts, manifest))
+    page.heading("Stage busy time (actor-seconds)")
+    page.table(list(manifest["stage_busy_seconds"].items()), head=("stage", "seconds"))
+    page.heading("Example synthetic rows")
+    page.quotes(e for e in counts.examples if e)
+    page.write(layout.report, layout.report.with_suffix(".md"))

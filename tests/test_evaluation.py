@@ -73,7 +73,7 @@ def test_self_bleu_and_distinct_n_on_a_repeated_sentence(splits: tuple[Path, Pat
     assert diversity.self_bleu(repeated) == pytest.approx(1.0)
     assert diversity.distinct_n(repeated, 1) == pytest.approx(10 / (20 * 11))  # 11 words, "the" twice
     assert diversity.distinct_n(repeated, 2) == pytest.approx(1 / 20)  # 10 distinct bigrams, each 20 times
-    real = load_real(splits[1], "test").texts[:20]
+    real = load_real(splits[1]).texts[:20]
     assert diversity.self_bleu(real) < 0.2
     assert diversity.distinct_n(real, 2) > 0.9
 
@@ -85,7 +85,7 @@ def test_knn_precision_recall_known_answers() -> None:
 
 
 def test_fidelity_real_halves_agree_and_tweets_do_not(splits: tuple[Path, Path, Path], embedder) -> None:
-    texts = load_real(splits[1], "test").texts  # 2,000 rows: halves of 1,000 keep FID's small-N bias low
+    texts = load_real(splits[1]).texts  # 2,000 rows: halves of 1,000 keep FID's small-N bias low
     first, second = embedder.embed(texts[:1000]), embedder.embed(texts[1000:])
     tweets = embedder.embed(_tweets(1000))
     same_fid, other_fid = fidelity.fid(first, second), fidelity.fid(first, tweets)
@@ -96,7 +96,7 @@ def test_fidelity_real_halves_agree_and_tweets_do_not(splits: tuple[Path, Path, 
 
 
 def test_classifier_trained_on_real_beats_the_majority_floor(splits: tuple[Path, Path, Path], embedder) -> None:
-    train, test = load_real(splits[2], "train"), load_real(splits[1], "test")
+    train, test = load_real(splits[2]), load_real(splits[1])
     accuracy, f1 = downstream.classifier_scores(
         embedder.embed(train.texts[:200]), train.labels[:200], embedder.embed(test.texts[:600]), test.labels[:600]
     )
@@ -107,7 +107,7 @@ def test_classifier_trained_on_real_beats_the_majority_floor(splits: tuple[Path,
 
 def test_causal_lm_learns_from_real_text_under_the_fixed_budget(splits: tuple[Path, Path, Path]) -> None:
     budget = LmBudget(steps=60, batch_size=8)
-    train, test = load_real(splits[2], "train").texts[:200], load_real(splits[1], "test").texts[:200]
+    train, test = load_real(splits[2]).texts[:200], load_real(splits[1]).texts[:200]
     untrained = SmallCausalLm(budget, threads=2).score(test)
     lm = SmallCausalLm(budget, threads=2)
     lm.train(train)
@@ -189,7 +189,7 @@ def _chromium_check(report: Path, out: Path) -> tuple[str, str]:
 def test_evaluate_writes_metrics_and_a_report_that_renders(splits: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """Two methods by the same code path: an RPSG run with known echo rows and an AUG-PE run of real text."""
     _, test_path, train_path = splits
-    pool = load_real(train_path, "train")
+    pool = load_real(train_path)
     good_texts, good_labels = pool.texts[-40:], pool.labels[-40:]  # the ceiling draws from the same pool: realistic
     noisy = good_texts[:30] + ECHOES * 3  # 12 of 42 rows are echoes or chatter
     _write_run(tmp_path / "rpsg", noisy, good_labels[:30] + ["positive", "negative"] * 6, "new")

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from rpsg_ray.audit.identities import NAME_CONTEXTS, Identity, draw_identities
 from rpsg_ray.audit.pii_recall import survives
-from rpsg_ray.audit.records import read_table
 from rpsg_ray.errors import ConfigError, InputError
+from rpsg_ray.io.tables import read_table
 
 KINDS = ("person", "suffix")
 SETTINGS = ("introduction", "third_person", "possessive", "sign_off")
@@ -98,10 +98,7 @@ def _planned(seed: int, counts: dict[int, int]) -> list[tuple[str, int, str, dic
 
 def plant(source: Path, out_dir: Path, seed: int, counts: dict[int, int] = COUNTS) -> tuple[Path, Path, list[Canary]]:
     """Write the source rows plus canary copies (``seeds_with_canaries.parquet``) and ``canaries.json``."""
-    table = read_table(source)
-    for col in ("id", "text"):
-        if col not in table.column_names:
-            raise InputError(f"{source}: no {col!r} column")
+    table = read_table(source, required=("id", "text"))
     plan = _planned(seed, counts)
     copies_needed = sum(repeats for _, repeats, *_ in plan)
     if copies_needed > table.num_rows:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from rpsg_ray.audit.attacks import TextSet
-from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.run_reader import RunFiles
 
 TEXT, LABEL = "text", "label"
 MIN_TEXT_MATCH = 8
@@ -40,21 +38,17 @@ class Published:
     """Every other published file's strings, by name."""
 
 
-def read_published(run_dir: Path) -> Published:
-    layout = RunLayout(run_dir)
-    table = pq.read_table(layout.synthetic)
+def read_published(files: RunFiles) -> Published:
+    table = files.synthetic()
     columns = {c: table[c].to_pylist() for c in table.column_names if c not in (TEXT, LABEL)}
     labels = table[LABEL].to_pylist() if LABEL in table.column_names else [""] * table.num_rows
-    files = {
-        p.name: p.read_text(errors="replace") for p in layout.public_files() if p != layout.synthetic and p.exists()
-    }
-    return Published(table[TEXT].to_pylist(), [str(x or "") for x in labels], columns, files)
+    documents = {name: _strings(raw) for name, raw in files.public_documents().items()}
+    return Published(table[TEXT].to_pylist(), [str(x or "") for x in labels], columns, documents)
 
 
-def _strings(path: Path) -> str:
+def _strings(raw: str) -> str:
     """Every string and number of a JSON file, one per line (JSON escaping would hide a quoted text), or the raw
     text of any other file."""
-    raw = path.read_text(errors="replace")
     try:
         stack, leaves = [json.loads(raw)], []
     except ValueError:

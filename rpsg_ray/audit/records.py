@@ -7,52 +7,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.tables import Records, read_table
 from rpsg_ray.rows import NOT_SAMPLED, QUARANTINED
 
 UNUSED_STATUSES = (NOT_SAMPLED, QUARANTINED)
 """Lineage statuses of records that never reached a prompt or a filter as a seed."""
-
-
-@dataclass(frozen=True)
-class Records:
-    """Aligned ids, texts and labels (label "" where the file has none)."""
-
-    ids: list[str]
-    texts: list[str]
-    labels: list[str]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def subset(self, keep: list[bool]) -> Records:
-        pick = [i for i, k in enumerate(keep) if k]
-        return Records([self.ids[i] for i in pick], [self.texts[i] for i in pick], [self.labels[i] for i in pick])
-
-    def to_table(self) -> pa.Table:
-        return pa.table({"id": self.ids, "text": self.texts, "label": self.labels})
-
-
-def read_table(path: Path) -> pa.Table:
-    """A Parquet, JSONL or CSV file as one Arrow table (audits read thousands of rows, not millions)."""
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pq.read_table(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pajson.read_json(path)
-        if suffix == ".csv":
-            return pacsv.read_csv(path)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path}: cannot be read ({type(e).__name__})") from None
-    raise InputError(f"{path}: unsupported file type {suffix!r} (use .parquet, .jsonl or .csv)")
 
 
 def read_records(path: Path, text_field: str = "text", id_field: str = "id", label_field: str = "label") -> Records:

@@ -3,12 +3,10 @@ scores.parquet. Ids, counts and scores only: no record text, no secret, reaches 
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,6 +14,10 @@ import pyarrow.parquet as pq
 from rpsg_ray.audit.controls import POSITIVE_MIN_AUC, POSITIVE_MIN_TPR_AT_1PCT, ControlVerdict
 from rpsg_ray.audit.metrics import AttackMetrics, Interval, roc_curve_points
 from rpsg_ray.audit.results import Audit, control_verdicts
+from rpsg_ray.pages import Page, subplots, text_table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TARGET_AUC = 0.55
 
@@ -139,13 +141,8 @@ def _info(audit: Audit) -> list[str]:
     return lines
 
 
-def _roc_png(audit: Audit) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+def _roc_figure(audit: Audit) -> Figure:
+    fig, axes = subplots(1, 3, figsize=(16, 5))
     for ax, name in zip(axes, ("run", "positive_control", "negative_control"), strict=True):
         for attack, scores in audit.scores[name].items():
             fpr, tpr = roc_curve_points(scores[audit.is_member], scores[~audit.is_member])
@@ -162,10 +159,7 @@ def _roc_png(audit: Audit) -> str:
         )
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return fig
 
 
 def metrics_json(audit: Audit) -> dict[str, object]:
@@ -202,23 +196,6 @@ def metrics_json(audit: Audit) -> dict[str, object]:
     }
 
 
-def _html_table(head: list[str], rows: list[list[str]]) -> str:
-    e = html.escape
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + f"</tr>{body}</table>"
-
-
-def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    return [
-        "| " + " | ".join(map(cell, head)) + " |",
-        "|---" * len(head) + "|",
-        *("| " + " | ".join(map(cell, r)) + " |" for r in rows),
-    ]
-
-
 def _sections(audit: Audit) -> list[tuple[str, list[str], list[list[str]]]]:
     dcr = audit.dcr
     dcr_rows = [[k, json.dumps(v)] for k, v in dcr.items()]
@@ -235,27 +212,15 @@ def write_report(audit: Audit, output: Path) -> str:
     columns = {"candidate_id": audit.candidate_ids, "member": audit.is_member.tolist()}
     columns |= {f"score:{a}": s.tolist() for a, s in audit.scores["run"].items()}
     pq.write_table(pa.table(columns), output / "scores.parquet")
-    png, e = _roc_png(audit), html.escape
-    info, verdict = _info(audit), conclusion(audit)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rpsg audit</title><style>"
-        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:left;vertical-align:top}img{max-width:100%}.small{color:#555;font-size:13px}</style></head><body>",
-        "<h1>Membership inference audit</h1>",
-        f"<p><b>{e(verdict)}</b></p>",
-        "".join(f"<p class='small'>{e(line)}</p>" for line in info),
-    ]
-    lines = ["# Membership inference audit", "", f"**{verdict}**", "", *(f"{line}  " for line in info)]
+    verdict = conclusion(audit)
+    page = Page("Membership inference audit", tab="rpsg audit")
+    page.paragraph(verdict, bold=True)
+    page.notes(_info(audit))
     for title, head, rows in _sections(audit):
-        parts.append(f"<h2>{e(title)}</h2>{_html_table(head, rows)}")
-        lines += ["", f"## {title}", "", *_md_table(head, rows)]
-    parts.append(f"<h2>ROC curves</h2><img alt='ROC curves' src='data:image/png;base64,{png}'></body></html>")
-    lines += ["", "## ROC curves", "", f"![ROC curves](data:image/png;base64,{png})", ""]
-    (output / "report.html").write_text("".join(parts))
-    (output / "report.md").write_text("\n".join(lines))
+        page.heading(title)
+        page.table(rows, head)
+    page.figure("ROC curves", _roc_figure(audit))
+    page.write(output / "report.html", output / "report.md")
     head, rows = _table(audit)
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows])
     files = ", ".join(str(output / f) for f in ("metrics.json", "report.html", "report.md", "scores.parquet"))
-    return f"{table}\n\n{verdict}\nwrote {files}"
+    return f"{text_table([head, *rows])}\n\n{verdict}\nwrote {files}"

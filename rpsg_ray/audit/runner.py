@@ -16,11 +16,13 @@ from rpsg_ray.audit.controls import perturb, unrelated_records
 from rpsg_ray.audit.dcr import distance_to_closest_record
 from rpsg_ray.audit.metrics import evaluate_scores
 from rpsg_ray.audit.published import published_attacks, read_published
-from rpsg_ray.audit.records import Records, read_records, run_membership
+from rpsg_ray.audit.records import read_records, run_membership
 from rpsg_ray.audit.report import write_report
 from rpsg_ray.audit.results import SETS, Audit, AuditSettings
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
+from rpsg_ray.io.run_reader import RunFiles
+from rpsg_ray.io.tables import Records
 
 
 def progress(message: str) -> None:
@@ -106,8 +108,8 @@ def _canary_phase(
 def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir: Path, settings: AuditSettings) -> str:
     started = time.time()
     members, non_members, source = _candidates(run_dir, members_path, non_members_path)
-    published = read_published(run_dir)
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    files = RunFiles.open(run_dir)
+    published = read_published(files)
     progress(f"{len(members)} members, {len(non_members)} non-members, {len(published.texts)} synthetic rows")
     embedder = load_embedder(settings.embedder, threads=settings.threads)
     texts = members.texts + non_members.texts
@@ -121,7 +123,7 @@ def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir
     }
     audit = Audit(
         run_dir,
-        str(manifest.get("method", "unknown")),
+        str(files.public_manifest().get("method", "unknown")),
         source,
         members.ids + non_members.ids,
         np.r_[np.ones(len(members), bool), np.zeros(len(non_members), bool)],

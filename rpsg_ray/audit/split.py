@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rpsg_ray.audit.records import read_table
 from rpsg_ray.errors import ConfigError
+from rpsg_ray.io.tables import read_table
 
 MEMBERS, NON_MEMBERS = "members.parquet", "non_members.parquet"
 

@@ -8,29 +8,14 @@ diagnostics (`private/diagnostics.parquet`) are joined by `synthetic_id`, never 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from rpsg_ray.errors import InputError
-from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.run_reader import RunFiles
+from rpsg_ray.io.tables import Records, read_table
 
 PUBLIC_COLUMNS = ("synthetic_id", "text", "label")
-
-
-@dataclass(frozen=True)
-class TextSet:
-    """Rows to measure: parallel lists of ids, texts and sentiment labels."""
-
-    name: str
-    ids: list[str]
-    texts: list[str]
-    labels: list[str]
-
-    def __len__(self) -> int:
-        return len(self.texts)
 
 
 @dataclass(frozen=True)
@@ -39,71 +24,57 @@ class RunData:
 
     path: Path
     method: str
-    rows: TextSet
+    rows: Records
     sentiment_match: dict[str, bool] | None  # synthetic_id -> matched its seed's sentiment (private diagnostics)
     pii_counts: dict[str, int] | None
 
-
-def _read_table(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> dict[str, list]:
-    if not path.is_file():
-        raise InputError(f"{path}: not found")
-    try:
-        names = pq.read_schema(path).names
-    except Exception as e:  # pyarrow raises several types for a broken footer
-        raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__})") from None
-    missing = [c for c in required if c not in names]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-    table = pq.read_table(path, columns=[c for c in columns if c in names])
-    return {c: table.column(c).to_pylist() for c in table.column_names}
+    @property
+    def name(self) -> str:
+        return self.path.name
 
 
-def load_real(path: Path, name: str) -> TextSet:
+def load_real(path: Path) -> Records:
     """A real split written by `rpsg prepare` (or any Parquet file with text and label)."""
     if not path.is_file():
         raise InputError(f"{path}: not found (run `rpsg prepare`, or pass --real-test / --real-train)")
-    cols = _read_table(path, ("id", "text", "label"), ("text", "label"))
-    ids = [str(i) for i in cols.get("id", range(len(cols["text"])))]
-    return TextSet(name, ids, cols["text"], cols["label"])
+    table = read_table(path, ("id", "text", "label"), ("text", "label"))
+    ids = table["id"].to_pylist() if "id" in table.column_names else range(table.num_rows)
+    return Records([str(i) for i in ids], table["text"].to_pylist(), table["label"].to_pylist())
 
 
-def _manifest(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _sentiment_match(run_dir: Path, ids: list[str]) -> dict[str, bool] | None:
-    path = RunLayout(run_dir).diagnostics
-    if not path.is_file():
+def _sentiment_match(files: RunFiles, ids: list[str]) -> dict[str, bool] | None:
+    columns = ("synthetic_id", "sentiment_match")
+    table = files.diagnostics(columns, columns)
+    if table is None:
         return None
-    cols = _read_table(path, ("synthetic_id", "sentiment_match"), ("synthetic_id", "sentiment_match"))
     wanted = set(ids)
     return {
         sid: bool(m)
-        for sid, m in zip(cols["synthetic_id"], cols["sentiment_match"], strict=True)
+        for sid, m in zip(table["synthetic_id"].to_pylist(), table["sentiment_match"].to_pylist(), strict=True)
         if sid in wanted and m is not None
     }
 
 
+def _pii_counts(files: RunFiles) -> dict[str, int] | None:
+    """The output's redaction counts; the seed_* counts say what the private seeds held and are left out."""
+    pii = files.full_manifest().get("pii_redactions")
+    if not isinstance(pii, dict):
+        return None
+    return {str(k): int(v) for k, v in pii.items() if not str(k).startswith("seed_")}
+
+
 def load_run(run_dir: Path) -> RunData:
     """Read a run directory of any method through the same public columns."""
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: not a run directory")
-    layout = RunLayout(run_dir)
-    cols = _read_table(layout.synthetic, PUBLIC_COLUMNS, ("text", "label"))
-    n = len(cols["text"])
-    if n == 0:
-        raise InputError(f"{layout.synthetic}: no rows to evaluate")
-    ids = [str(i) for i in cols.get("synthetic_id", [f"row-{k}" for k in range(n)])]
-    manifest = _manifest(layout.manifest)
-    # Redaction counts live in the full manifest under private/ (a run from before the split has one manifest).
-    # Only the output's are read: the seed_* counts say what the private seeds held.
-    pii = (_manifest(layout.private_manifest) or manifest).get("pii_redactions")
-    if isinstance(pii, dict):
-        pii = {k: v for k, v in pii.items() if not str(k).startswith("seed_")}
+    files = RunFiles.open(run_dir)
+    table = files.synthetic(PUBLIC_COLUMNS, ("text", "label"))
+    if table.num_rows == 0:
+        raise InputError(f"{files.layout.synthetic}: no rows to evaluate")
+    has_ids = "synthetic_id" in table.column_names
+    ids = [str(i) for i in table["synthetic_id"].to_pylist()] if has_ids else [f"row-{k}" for k in range(len(table))]
     return RunData(
         path=run_dir,
-        method=str(manifest.get("method", "rpsg")),
-        rows=TextSet(run_dir.name, ids, cols["text"], [str(x) for x in cols["label"]]),
-        sentiment_match=_sentiment_match(run_dir, ids) if "synthetic_id" in cols else None,
-        pii_counts={str(k): int(v) for k, v in pii.items()} if isinstance(pii, dict) else None,
+        method=str(files.public_manifest().get("method", "rpsg")),
+        rows=Records(ids, table["text"].to_pylist(), [str(x) for x in table["label"].to_pylist()]),
+        sentiment_match=_sentiment_match(files, ids) if has_ids else None,
+        pii_counts=_pii_counts(files),
     )

@@ -1,34 +1,27 @@
-"""The report's figures, each returned as a base64 PNG so report.html and report.md stay self-contained."""
+"""The report's figures; `rpsg_ray.pages` embeds them, so report.html and report.md stay self-contained."""
 
 from __future__ import annotations
 
-import base64
-import io
 import math
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server or in CI
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import PCA
 
 from rpsg_ray.evaluation.diversity import word_counts
 from rpsg_ray.evaluation.stats import Estimate
+from rpsg_ray.pages import subplots
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 REAL_COLOUR, FLOOR_COLOUR = "#7f7f7f", "#d62728"
 
 
-def _png(fig: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _grid(count: int, cols: int) -> tuple[plt.Figure, list[plt.Axes]]:
+def _grid(count: int, cols: int) -> tuple[Figure, list[Axes]]:
     rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[count:]:
         ax.set_visible(False)
@@ -37,7 +30,7 @@ def _grid(count: int, cols: int) -> tuple[plt.Figure, list[plt.Axes]]:
 
 def metric_bars(
     names: list[str], metrics: list[tuple[str, str, list[Estimate], Estimate | None]], colours: list[str]
-) -> str:
+) -> Figure:
     """One panel per metric: a bar per method with its 95% interval, the floor as a dashed line."""
     fig, axes = _grid(len(metrics), 4)
     x = np.arange(len(names))
@@ -52,10 +45,10 @@ def metric_bars(
         ax.tick_params(axis="y", labelsize=7)
     fig.suptitle("  ".join(f"{i + 1} = {n}" for i, n in enumerate(names)), fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def projection(real: np.ndarray, sets: list[tuple[str, np.ndarray]]) -> str:
+def projection(real: np.ndarray, sets: list[tuple[str, np.ndarray]]) -> Figure:
     """PCA fitted on the real test embeddings; each panel shows real (grey) against one set."""
     pca = PCA(n_components=2, random_state=0).fit(real)
     real_2d = pca.transform(real)
@@ -68,10 +61,10 @@ def projection(real: np.ndarray, sets: list[tuple[str, np.ndarray]]) -> str:
         ax.legend(fontsize=7, loc="upper right")
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def length_histograms(real_texts: list[str], sets: list[tuple[str, list[str]]]) -> str:
+def length_histograms(real_texts: list[str], sets: list[tuple[str, list[str]]]) -> Figure:
     """Word-count distribution of each set over the real test split's (densities, shared bins)."""
     real = word_counts(real_texts)
     top = max([int(np.percentile(real, 99))] + [int(word_counts(t).max()) for _, t in sets]) + 1
@@ -85,4 +78,4 @@ def length_histograms(real_texts: list[str], sets: list[tuple[str, list[str]]]) 
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return fig

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import html
 import json
 import random
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rpsg_ray.evaluation import plots
 from rpsg_ray.evaluation.results import Evaluation, MethodResult
 from rpsg_ray.evaluation.stats import Estimate
+from rpsg_ray.pages import Page, text_table
 from rpsg_ray.quality.detector import REASONS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # key, label, which way is better (shown next to the number)
 METRICS = (
@@ -69,6 +73,10 @@ def metrics_json(ev: Evaluation) -> dict[str, object]:
     }
 
 
+def _header(ev: Evaluation) -> list[str]:
+    return ["metric", *(m.name for m in ev.methods), "floor"]
+
+
 def _table_rows(ev: Evaluation) -> list[list[str]]:
     rows = []
     for key, label, better in METRICS:
@@ -90,7 +98,7 @@ def _examples(m: MethodResult, seed: int) -> list[tuple[str, str]]:
     return worst + [(m.texts[i], ", ".join(m.defects.verdicts[i].reasons) or "ok") for i in picked]
 
 
-def _figures(ev: Evaluation) -> dict[str, str]:
+def _figures(ev: Evaluation) -> dict[str, Figure]:
     names = [m.name for m in ev.methods]
     colours = [plots.REAL_COLOUR if m.kind == "real" else COLOURS[i % len(COLOURS)] for i, m in enumerate(ev.methods)]
     bars = [
@@ -137,69 +145,27 @@ def _run_info_lines(m: MethodResult) -> list[str]:
     return out
 
 
-def _html(ev: Evaluation, figures: dict[str, str]) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(m.name)}</th>" for m in ev.methods) + "<th>floor</th>"
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in _table_rows(ev))
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rpsg evaluate</title><style>"
-        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:left;vertical-align:top}img{max-width:100%}.small{color:#555;font-size:13px}</style></head><body>",
-        "<h1>Synthetic data quality</h1>",
-        "".join(f"<p class='small'>{e(line)}</p>" for line in _info_lines(ev)),
-        f"<h2>Metrics</h2><table><tr><th>metric</th>{head}</tr>{body}</table>",
-    ]
-    for m in ev.methods:
-        if m.run_info:
-            parts.append(f"<p class='small'><b>{e(m.name)}</b>: " + "; ".join(map(e, _run_info_lines(m))) + "</p>")
-    for title, png in figures.items():
-        parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='data:image/png;base64,{png}'>")
-    parts.append("<h2>Example rows (worst quality first)</h2>")
+def _page(ev: Evaluation) -> Page:
+    page = Page("Synthetic data quality", tab="rpsg evaluate")
+    page.notes(_info_lines(ev))
+    page.heading("Metrics")
+    page.table(_table_rows(ev), _header(ev))
+    page.notes(f"{m.name}: " + "; ".join(_run_info_lines(m)) for m in ev.methods if m.run_info)
+    for title, fig in _figures(ev).items():
+        page.figure(title, fig)
+    page.heading("Example rows (worst quality first)")
     for m in ev.methods:
         if m.kind == "synthetic":
-            rows = "".join(f"<tr><td>{e(t)}</td><td>{e(r)}</td></tr>" for t, r in _examples(m, ev.settings.seed))
-            parts.append(f"<h3>{e(m.name)}</h3><table><tr><th>text</th><th>defects</th></tr>{rows}</table>")
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _markdown(ev: Evaluation, figures: dict[str, str]) -> str:
-    lines = ["# Synthetic data quality", "", *(f"{line}  " for line in _info_lines(ev)), "", "## Metrics", ""]
-    lines.append("| metric | " + " | ".join(_md_cell(m.name) for m in ev.methods) + " | floor |")
-    lines.append("|---" * (len(ev.methods) + 2) + "|")
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _table_rows(ev)]
-    lines.append("")
-    for m in ev.methods:
-        if m.run_info:
-            lines.append(f"**{m.name}**: " + "; ".join(_run_info_lines(m)) + "  ")
-    for title, png in figures.items():
-        lines += ["", f"## {title}", "", f"![{title}](data:image/png;base64,{png})"]
-    lines += ["", "## Example rows (worst quality first)"]
-    for m in ev.methods:
-        if m.kind == "synthetic":
-            lines += ["", f"### {m.name}", "", "| text | defects |", "|---|---|"]
-            lines += [f"| {_md_cell(t)} | {_md_cell(r)} |" for t, r in _examples(m, ev.settings.seed)]
-    return "\n".join(lines) + "\n"
-
-
-def terminal_table(ev: Evaluation) -> str:
-    header = ["metric", *(m.name for m in ev.methods), "floor"]
-    rows = [header, *_table_rows(ev)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+            page.heading(m.name, level=3)
+            page.table(_examples(m, ev.settings.seed), ["text", "defects"])
+    return page
 
 
 def write_report(ev: Evaluation, output: Path) -> str:
     """Write the three files; returns the terminal summary."""
     output.mkdir(parents=True, exist_ok=True)
     (output / "metrics.json").write_text(json.dumps(metrics_json(ev), indent=2, ensure_ascii=False))
-    figures = _figures(ev)
-    (output / "report.html").write_text(_html(ev, figures))
-    (output / "report.md").write_text(_markdown(ev, figures))
+    _page(ev).write(output / "report.html", output / "report.md")
     files = ", ".join(str(output / f) for f in ("metrics.json", "report.html", "report.md"))
-    return f"{terminal_table(ev)}\n\nN = {ev.n} rows per set and repeat; {ev.wall_seconds:.0f} s; wrote {files}"
+    table = text_table([_header(ev), *_table_rows(ev)])
+    return f"{table}\n\nN = {ev.n} rows per set and repeat; {ev.wall_seconds:.0f} s; wrote {files}"

@@ -19,11 +19,12 @@ import numpy as np
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
 from rpsg_ray.evaluation import diversity, downstream, fidelity
-from rpsg_ray.evaluation.datasets import RunData, TextSet, load_real, load_run
+from rpsg_ray.evaluation.datasets import RunData, load_real, load_run
 from rpsg_ray.evaluation.quality import DETECTOR_SETTINGS, DefectCounts, count_defects, sentiment_consistency
 from rpsg_ray.evaluation.report import write_report
 from rpsg_ray.evaluation.results import Evaluation, EvaluationSettings, MethodResult
 from rpsg_ray.evaluation.stats import Estimate
+from rpsg_ray.io.tables import Records
 
 CEILING = "real data (ceiling)"
 
@@ -47,13 +48,6 @@ class Progress:
 
 def _draw(size: int, n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(size, n, replace=False))
-
-
-def _subset(rows: TextSet, index: np.ndarray) -> TextSet:
-    pick = index.tolist()
-    return TextSet(
-        rows.name, [rows.ids[i] for i in pick], [rows.texts[i] for i in pick], [rows.labels[i] for i in pick]
-    )
 
 
 def _settings_for(name: str, s: EvaluationSettings, n: int) -> dict[str, object]:
@@ -89,8 +83,8 @@ def _settings_for(name: str, s: EvaluationSettings, n: int) -> dict[str, object]
 
 def _measure(
     name: str,
-    population: TextSet,
-    test: TextSet,
+    population: Records,
+    test: Records,
     test_emb: np.ndarray,
     test_draws: list[np.ndarray],
     embed: Callable[[list[str]], np.ndarray],
@@ -112,7 +106,7 @@ def _measure(
 
     for r, (draw, test_draw) in enumerate(zip(draws, test_draws, strict=True)):
         progress(f"{name}: repeat {r + 1}/{s.repeats} (classifier, FID, MAUVE, k-NN, Self-BLEU)")
-        rows = _subset(population, draw)
+        rows = population.take(draw.tolist())
         emb = emb_union[[where[int(i)] for i in draw]]
         real = test_emb[test_draw]
         acc, f1 = downstream.classifier_scores(emb, rows.labels, test_emb, test.labels)
@@ -177,8 +171,8 @@ def evaluate(
         raise InputError("--repeats must be at least 1")
     progress = Progress()
     runs = [load_run(d) for d in run_dirs]
-    test_full, train = load_real(real_test, "real test"), load_real(real_train, "real train")
-    test = _subset(test_full, _draw(len(test_full), min(len(test_full), settings.max_test_rows), settings.seed))
+    test_full, train = load_real(real_test), load_real(real_train)
+    test = test_full.take(_draw(len(test_full), min(len(test_full), settings.max_test_rows), settings.seed).tolist())
     n = min(min(len(r.rows) for r in runs), settings.max_rows, len(train), len(test))
     if n < 2 * fidelity.KNN_K:
         raise InputError(f"only {n} rows to compare; need at least {2 * fidelity.KNN_K}")
@@ -189,7 +183,7 @@ def evaluate(
     test_emb = embedder.embed(test.texts)
     test_draws = [_draw(len(test), n, settings.seed + 2000 + r) for r in range(settings.repeats)]
 
-    sets = [(r.rows.name, r.rows, r) for r in runs] + [(CEILING, train, None)]
+    sets = [(r.name, r.rows, r) for r in runs] + [(CEILING, train, None)]
     methods = []
     for name, population, run in sets:
         metrics, defects, texts, emb = _measure(
