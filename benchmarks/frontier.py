@@ -1,9 +1,9 @@
 """frontier: the privacy–utility–throughput frontier of RPSG, AUG-PE and DP-SGD over ε, measured in one run
 on one corpus, one members/non-members split and one machine.
 
-For each method and ε (`inf` = no noise): generate from the members (`rpsg split` of the demo corpus), then one
+For each method and ε (`inf` = no noise): generate from the members (`rpsg audit split` of the demo corpus), then one
 `rpsg evaluate` over every run (downstream accuracy and MAUVE at matched sizes, beside the real-data ceiling),
-then `rpsg audit` of each run against the held-out non-members (the strongest attack that passed both controls).
+then `rpsg audit run` of each run against the held-out non-members (the strongest attack that passed both controls).
 Writes results/frontier.{json,md} and results/frontier.png (utility vs ε, utility vs seconds per retained
 sample). Each ε is the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and
 DP-SGD's the whole output (the `guarantee` column of the comparison table says which).
@@ -48,7 +48,7 @@ def split(work: Path, members: int, non_members: int) -> tuple[Path, Path]:
     from rpsg_ray.demo_data import write_demo_corpus
 
     corpus = write_demo_corpus(work / "corpus.parquet", 2000)
-    cli("split", str(corpus), "--holdout", "0.5", "--out", str(work / "split"))
+    cli("audit", "split", str(corpus), "--holdout", "0.5", "--output", str(work / "split"))
     out = []
     for name, n in (("members", members), ("non_members", non_members)):
         table = pq.read_table(work / "split" / f"{name}.parquet")
@@ -121,7 +121,8 @@ def main() -> None:
     audits = []
     for out, r in runs.items():
         audit = work / f"audit-{out.name}"
-        cli("audit", str(out), "--members", str(members), "--non-members", str(non_members), "--output", str(audit))
+        sides = ["--members", str(members), "--non-members", str(non_members), "--output", str(audit)]
+        cli("audit", "run", str(out), *sides)
         leak = leakage(json.loads((audit / "metrics.json").read_text()))
         audits.append(audit)
         r.update(

