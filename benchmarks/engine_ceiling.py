@@ -95,7 +95,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     ).append_column("abstraction", pa.array([r["text"] for r in records]))
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": engine_env()})
     ray.data.DataContext.get_current().enable_progress_bars = False
-    kwargs = {"cfg": cfg, "domain": domain, "key": key, "pass_index": 1}
+    kwargs = {"cfg": cfg, "domain": domain, "key": key, "pass_index": 1, "source": "abstraction"}
     op = StageOp("rewrite_1", TimedRewrite, kwargs, cfg.resources)
     started = time.time()
     with CpuProfile() as cpu:

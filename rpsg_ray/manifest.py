@@ -73,10 +73,10 @@ def build_manifest(
     c = counts.to_dict()
     tokens = {k.removeprefix("tokens_"): int(v) for k, v in counts.sums.items() if k.startswith("tokens_")}
     accounted = c["kept"] + c["dropped_total"] + c["quarantined_total"] + c["not_sampled"]
-    rate = {
+    means = {  # the columns the stages declare summed: rates of their flags, means of their measures
         name: counts.sums[name] / counts.active[name]
-        for name in ("select_agree", "rewrite_1_match", "rewrite_2_match")
-        if counts.active[name]
+        for name in counts.sums
+        if not name.startswith(("sec_", "tokens_", "pii_", "flag_")) and counts.active[name]
     }
     return {
         "method": cfg.method,
@@ -103,7 +103,7 @@ def build_manifest(
         "llm_requests": _requests(counts) + built.requests,
         "pii_redactions": {k.removeprefix("pii_"): int(v) for k, v in counts.sums.items() if k.startswith("pii_")},
         "row_flags": {k.removeprefix("flag_"): int(v) for k, v in counts.sums.items() if k.startswith("flag_")},
-        "sentiment_rates": rate,
+        "stage_means": means,
         "config": cfg.model_dump(mode="json"),
         "packages": package_versions(),
         "machine": machine_record(cfg),
@@ -170,9 +170,9 @@ def public_manifest(cfg: Config, ledger: Ledger, layout: RunLayout, synthetic_ro
 
 
 def _requests(counts: RunCounts) -> int:
-    """Generation requests (one prompt, n samples): one per live row per generating stage, plus retries."""
-    retries = counts.sums["select_pass"] - counts.active["select_pass"]
-    return int(sum(counts.active[f"tokens_{s}"] for s in ("abstract", "rewrite_1", "rewrite_2")) + retries)
+    """Generation requests (one prompt, n samples): one per row a stage generated tokens for (a stage that
+    prompts in rounds, the selection's retry or a rewrite's extra round, counts once per row)."""
+    return int(sum(n for name, n in counts.active.items() if name.startswith("tokens_")))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ and `stages/`; this module only decides where and how it runs.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ from ray.util import ActorPool
 from rpsg_ray.config import Engine, Resources
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.registry import load_generator, shared_generators
+from rpsg_ray.errors import ConfigError
+from rpsg_ray.rows import Columns
 from rpsg_ray.runtime import engine_env
 
 
@@ -32,6 +34,31 @@ class StageOp:
     cls: type
     kwargs: dict[str, Any]
     resources: Resources
+
+
+def declared(op: StageOp) -> list[Columns]:
+    """The columns each stage of `op` declares, in order (a fused operator's stages one by one)."""
+    if issubclass(op.cls, Fused):
+        return [c for inner in op.kwargs["ops"] for c in declared(inner)]
+    return [op.cls.columns(**op.kwargs)]
+
+
+def plan_columns(ops: list[StageOp], given: Iterable[str]) -> Columns:
+    """The chain checked in order, when the plan is built: every stage reads only columns the input (`given`)
+    or an earlier stage writes. Returns what the plan writes, its diagnostics (by name, the latest stage's),
+    its private text columns and the columns the manifest sums."""
+    have, outputs, by_name, private, summed = set(given), {}, {}, [], []
+    for c in (c for op in ops for c in declared(op)):
+        missing = [col for col in c.inputs if col not in have]
+        if missing:
+            raise ConfigError(f"plan: stage {c.stage} reads {', '.join(missing)}, which no earlier stage writes")
+        have |= c.outputs.keys()
+        outputs.update(c.outputs)
+        by_name.update({name: column for column, name in c.diagnostics.items()})
+        private += c.private
+        summed += c.summed
+    diagnostics = {column: name for name, column in by_name.items()}
+    return Columns("plan", tuple(given), outputs, diagnostics, tuple(private), tuple(summed))
 
 
 def actor_env(threads: int | None, num_gpus: float = 0.0) -> dict[str, str]:
@@ -125,6 +152,10 @@ def shared(ref: ray.ObjectRef) -> Callable[[], Any]:
 class Generate:
     """Rows with `system`, `user` and a `seed` → `text`, `tokens_generate` (one sample per row; the manifest sums
     every `tokens_` column)."""
+
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        return Columns("generate", ("system", "user", "seed"), {"text": pa.string(), "tokens_generate": pa.int64()})
 
     def __init__(self, engine: Engine, sampling: Sampling) -> None:
         self.sampling = sampling

@@ -30,9 +30,10 @@ from rpsg_ray.io.sink import CommittedParquetSink
 from rpsg_ray.io.sources import plan_read_units
 from rpsg_ray.methods.base import PerRecord, Release, RunContext
 from rpsg_ray.methods.registry import method
-from rpsg_ray.operators import StageOp, run_stages
+from rpsg_ray.operators import StageOp, plan_columns, run_stages
 from rpsg_ray.phases import PhaseClock
 from rpsg_ray.privacy.ledger import Ledger
+from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.runtime import ray_runtime
 
 
@@ -47,13 +48,13 @@ class RunResult:
 log = logging.getLogger("rpsg_ray")
 
 
-def stream(marked: ray.data.Dataset, ops: list[StageOp], layout: RunLayout) -> None:
+def stream(marked: ray.data.Dataset, ops: list[StageOp], sink: CommittedParquetSink) -> None:
     """One Ray Data execution: live rows through the stages, then every row into committed parts. Rows that
     are already settled (quarantined, not sampled, done) skip the model stages, so model batches hold only
     live rows; the two branches partition the input by status."""
     ds = run_stages(marked.map_batches(only_ok, batch_format="pyarrow"), ops)
     settled = marked.map_batches(only_settled, batch_format="pyarrow")
-    ds.union(settled).write_datasink(CommittedParquetSink(str(layout.parts)))
+    ds.union(settled).write_datasink(sink)
 
 
 def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address: str | None = None) -> RunResult:
@@ -75,20 +76,23 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
         clock.done("inventory")
         plan = chosen.plan(RunContext(cfg, corpus, layout.checkpoints))
         clock.done("index_and_calibration" if isinstance(plan, PerRecord) else "release")
-        ops = plan.ops if isinstance(plan, PerRecord) else []
+        linked = isinstance(plan, PerRecord)
+        ops = plan.ops if linked else []
+        columns = plan_columns(ops, ROW_SCHEMA.names) if linked else plan_columns(plan.ops, plan.rows.columns())
+        parts = CommittedParquetSink(str(layout.parts), columns.private)
         windows = corpus.windows(cfg.runtime.stream_window_rows)
         for number, window in enumerate(windows, 1):
             if len(windows) > 1:
                 log.info("stream window %d of %d (%d read units)", number, len(windows), len(window))
-            stream(corpus.marked(done, window), ops, layout)
+            stream(corpus.marked(done, window), ops, parts)
         if isinstance(plan, Release):
-            publish_release(plan, layout)
+            publish_release(plan, layout, columns.private)
         clock.done("stream")
         # Finalize reads every committed part and writes the outputs: a worker does it, so the driver's
         # memory stays flat as the corpus grows (in the driver, finalize added ~110 MiB at 240k rows:
         # Parquet writers and allocator pools that do not shrink back).
         task = ray.remote(finalize).options(num_cpus=cfg.runtime.read_num_cpus)
-        counts = ray.get(task.remote(layout, key, isinstance(plan, PerRecord)))
+        counts = ray.get(task.remote(layout, key, linked, columns))
         clock.done("finalize")
     ledger = corpus.ledger
     manifest = build_manifest(
@@ -100,8 +104,8 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     return RunResult(layout.root, counts, ledger, manifest)
 
 
-def publish_release(plan: Release, layout: RunLayout) -> None:
+def publish_release(plan: Release, layout: RunLayout, private: tuple[str, ...]) -> None:
     """A dataset-level method's rows through its operators (redaction) into committed parts. Written whole by
     each attempt: a resumed run rebuilds them from the method's checkpoints, so an earlier attempt's parts go."""
     shutil.rmtree(layout.released, ignore_errors=True)
-    run_stages(plan.rows, plan.ops).write_datasink(CommittedParquetSink(str(layout.released)))
+    run_stages(plan.rows, plan.ops).write_datasink(CommittedParquetSink(str(layout.released), private))

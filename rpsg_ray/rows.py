@@ -54,6 +54,22 @@ def scatter(n: int, indices: np.ndarray, values: Sequence[Any], type_: pa.DataTy
     return pa.array(full, type=type_)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """What a stage declares about the row: the columns it reads, the columns it writes (with types), which of
+    those go to private/diagnostics.parquet (column -> name there; a later stage's diagnostic of the same name
+    replaces an earlier one's), which hold text derived from a seed (never written to the run's parts), and
+    which the manifest sums (rates, counts). The plan checks the chain with it when it is built, and the sink,
+    finalize and the manifest take their column lists from it."""
+
+    stage: str
+    inputs: tuple[str, ...] = ()
+    outputs: dict[str, pa.DataType] = field(default_factory=dict)
+    diagnostics: dict[str, str] = field(default_factory=dict)
+    private: tuple[str, ...] = ()
+    summed: tuple[str, ...] = ()
+
+
 @dataclass
 class StageResult:
     """What a stage computed for its active rows (same order as they came in)."""
@@ -63,10 +79,22 @@ class StageResult:
 
 
 class Stage:
-    """Base of every map_batches stage: active-row bookkeeping, drops, timing; subclasses do `process`."""
+    """Base of every map_batches stage: active-row bookkeeping, drops, timing; subclasses do `process`.
+
+    A stage's columns are declared by `columns(**kwargs)` from its constructor arguments (no model loaded), so
+    the plan can check the chain on the driver: from the class attributes by default, computed where the
+    arguments name them (a rewrite pass's source and output, the redactor's kinds)."""
 
     name: ClassVar[str]
+    inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[dict[str, pa.DataType]] = {}
+    diagnostics: ClassVar[dict[str, str]] = {}
+    private: ClassVar[tuple[str, ...]] = ()
+    summed: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        return Columns(cls.name, cls.inputs, cls.outputs, cls.diagnostics, cls.private, cls.summed)
 
     def process(self, rows: pa.Table) -> StageResult:
         raise NotImplementedError

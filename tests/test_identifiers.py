@@ -20,7 +20,6 @@ from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.stages import abstract, select
 from rpsg_ray.stages.copy_guard import CopyGuard, guard
-from rpsg_ray.stages.redact import Redactor
 from rpsg_ray.stages.scrub import Scrub
 
 SEED = "My name is Zofia Dubois-Kowalczyk, call me at +1 555 013 4567 or zofia.dk@example.com. John Smith was kind."
@@ -109,7 +108,9 @@ def test_copy_guard_fires_on_copied_marked_spans_only(output: str, expected: str
 def test_the_sink_never_writes_a_seeds_text(tmp_path: Path) -> None:
     table = rows().append_column("prompt_text", pa.array(["My name is [PERSON]"]))
     table = table.append_column("synthetic_text", pa.array(["A calm visit."]))
-    CommittedParquetSink(str(tmp_path)).write([table], None)
+    private = Scrub.columns(cfg=RedactStage(), domain=Domain()).private  # the scrubbed seed is declared private
+    CommittedParquetSink(str(tmp_path), private).write([table], None)
+
     (part,) = tmp_path.glob("part-*.parquet")
     written = pq.read_table(part)
     assert "text" not in written.column_names and "prompt_text" not in written.column_names
@@ -117,15 +118,21 @@ def test_the_sink_never_writes_a_seeds_text(tmp_path: Path) -> None:
     assert not any(s in str(written.to_pylist()) for s in SECRETS)
 
 
-def test_methods_that_write_their_own_file_publish_it_redacted(tmp_path: Path) -> None:
-    """AUG-PE and DP-SGD write the published file themselves: it goes through the redactor too."""
-    from rpsg_ray.io.layout import RunLayout
-    from rpsg_ray.methods.common import write_synthetic
+def test_released_rows_are_redacted_before_the_sink(tmp_path: Path) -> None:
+    """AUG-PE and DP-SGD release generated rows: their plan's last operator is the redactor, reading the raw
+    sample, and the sink drops the raw sample, so only the redacted text reaches the parts."""
+    from rpsg_ray.config import load_config
+    from rpsg_ray.methods.common import redact_released
+    from rpsg_ray.operators import plan_columns
 
-    layout = RunLayout(tmp_path)
-    texts = ["Loved it, write to zofia.dk@example.com", "A calm, kind film."]
-    redactor = Redactor(RedactStage(ner_model=None), Domain())
-    counts = write_synthetic(layout, new_key(), "augpe", texts, ["positive", "positive"], redactor)
-    published = pq.read_table(layout.synthetic).column("text").to_pylist()
-    assert sorted(published) == sorted(["Loved it, write to [EMAIL]", "A calm, kind film."])
-    assert counts["email"] == 1 and counts["phone"] == 0
+    cfg = load_config(None, ["stages.redact.ner_model=null"])
+    (op,) = redact_released(cfg)
+    table = pa.table({"id": ["augpe-0", "augpe-1"], "text": ["Loved it, write to zofia.dk@example.com", "Calm."]})
+    table = table.append_column("status", pa.array(["ok", "ok"]))
+    released = op.cls(**op.kwargs)(table)
+    CommittedParquetSink(str(tmp_path), plan_columns([op], table.column_names).private).write([released], None)
+    (part,) = tmp_path.glob("part-*.parquet")
+    written = pq.read_table(part)
+    assert "text" not in written.column_names
+    assert written.column("synthetic_text").to_pylist() == ["Loved it, write to [EMAIL]", "Calm."]
+    assert written.column("pii_email").to_pylist() == [1, 0]

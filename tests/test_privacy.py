@@ -14,6 +14,7 @@ from scipy.stats import chisquare, norm
 
 from rpsg_ray.config import Config, load_config
 from rpsg_ray.errors import ResumeError
+from rpsg_ray.methods.registry import ledger_for
 from rpsg_ray.privacy.accountant import (
     PrivacyParameterError,
     calibrate_sigma,
@@ -23,7 +24,6 @@ from rpsg_ray.privacy.accountant import (
     pld_epsilon,
 )
 from rpsg_ray.privacy.keys import create_key, load_key, new_key
-from rpsg_ray.methods.registry import ledger_for
 from rpsg_ray.privacy.ledger import augpe_ledger, rpsg_ledger
 from rpsg_ray.privacy.mechanisms import (
     noisy_argmax,

@@ -28,7 +28,7 @@ from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, TextGen
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.mechanisms import score
-from rpsg_ray.quality.detector import repair
+from rpsg_ray.quality.detector import length_span, repair
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.similarity.shard import IndexShard
 from rpsg_ray.stages import abstract, nll_filter, rewrite, select, similarity_filter
@@ -38,7 +38,7 @@ from rpsg_ray.stages.nll_filter import NllFilter
 from rpsg_ray.stages.prompts import abstraction_chat, estimate_tokens, fit_abstraction_chat, rewrite_chat
 from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact, redact_patterns
-from rpsg_ray.stages.rewrite import Rewrite, bounds, fit_target, guard, row_max_tokens, target_words
+from rpsg_ray.stages.rewrite import Rewrite, fit_target, guard, row_max_tokens, target_words
 from rpsg_ray.stages.select import Select
 from rpsg_ray.stages.similarity_filter import SimilarityFilter
 
@@ -211,7 +211,7 @@ class _Counting:
 def test_rewrite_guard_outcome_and_extra_rounds(extra_rounds: int) -> None:
     cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48, extra_rounds=extra_rounds)
     b = batch(SEEDS, abstraction=["A warm film with fine acting.", "A long, boring comedy.", "A slow drama."])
-    stage = Rewrite(cfg, DOMAIN, new_key(), 1)
+    stage = Rewrite(cfg, DOMAIN, new_key(), 1, "abstraction")
     stage.classifier, stage.generator = _Fixed(), _Counting(stage.generator)
     out = stage(b)
     # positive seed: nothing can match; negative seed: everything does; unlabelled: always a match
@@ -229,11 +229,11 @@ def test_rewrite_two_passes_keep_the_target_and_fit_it() -> None:
     cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48)
     b = batch(SEEDS[:2], abstraction=["A warm film with fine acting.", "A long, boring comedy."])
     key = new_key()
-    first = Rewrite(cfg, DOMAIN, key, 1)(b)
+    first = Rewrite(cfg, DOMAIN, key, 1, "abstraction")(b)
     assert all(t for t in first.column("rewrite_1").to_pylist())
     # 20 words (the floor) need 23 x 1.5 + 16 = 51 tokens, over the 48 ceiling: the target shrinks to fit
     assert first.column("target_words").to_pylist() == [18, 18]
-    second = Rewrite(cfg, DOMAIN, key, 2)(first)
+    second = Rewrite(cfg, DOMAIN, key, 2, "rewrite_1")(first)
     assert second.column("rewrite_2").to_pylist() != first.column("rewrite_1").to_pylist()
     assert second.column("target_words").to_pylist() == [18, 18]
 
@@ -242,7 +242,7 @@ def test_rewrite_two_passes_keep_the_target_and_fit_it() -> None:
 def test_length_target_and_max_tokens_fit_the_context(seed_words: int) -> None:
     cfg = RewriteStage(engine=Engine(max_model_len=512), max_tokens=160)
     target = fit_target(target_words("word " * seed_words, cfg), cfg, DOMAIN)
-    high = bounds(target, cfg.length_tolerance)[1]
+    high = length_span(target, cfg.length_tolerance)[1]
     first_pass_text = "word " * high
     chat = rewrite_chat(DOMAIN, first_pass_text, "positive", target, second_pass=True)
     budget = row_max_tokens(target, cfg, chat)
@@ -307,7 +307,7 @@ def test_redact_catches_planted_pii() -> None:
     text = (
         f"My friend {name} emailed {email} and called {phone} about account AB123456 from Chicago; see https://x.io/a"
     )
-    stage = Redact(RedactStage(), DOMAIN)
+    stage = Redact(RedactStage(), DOMAIN, "rewrite_2")
     out = stage(batch([("p1", "seed", None)], rewrite_1=["x"], rewrite_2=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
     for secret in (name, email, phone, "AB123456", "https://x.io/a", "Chicago"):
@@ -363,12 +363,12 @@ def test_redact_leaves_plain_text_alone(text: str) -> None:
 
 def test_redact_covers_organisations_where_the_domain_is_personal() -> None:
     text = "I moved my savings from Barclays to HSBC after the branch in Leeds closed."
-    personal = Redact(RedactStage(), Domain(name="posts", item="post", personal=True))
+    personal = Redact(RedactStage(), Domain(name="posts", item="post", personal=True), "rewrite_1")
     out = personal(batch([("p1", "seed", None)], rewrite_1=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
     assert "Barclays" not in cleaned and "HSBC" not in cleaned and "[ORG]" in cleaned
     assert out.column("pii_org").to_pylist()[0] >= 1
-    critics = Redact(RedactStage(), DOMAIN)
+    critics = Redact(RedactStage(), DOMAIN, "rewrite_1")
     assert "pii_org" not in critics(batch([("p1", "seed", None)], rewrite_1=[text])).column_names
     assert RedactStage(entity_types=["PERSON"]).labels(Domain(personal=True)) == ["PERSON"]
 

@@ -43,9 +43,9 @@ def load_real(path: Path) -> Records:
 
 
 def _sentiment_match(files: RunFiles, ids: list[str]) -> dict[str, bool] | None:
-    columns = ("synthetic_id", "sentiment_match")
-    table = files.diagnostics(columns, columns)
-    if table is None:
+    """Each row's match with its seed's sentiment, where the method's stages recorded one (RPSG's rewrite)."""
+    table = files.diagnostics()
+    if table is None or "sentiment_match" not in table.column_names:
         return None
     wanted = set(ids)
     return {

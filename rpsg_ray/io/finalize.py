@@ -24,34 +24,12 @@ import pyarrow.parquet as pq
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.run_state import part_files
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.rows import DROPPED, NOT_SAMPLED, OK, QUARANTINED
+from rpsg_ray.rows import DROPPED, NOT_SAMPLED, OK, QUARANTINED, Columns
 
 NLL_BINS = np.linspace(0.0, 15.0, 61)
 SIM_BINS = np.linspace(-1.0, 1.0, 81)
 
 SYNTHETIC_SCHEMA = pa.schema([("synthetic_id", pa.string()), ("text", pa.string()), ("label", pa.string())])
-# (column in parts, column in diagnostics, type): everything per row that was compared with private data
-DIAGNOSTICS = (
-    ("rewrite_2_match", "sentiment_match", pa.bool_()),
-    ("nll", "nll", pa.float64()),
-    ("max_similarity", "max_similarity", pa.float32()),
-    ("select_pass", "select_pass", pa.int8()),
-    ("select_choice", "select_choice", pa.int8()),
-    ("select_argmax", "select_argmax", pa.bool_()),
-    ("select_p_argmax", "select_p_argmax", pa.float32()),
-    ("select_gap", "select_gap", pa.float32()),
-    ("select_scores", "select_scores", pa.list_(pa.float32())),
-    ("retry_choice", "retry_choice", pa.int8()),
-    ("retry_argmax", "retry_argmax", pa.bool_()),
-    ("retry_p_argmax", "retry_p_argmax", pa.float32()),
-    ("retry_gap", "retry_gap", pa.float32()),
-    ("retry_scores", "retry_scores", pa.list_(pa.float32())),
-    ("rupta_rounds", "rupta_rounds", pa.int8()),
-    ("rupta_private", "rupta_private", pa.bool_()),
-    ("rupta_useful", "rupta_useful", pa.bool_()),
-    ("rupta_source_cos", "rupta_source_cos", pa.float32()),
-)
-DIAGNOSTICS_SCHEMA = pa.schema([("synthetic_id", pa.string())] + [(name, t) for _, name, t in DIAGNOSTICS])
 LINEAGE_SCHEMA = pa.schema(
     [
         ("seed_id", pa.string()),
@@ -90,7 +68,26 @@ class RunCounts:
         }
 
 
-def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
+@dataclass(frozen=True)
+class Diagnostics:
+    """Everything per published row that was compared with private data, as the plan's stages declare it:
+    (column in parts, column in diagnostics.parquet, type)."""
+
+    columns: tuple[tuple[str, str, pa.DataType], ...]
+
+    @classmethod
+    def of(cls, plan: Columns) -> Diagnostics:
+        return cls(tuple((col, name, plan.outputs[col]) for col, name in plan.diagnostics.items()))
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([("synthetic_id", pa.string())] + [(name, t) for _, name, t in self.columns])
+
+    def table(self, good: pa.Table, sids: pa.Array) -> pa.Table:
+        return pa.table([sids, *(_column(good, col, t) for col, _, t in self.columns)], schema=self.schema)
+
+
+def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int, summed: frozenset[str]) -> None:
     """Statuses and reasons of seed rows, and their sums, histograms and examples."""
     counts.rows += batch.num_rows
     status = batch.column("status").to_pylist()
@@ -102,27 +99,21 @@ def _accumulate(counts: RunCounts, batch: pa.Table, max_examples: int) -> None:
             counts.dropped[st][r] += 1
         elif s == QUARANTINED:
             counts.quarantined[r] += 1
-    _accumulate_sums(counts, batch)
+    _accumulate_sums(counts, batch, summed)
     _examples(counts, batch.filter(pc.equal(batch.column("status"), OK)), max_examples)
 
 
-def _accumulate_sums(counts: RunCounts, batch: pa.Table) -> None:
-    """Per-stage seconds, tokens, PII counts, flags and rates, and the filter histograms."""
+def _accumulate_sums(counts: RunCounts, batch: pa.Table, summed: frozenset[str]) -> None:
+    """Per-stage seconds, tokens, PII counts and flags, the columns the stages declare summed, and the filter
+    histograms."""
     for name in batch.column_names:
-        if name.startswith(("sec_", "tokens_", "pii_", "flag_")) or name in (
-            "select_agree",
-            "select_argmax",
-            "select_p_argmax",
-            "select_gap",
-            "retry_argmax",
-            "retry_p_argmax",
-            "retry_gap",
-            "rewrite_1_match",
-            "rewrite_2_match",
-        ):
+        if name.startswith(("sec_", "tokens_", "pii_", "flag_")) or name in summed:
             col = batch.column(name)
             counts.sums[name] += float(pc.sum(col.cast(pa.float64())).as_py() or 0.0)
-            counts.active[name] += col.length() - col.null_count
+            if name.startswith("tokens_"):  # rows the stage prompted for: the manifest's request count
+                counts.active[name] += int(pc.sum(pc.greater(col, 0)).as_py() or 0)
+            else:
+                counts.active[name] += col.length() - col.null_count
     for name, bins, hist in (("nll", NLL_BINS, counts.nll_hist), ("max_similarity", SIM_BINS, counts.sim_hist)):
         if name in batch.column_names:
             values = batch.column(name).drop_null().to_numpy(zero_copy_only=False).astype(float)
@@ -141,23 +132,23 @@ def _column(batch: pa.Table, name: str, type_: pa.DataType) -> pa.Array:
     return pa.nulls(batch.num_rows, type_)
 
 
-def finalize(layout: RunLayout, key: RunKey, linked: bool, max_examples: int = 5) -> RunCounts:
+def finalize(layout: RunLayout, key: RunKey, linked: bool, plan: Columns, max_examples: int = 5) -> RunCounts:
     """Lineage, quarantine and counts from the seed rows' parts; the published rows and their diagnostics from
     the kept seed rows (`linked`: a per-record method) or from the rows a dataset-level method released, whose
     lineage then names no output (every kept record contributed to all of them)."""
-    counts = RunCounts()
+    counts, diagnostics, summed = RunCounts(), Diagnostics.of(plan), frozenset(plan.summed)
     buckets = layout.private / "shuffle"
     bucket_writers: dict[int, pq.ParquetWriter] = {}
     # One part at a time (a part is one write task's rows), so the driver holds one part at most. Parts
     # differ in columns (settled rows never got model outputs); missing columns read as nulls below.
     writers = {
-        "diagnostics": pq.ParquetWriter(layout.diagnostics, DIAGNOSTICS_SCHEMA),
+        "diagnostics": pq.ParquetWriter(layout.diagnostics, diagnostics.schema),
         "lineage": pq.ParquetWriter(layout.lineage, LINEAGE_SCHEMA),
         "quarantine": pq.ParquetWriter(layout.quarantine, QUARANTINE_SCHEMA),
     }
     try:
         for batch in _parts(layout.parts):
-            _accumulate(counts, batch, max_examples)
+            _accumulate(counts, batch, max_examples, summed)
             status = batch.column("status")
             kept = pc.equal(status, OK)
             ids = batch.column("id").to_pylist()
@@ -175,12 +166,14 @@ def finalize(layout: RunLayout, key: RunKey, linked: bool, max_examples: int = 5
                 pa.table([bad.column("id"), bad.column("source"), bad.column("reason")], schema=QUARANTINE_SCHEMA)
             )
             if linked:
-                _publish(batch.filter(kept), sids.filter(kept), counts, writers["diagnostics"], buckets, bucket_writers)
+                published = _publish(batch.filter(kept), sids.filter(kept), counts, buckets, bucket_writers)
+                writers["diagnostics"].write_table(diagnostics.table(*published))
         for batch in [] if linked else _parts(layout.released):
-            _accumulate_sums(counts, batch)
+            _accumulate_sums(counts, batch, summed)
             good = batch.filter(pc.equal(batch.column("status"), OK))
             sids = pa.array([key.output_id(i) for i in good.column("id").to_pylist()], pa.string())
-            _publish(good, sids, counts, writers["diagnostics"], buckets, bucket_writers)
+            published = _publish(good, sids, counts, buckets, bucket_writers)
+            writers["diagnostics"].write_table(diagnostics.table(*published))
             _examples(counts, good, max_examples)
     finally:
         for writer in [*writers.values(), *bucket_writers.values()]:
@@ -197,25 +190,18 @@ def _parts(folder: Path) -> Iterator[pa.Table]:
 
 
 def _publish(
-    good: pa.Table,
-    sids: pa.Array,
-    counts: RunCounts,
-    diagnostics: pq.ParquetWriter,
-    buckets: Path,
-    bucket_writers: dict[int, pq.ParquetWriter],
-) -> None:
-    """The published rows under their keyed ids (spread into buckets for the keyed shuffle) and their
-    private diagnostics."""
+    good: pa.Table, sids: pa.Array, counts: RunCounts, buckets: Path, bucket_writers: dict[int, pq.ParquetWriter]
+) -> tuple[pa.Table, pa.Array]:
+    """The published rows under their keyed ids, spread into buckets for the keyed shuffle; returns the rows
+    and their ids, for the diagnostics."""
     sids = sids.cast(pa.string())
     counts.published += good.num_rows
-    diagnostics.write_table(
-        pa.table([sids, *(_column(good, source, t) for source, _, t in DIAGNOSTICS)], schema=DIAGNOSTICS_SCHEMA)
-    )
     published = pa.table(
         [sids, _column(good, "synthetic_text", pa.string()), _column(good, "label", pa.string())],
         schema=SYNTHETIC_SCHEMA,
     )
     _spread(published, buckets, bucket_writers)
+    return good, sids
 
 
 def _spread(published: pa.Table, buckets: Path, writers: dict[int, pq.ParquetWriter]) -> None:

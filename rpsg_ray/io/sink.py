@@ -2,8 +2,8 @@
 
 A crash never leaves a half file that later counts as done. The chunk name is a hash of the ids it
 holds, so a retried write task (same rows) overwrites its own chunk instead of adding a twin. Seed
-text, candidates and intermediate rewrites are not written at all: parts keep ids, statuses, final
-outputs and metrics only.
+text and the private text columns the stages declare (candidates, intermediate rewrites) are not
+written at all: parts keep ids, statuses, final outputs and metrics only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,12 +19,11 @@ import pyarrow.parquet as pq
 from ray.data import Datasink
 from ray.data.block import Block
 
-PRIVATE_INPUT_COLUMNS = ("text", "prompt_text", "candidates", "abstraction", "rewrite_1", "rewrite_2", "rupta_text")
-
 
 class CommittedParquetSink(Datasink[int]):
-    def __init__(self, parts_dir: str) -> None:
-        self.parts_dir = parts_dir
+    def __init__(self, parts_dir: str, private: Sequence[str]) -> None:
+        """`private`: columns never written (the seed's `text` always, besides)."""
+        self.parts_dir, self.private = parts_dir, {"text", *private}
 
     def on_write_start(self, schema: pa.Schema | None = None) -> None:
         Path(self.parts_dir).mkdir(parents=True, exist_ok=True)
@@ -34,7 +33,7 @@ class CommittedParquetSink(Datasink[int]):
         if not tables:
             return 0
         table = pa.concat_tables(tables, promote_options="default")
-        keep = [c for c in table.column_names if c not in PRIVATE_INPUT_COLUMNS]
+        keep = [c for c in table.column_names if c not in self.private]
         table = table.select(keep)
         if not table.num_rows:
             return 0

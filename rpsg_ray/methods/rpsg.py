@@ -101,7 +101,7 @@ def publish_ops(cfg: Config) -> list[StageOp]:
     """Redact, guard the copy, judge the quality: one pool for the three where `stages.fuse_light_stages`."""
     st, dom = cfg.stages, cfg.domain
     publish = [
-        StageOp("redact", Redact, {"cfg": st.redact, "domain": dom}, st.redact.resources),
+        StageOp("redact", Redact, {"cfg": st.redact, "domain": dom, "column": "rewrite_2"}, st.redact.resources),
         StageOp("copy_guard", CopyGuard, {"cfg": st.copy_guard, "domain": dom}, st.copy_guard.resources),
         StageOp(
             "quality",
@@ -131,13 +131,13 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
         StageOp(
             "rewrite_1",
             Rewrite,
-            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 1},
+            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 1, "source": "abstraction"},
             st.rewrite.resources,
         ),
         StageOp(
             "rewrite_2",
             Rewrite,
-            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 2},
+            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 2, "source": "rewrite_1"},
             st.rewrite.resources,
         ),
     ]

@@ -50,6 +50,10 @@ def anonymise_chat(domain: Domain, source: str, label: str | None, previous: str
 
 class RuptaRewrite(Stage):
     name = "rupta"
+    inputs = ("id", "label", "prompt_text", "text")
+    private = ("rupta_text",)
+    diagnostics = {c: c for c in ("rupta_rounds", "rupta_private", "rupta_useful", "rupta_source_cos")}
+    summed = ("rupta_private", "rupta_useful")
     outputs = {
         "rupta_text": pa.string(),
         "rupta_rounds": pa.int8(),

@@ -327,6 +327,12 @@ def repair(
     return verdict
 
 
+def length_span(target: int, tolerance: float) -> tuple[int, int]:
+    """The words a text aimed at `target` may have: ± `tolerance` around it, at least one word wide."""
+    lo = max(1, round(target * (1 - tolerance)))
+    return lo, max(lo + 1, round(target * (1 + tolerance)))
+
+
 def judge(text: str, domain: Domain, target_words: tuple[int, int] | None, trim: bool = True) -> Verdict:
     """What the pipeline asks of its own output, for the config's domain: :func:`repair` (or :func:`inspect`
     when `trim` is off), flagged as an echo too where it copies one of the domain's public examples."""

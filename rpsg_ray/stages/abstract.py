@@ -22,6 +22,8 @@ def abstraction_sampling(cfg: AbstractStage, n: int) -> Sampling:
 
 class Abstract(Stage):
     name = "abstract"
+    inputs = ("id", "prompt_text")
+    private = ("candidates",)
     outputs = {"candidates": pa.list_(pa.string()), "tokens_abstract": pa.int64(), "flag_seed_truncated": pa.bool_()}
 
     def __init__(self, cfg: AbstractStage, domain: Domain, key: RunKey) -> None:

@@ -86,6 +86,7 @@ def guard(text: str, seed: str, public: str) -> tuple[str, int]:
 
 class CopyGuard(Stage):
     name = "copy_guard"
+    inputs = ("synthetic_text", "text")
     outputs = {"synthetic_text": pa.string(), "pii_copied_identifier": pa.int32()}
 
     def __init__(self, cfg: CopyGuardStage, domain: Domain) -> None:

@@ -11,6 +11,7 @@ from rpsg_ray.rows import Stage, StageResult, texts
 
 class Label(Stage):
     name = "label"
+    inputs = ("text", "label")
     outputs = {"label": pa.string(), "label_source": pa.string()}
 
     def __init__(self, cfg: LabelStage) -> None:

@@ -8,13 +8,14 @@ or calibrated once on a sample) and written to the manifest.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 
 from rpsg_ray.config import NllFilterStage
 from rpsg_ray.engines.registry import load_scorer
-from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.rows import Columns, Stage, StageResult, texts
 
 
 def nll_verdict(nll: float, lo: float | None, hi: float | None) -> str | None:
@@ -30,6 +31,11 @@ def nll_verdict(nll: float, lo: float | None, hi: float | None) -> str | None:
 class NllFilter(Stage):
     name = "nll_filter"
     outputs = {"nll": pa.float64()}
+    diagnostics = {"nll": "nll"}
+
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        return replace(super().columns(), inputs=(kwargs.get("column", "synthetic_text"),))
 
     def __init__(self, cfg: NllFilterStage, bounds: dict[str, Any] | None, column: str = "synthetic_text") -> None:
         """`bounds` holds the absolute {"lo", "hi"}; None scores without filtering (calibration)."""

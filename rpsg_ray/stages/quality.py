@@ -12,13 +12,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, QualityStage
-from rpsg_ray.quality.detector import judge
+from rpsg_ray.quality.detector import judge, length_span
 from rpsg_ray.rows import Stage, StageResult, texts
-from rpsg_ray.stages.rewrite import bounds
 
 
 class Quality(Stage):
     name = "quality"
+    inputs = ("synthetic_text", "target_words")
     outputs = {"synthetic_text": pa.string()}
 
     def __init__(self, cfg: QualityStage, domain: Domain, length_tolerance: float) -> None:
@@ -30,7 +30,7 @@ class Quality(Stage):
             return StageResult({"synthetic_text": text})
         targets = rows.column("target_words").to_pylist()
         verdicts = [
-            judge(t, self.domain, bounds(n, self.tolerance) if n else None, self.cfg.trim_truncated)
+            judge(t, self.domain, length_span(n, self.tolerance) if n else None, self.cfg.trim_truncated)
             for t, n in zip(text, targets, strict=True)
         ]
         return StageResult(

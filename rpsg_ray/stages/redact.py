@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, RedactStage
 from rpsg_ray.engines.registry import load_ner
-from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.rows import Columns, Stage, StageResult, texts
 
 STRUCTURED_ID = (
     r"\b\d{3}-\d{2}-\d{4}\b|\b(?:\d{4}[ -]){3}\d{1,7}\b"
@@ -107,16 +108,22 @@ def _beyond_placeholders(span: str) -> bool:
     return any(ch.isalnum() for ch in PLACEHOLDER.sub("", span))
 
 
+def redaction_kinds(cfg: RedactStage, domain: Domain) -> list[str]:
+    """What the redactor replaces: the regexes' kinds, then the NER labels configured for the domain."""
+    return [*KINDS, *cfg.labels(domain)]
+
+
+def count_types(kinds: list[str], prefix: str) -> dict[str, pa.DataType]:
+    """The per-kind count columns a stage writes under `prefix` (the manifest sums every `pii_` column)."""
+    return {f"{prefix}{kind.lower()}": pa.int32() for kind in kinds}
+
+
 class Redactor:
     """Typed placeholders for PII spans: the regexes first, then the NER's entity types for the domain."""
 
     def __init__(self, cfg: RedactStage, domain: Domain) -> None:
-        self.labels = cfg.labels(domain)
+        self.labels, self.kinds = cfg.labels(domain), redaction_kinds(cfg, domain)
         self.ner = load_ner(cfg.ner_model, cfg.detector, self.labels) if cfg.ner_model else None
-
-    @property
-    def kinds(self) -> list[str]:
-        return [*KINDS, *self.labels]
 
     def __call__(self, batch: list[str]) -> tuple[list[str], list[dict[str, int]]]:
         """The cleaned texts and, per text, how many spans of each kind were replaced."""
@@ -134,31 +141,30 @@ class Redactor:
         return cleaned, counts
 
     def count_types(self, prefix: str) -> dict[str, pa.DataType]:
-        """The per-kind count columns a stage writes under `prefix` (the manifest sums every `pii_` column)."""
-        return {f"{prefix}{kind.lower()}": pa.int32() for kind in self.kinds}
+        return count_types(self.kinds, prefix)
 
     def count_columns(self, counts: list[dict[str, int]], prefix: str) -> dict[str, list[int]]:
         return {f"{prefix}{kind.lower()}": [c.get(kind, 0) for c in counts] for kind in self.kinds}
 
 
 class Redact(Stage):
-    """The method's output, redacted into `synthetic_text`: from `column` (RUPTA's rewrite), or by default the
-    last rewrite pass."""
+    """The method's output (the `column` the plan names: the last rewrite pass, RUPTA's rewrite, a generated
+    sample), redacted into `synthetic_text`, the text every later stage judges and the run publishes."""
 
     name = "redact"
 
-    def __init__(self, cfg: RedactStage, domain: Domain, column: str | None = None) -> None:
+    def __init__(self, cfg: RedactStage, domain: Domain, column: str) -> None:
         self.redactor = Redactor(cfg, domain)
         self.column = column
+
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        kinds = redaction_kinds(kwargs["cfg"], kwargs["domain"])
+        return Columns(cls.name, (kwargs["column"],), {"synthetic_text": pa.string(), **count_types(kinds, "pii_")})
 
     def output_types(self) -> dict[str, pa.DataType]:
         return {"synthetic_text": pa.string(), **self.redactor.count_types("pii_")}
 
     def process(self, rows: pa.Table) -> StageResult:
-        cleaned, counts = self.redactor(texts(rows, self.column or self._latest_rewrite(rows)))
+        cleaned, counts = self.redactor(texts(rows, self.column))
         return StageResult({"synthetic_text": cleaned, **self.redactor.count_columns(counts, "pii_")})
-
-    @staticmethod
-    def _latest_rewrite(rows: pa.Table) -> str:
-        passes = sorted(c for c in rows.column_names if re.fullmatch(r"rewrite_\d+", c))
-        return passes[-1]

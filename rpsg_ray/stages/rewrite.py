@@ -12,6 +12,7 @@ target, so a generation is neither cut short of its target nor given room to ram
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pyarrow as pa
 
@@ -19,8 +20,8 @@ from rpsg_ray.config import Domain, RewriteStage
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 from rpsg_ray.engines.registry import load_classifier, load_generator
 from rpsg_ray.privacy.keys import RunKey
-from rpsg_ray.quality.detector import Verdict, judge
-from rpsg_ray.rows import Stage, StageResult, texts
+from rpsg_ray.quality.detector import Verdict, judge, length_span
+from rpsg_ray.rows import Columns, Stage, StageResult, texts
 from rpsg_ray.stages.prompts import CHARS_PER_TOKEN, estimate_tokens, rewrite_chat
 
 EMPTY = "generator returned only empty text"
@@ -32,11 +33,6 @@ EST_TOKENS_PER_WORD = 6 / CHARS_PER_TOKEN
 
 def target_words(seed_text: str, cfg: RewriteStage) -> int:
     return max(cfg.min_words, round(cfg.length_ratio * len(seed_text.split())))
-
-
-def bounds(target: int, tolerance: float) -> tuple[int, int]:
-    lo = max(1, round(target * (1 - tolerance)))
-    return lo, max(lo + 1, round(target * (1 + tolerance)))
 
 
 def fit_target(target: int, cfg: RewriteStage, domain: Domain) -> int:
@@ -52,7 +48,7 @@ def fit_target(target: int, cfg: RewriteStage, domain: Domain) -> int:
 def row_max_tokens(target: int, cfg: RewriteStage, chat: Chat) -> int:
     """Tokens for one attempt: what the target's high end needs (rounded up to a multiple of 16, so a batch
     needs few generate calls), within the ceiling and the context the prompt leaves."""
-    need = math.ceil(cfg.tokens_per_word * bounds(target, cfg.length_tolerance)[1]) + SLACK_TOKENS
+    need = math.ceil(cfg.tokens_per_word * length_span(target, cfg.length_tolerance)[1]) + SLACK_TOKENS
     room = cfg.engine.max_model_len - 1 - estimate_tokens(chat)
     return max(16, min(16 * math.ceil(need / 16), cfg.max_tokens, room))
 
@@ -80,21 +76,31 @@ def settled(verdicts: list[Verdict], sentiments: list[Sentiment], label: str | N
 
 
 class Rewrite(Stage):
+    """Pass `pass_index` writes `rewrite_<pass_index>` from the `source` column the plan names; pass 1 also
+    sets each row's length target from its seed, which later passes and the quality check read."""
+
     name = "rewrite"
 
-    def __init__(self, cfg: RewriteStage, domain: Domain, key: RunKey, pass_index: int) -> None:
+    def __init__(self, cfg: RewriteStage, domain: Domain, key: RunKey, pass_index: int, source: str) -> None:
         """Each round's samples are keyed draws (record id, stage, round): fresh per round, reproducible on retry."""
-        self.cfg, self.domain, self.key, self.pass_index = cfg, domain, key, pass_index
-        self.name = f"rewrite_{pass_index}"
-        self.source = "abstraction" if pass_index == 1 else f"rewrite_{pass_index - 1}"
+        self.cfg, self.domain, self.key, self.pass_index, self.source = cfg, domain, key, pass_index, source
+        self.declared = self.columns(pass_index=pass_index, source=source)
+        self.name = self.declared.stage
         self.generator = load_generator(cfg.engine.spec())
         self.classifier = load_classifier(cfg.classifier)
 
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        name, first = f"rewrite_{kwargs['pass_index']}", kwargs["pass_index"] == 1
+        outputs = {name: pa.string(), f"{name}_match": pa.bool_(), f"tokens_{name}": pa.int64()}
+        if first:
+            outputs["target_words"] = pa.int32()
+        inputs = ("id", "label", kwargs["source"], "text" if first else "target_words")
+        match = f"{name}_match"
+        return Columns(name, inputs, outputs, {match: "sentiment_match"}, (name,), (match,))
+
     def output_types(self) -> dict[str, pa.DataType]:
-        cols = {self.name: pa.string(), f"{self.name}_match": pa.bool_(), f"tokens_{self.name}": pa.int64()}
-        if self.pass_index == 1:
-            cols["target_words"] = pa.int32()
-        return cols
+        return self.declared.outputs
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
@@ -119,7 +125,7 @@ class Rewrite(Stage):
             budgets = [row_max_tokens(targets[r], self.cfg, chats[r]) for r in pending]
             completions = self._generate([chats[r] for r in pending], budgets, round_seeds)
             for r, comp in zip(pending, completions, strict=True):
-                span = bounds(targets[r], self.cfg.length_tolerance)
+                span = length_span(targets[r], self.cfg.length_tolerance)
                 verdicts[r] += [judge(t, self.domain, span) for t in comp.texts]
                 tokens[r] += comp.tokens
             judged = self.classifier.classify([v.text for r in pending for v in verdicts[r][-self.cfg.attempts :]])

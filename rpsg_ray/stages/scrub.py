@@ -9,15 +9,23 @@ Counts go to the manifest as `pii_seed_<kind>`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, RedactStage
-from rpsg_ray.rows import Stage, StageResult, texts
-from rpsg_ray.stages.redact import Redactor
+from rpsg_ray.rows import Columns, Stage, StageResult, texts
+from rpsg_ray.stages.redact import Redactor, count_types, redaction_kinds
 
 
 class Scrub(Stage):
     name = "scrub"
+
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        kinds = redaction_kinds(kwargs["cfg"], kwargs["domain"])
+        outputs = {"prompt_text": pa.string(), **count_types(kinds, "pii_seed_")}
+        return Columns(cls.name, ("text",), outputs, private=("prompt_text",))
 
     def __init__(self, cfg: RedactStage, domain: Domain) -> None:
         self.redactor = Redactor(cfg, domain)

@@ -33,6 +33,16 @@ from rpsg_ray.stages.prompts import fit_abstraction_chat
 
 class Select(Stage):
     name = "select"
+    inputs = ("id", "label", "text", "prompt_text", "candidates")
+    private = ("abstraction",)
+    diagnostics = {
+        f"{p}_{c}": f"{p}_{c}" for p in ("select", "retry") for c in ("choice", "argmax", "p_argmax", "gap", "scores")
+    } | {"select_pass": "select_pass"}
+    summed = (
+        "select_agree",
+        "select_pass",
+        *(f"{p}_{c}" for p in ("select", "retry") for c in ("argmax", "p_argmax", "gap")),
+    )
     outputs = {
         "abstraction": pa.string(),
         "select_pass": pa.int8(),

@@ -26,7 +26,9 @@ SIMILARITY = "max_similarity"
 
 class SimilarityFilter(Stage):
     name = "similarity_filter"
+    inputs = ("synthetic_text",)
     outputs = {SIMILARITY: pa.float32()}
+    diagnostics = {SIMILARITY: SIMILARITY}
 
     def __init__(self, cfg: SimilarityFilterStage, shard: Callable[[], IndexShard]) -> None:
         self.cfg, self.shard = cfg, shard()  # the loader fetches the shared shard from the object store
