@@ -11,10 +11,10 @@ Each replacement is counted (`pii_copied_identifier`); the spans themselves are 
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pyarrow as pa
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from rpsg_ray.config import CopyGuardStage, Domain
 from rpsg_ray.rows import Stage, StageResult, texts
@@ -28,10 +28,19 @@ def _key(word: str) -> str:
     return POSSESSIVE.sub("", word)
 
 
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    """spaCy's English stop words, imported on first use: importing spaCy pulls in torch (2 s), which every
+    `rpsg` command would pay through the method registry."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
 def _marked(word: str) -> bool:
     """Capitalised or carrying a digit, and not an ordinary word that a sentence may start with."""
     w = _key(word)
-    return (w[:1].isupper() or any(c.isdigit() for c in w)) and w.lower() not in STOP_WORDS
+    return (w[:1].isupper() or any(c.isdigit() for c in w)) and w.lower() not in _stop_words()
 
 
 def copied_spans(text: str, seed: str, public: str) -> list[tuple[int, int]]:
