@@ -17,7 +17,7 @@ submit() { ray job submit --address "$ADDR" --runtime-env jobs/runtime_env.yaml 
 echo "-- submitting the demo job (8 seeds)"
 submit --submission-id "rpsg-ci-ok-$$" -- python jobs/generate.py --config configs/demo.yaml \
   --input "$PWD/data/demo/rotten_tomatoes.parquet" --output "$OUT" --set input.seeds=8 \
-  --set stages.nll_filter.calibration.sample_size=32 > runs/ci-job.log 2>&1 || { tail -50 runs/ci-job.log; exit 1; }
+  --set rpsg.nll_filter.calibration.sample_size=32 > runs/ci-job.log 2>&1 || { tail -50 runs/ci-job.log; exit 1; }
 ray job logs --address "$ADDR" "rpsg-ci-ok-$$" | tail -25
 python - "$OUT" <<'PY'
 import json, sys, pyarrow.parquet as pq

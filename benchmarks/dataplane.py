@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-EXACT = "stages.similarity_filter.index.kind=exact"
+EXACT = "rpsg.similarity_filter.index.kind=exact"
 
 
 def one(size: int, work: Path, overrides: list[str]) -> dict[str, float]:

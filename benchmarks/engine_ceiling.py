@@ -47,7 +47,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     import ray.data
     from common import CpuProfile
 
-    from rpsg_ray.config import Domain, Engine, Resources, RewriteStage
+    from rpsg_ray.config import Domain, Engine, Resources, RewriteConfig
     from rpsg_ray.demo_data import write_demo_corpus
     from rpsg_ray.engines.base import Sampling
     from rpsg_ray.engines.registry import load_generator
@@ -59,7 +59,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     from rpsg_ray.stages.rewrite import target_words
 
     os.environ.update(engine_env())
-    cfg = RewriteStage(
+    cfg = RewriteConfig(
         engine=Engine(kind="vllm", threads=threads),
         attempts=2,
         max_tokens=64,

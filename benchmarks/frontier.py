@@ -37,7 +37,7 @@ def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> 
         "augpe": {"augpe.samples": n, "augpe.iterations": augpe[0], "augpe.variations": augpe[1]},
         "dpsgd": {"dpsgd.samples": n},
     }
-    return {**per_method[method], "privacy.epsilon": eps, "privacy.public_records": n}
+    return {**per_method[method], f"{method}.epsilon": eps, "privacy.public_records": n}
 
 
 def split(work: Path, members: int, non_members: int) -> tuple[Path, Path]:

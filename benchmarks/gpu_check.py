@@ -212,7 +212,7 @@ def similarity(index_rows: int, queries: int, dim: int, device: str) -> dict[str
     where FAISS has no GPU). Rates are per query; each searcher must drop the queries exact search drops."""
     import numpy as np
 
-    from rpsg_ray.config import SimilarityFilterStage
+    from rpsg_ray.config import SimilarityFilterConfig
     from rpsg_ray.similarity.build import build_shards
     from rpsg_ray.similarity.recall import planted_probes
     from rpsg_ray.similarity.search import make_searcher, max_similarity
@@ -227,7 +227,7 @@ def similarity(index_rows: int, queries: int, dim: int, device: str) -> dict[str
     out: dict[str, Any] = {"index_rows": index_rows, "queries": queries, "planted": planted, "dim": dim}
     reference = None
     for name, (kind, where) in settings.items():
-        stage = SimilarityFilterStage(threshold=THRESHOLD, index={"kind": kind, "device": where})
+        stage = SimilarityFilterConfig(threshold=THRESHOLD, index={"kind": kind, "device": where})
         start = time.perf_counter()
         shards, report = build_shards(vectors, stage, seed=3)
         searcher = make_searcher(shards[0], stage.index, 1.0 if where == "cuda" else 0.0, stage.block_rows)

@@ -37,7 +37,7 @@ def main() -> None:
     from rpsg_ray.audit.controls import tweet_records
     from rpsg_ray.audit.identities import draw_identities
     from rpsg_ray.audit.pii_recall import build_probes, recall, touched
-    from rpsg_ray.config import Domain, RedactStage
+    from rpsg_ray.config import Domain, RedactConfig
     from rpsg_ray.demo_data import write_demo_corpus
     from rpsg_ray.stages.redact import Redactor
 
@@ -57,7 +57,7 @@ def main() -> None:
     domain = Domain(name="posts", item="post", personal=True)  # ORG too: the first-person setting
     recalls, fp = {}, {}
     for label, settings in DETECTORS.items():
-        redactor = Redactor(RedactStage(**settings), domain)
+        redactor = Redactor(RedactConfig(**settings), domain)
         recalls[label] = recall(lambda batch, r=redactor: r(batch)[0], probes)
         fp[label] = {corpus: touched(redactor(texts)[1]) for corpus, texts in real.items()}
 

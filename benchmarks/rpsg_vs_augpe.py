@@ -33,7 +33,7 @@ QUALITY = {"accuracy": "classifier_accuracy", "mauve": "mauve", "defect_rate": "
 
 
 BEFORE = {
-    "stages.share_generator": False,
+    "rpsg.share_generator": False,
     **{f"stages.{stage}.resources.batch_size": 16 for stage in ("abstract", "rewrite")},
     **{f"stages.{stage}.engine.options": "{block_size: 128}" for stage in ("abstract", "rewrite")},
     **{f"stages.{stage}.engine.cpu_top_p": "vllm" for stage in ("abstract", "rewrite")},
@@ -45,7 +45,7 @@ own 128-token KV blocks and full-vocabulary top-p sort."""
 def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float, before: bool = False) -> dict[str, Any]:
     from common import generate
 
-    sets = {"input.seeds": seeds, "privacy.epsilon": epsilon, **(BEFORE if before else {})}
+    sets = {"input.seeds": seeds, "rpsg.epsilon": epsilon, **(BEFORE if before else {})}
     return generate("rpsg", out, corpus, sets)
 
 
@@ -54,7 +54,7 @@ def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: fl
     import pyarrow.parquet as pq
     from common import generate
 
-    sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "privacy.epsilon": epsilon}
+    sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "augpe.epsilon": epsilon}
     return generate("augpe", out, corpus, {**sets, "privacy.public_records": pq.read_metadata(corpus).num_rows})
 
 

@@ -19,10 +19,10 @@ COMMANDS = (generate, account, prepare, evaluate, compare, audit)
 EPILOG = """examples:
   rpsg prepare                                   # convert packaged models, write the demo corpus
   rpsg generate --config configs/demo.yaml       # run the pipeline on the embedded local Ray runtime
-  rpsg generate --config configs/demo.yaml --set privacy.epsilon=2 --output runs/eps2
+  rpsg generate --config configs/demo.yaml --set rpsg.epsilon=2 --output runs/eps2
   rpsg account --epsilon 4 --delta 1e-6 --candidates 4 --selections 2
   rpsg augpe --config configs/demo.yaml --output runs/augpe --set augpe.iterations=2
-  rpsg dpsgd --config configs/demo.yaml --output runs/dpsgd --set privacy.epsilon=4
+  rpsg dpsgd --config configs/demo.yaml --output runs/dpsgd --set dpsgd.epsilon=4
   rpsg evaluate runs/demo runs/augpe --output runs/eval   # quality of each run vs the real test split
   rpsg audit split data/demo/rotten_tomatoes.parquet --holdout 0.5 --output split/   # members / non-members
   rpsg audit canaries split/members.parquet --output canaries/                # plant secrets before a run

@@ -72,8 +72,8 @@ try:
             "runtime.progress=false",
             "runtime.block_rows=128",
             *pools,
-            "stages.abstract.resources.batch_size=64",
-            "stages.share_generator=false",  # a pool per stage, so the abstract pool spans both nodes
+            "rpsg.abstract.resources.batch_size=64",
+            "rpsg.share_generator=false",  # a pool per stage, so the abstract pool spans both nodes
         ],
     )
     result = pipeline.generate(cfg)

@@ -42,7 +42,7 @@ def test_augpe_runs_and_accounts(
             "augpe.iterations=2",
             "augpe.variations=2",
             "augpe.max_tokens=24",
-            "privacy.epsilon=2",
+            "augpe.epsilon=2",
             "augpe.engine.kind=transformers",
             "augpe.engine.dtype=float32",
         ],
@@ -115,7 +115,7 @@ def test_vote_goes_to_the_nearest_sample_of_the_same_label() -> None:
 def test_released_vote_noise_is_the_ledgers_sigma() -> None:
     """The released histogram's noise has the ledger's σ (±20%; 20,000 counts), is keyed, and counts under the
     threshold after noise are released as 0."""
-    cfg = load_config(None, ["privacy.epsilon=4", "privacy.public_records=2000", "augpe.iterations=10"])
+    cfg = load_config(None, ["augpe.epsilon=4", "privacy.public_records=2000", "augpe.iterations=10"])
     sigma = augpe_ledger(cfg, 2000).sigma
     counts = np.full(20_000, 50.0)
     released = noisy_votes(counts, sigma, 3, threshold=-np.inf)

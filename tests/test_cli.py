@@ -218,7 +218,7 @@ def test_generate_bad_input_is_one_line(case: str, tmp_path: Path, capsys: pytes
     assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("override", ["privacy.delta=1", "stages.abstract.candidates=0", "oops.key=1"])
+@pytest.mark.parametrize("override", ["privacy.delta=1", "rpsg.abstract.candidates=0", "oops.key=1"])
 def test_generate_bad_config_is_one_line(override: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "generate", "--config", DEMO, "--set", override)
     assert code == 2 and err.startswith("error: invalid config") and "Traceback" not in err

@@ -36,20 +36,20 @@ MANIFESTS = sorted(p for p in (ROOT / "cluster").glob("*.yaml") if p.name != "st
 GPU_CONFIGS = sorted((ROOT / "configs").glob("gpu*.yaml"))
 STAND_INS = [  # configs/dataplane.yaml's trivially fast engines; every resource setting stays the config's
     "stages.label.classifier=keywords",
-    "stages.abstract.engine.kind=echo",
-    "stages.select.embedder=hashing",
-    "stages.select.classifier=keywords",
-    "stages.rewrite.engine.kind=echo",
-    "stages.rewrite.classifier=keywords",
+    "rpsg.abstract.engine.kind=echo",
+    "rpsg.select.embedder=hashing",
+    "rpsg.select.classifier=keywords",
+    "rpsg.rewrite.engine.kind=echo",
+    "rpsg.rewrite.classifier=keywords",
     "stages.redact.ner_model=null",
-    "stages.nll_filter.engine.kind=echo",
-    "stages.nll_filter.lo=0.0",
-    "stages.nll_filter.hi=100.0",
-    "stages.similarity_filter.embedder=hashing",
-    "stages.similarity_filter.threshold=0.999",
+    "rpsg.nll_filter.engine.kind=echo",
+    "rpsg.nll_filter.lo=0.0",
+    "rpsg.nll_filter.hi=100.0",
+    "rpsg.similarity_filter.embedder=hashing",
+    "rpsg.similarity_filter.threshold=0.999",
     # the nodes declare GPUs but have none: the filter searches on the CPU here (its device choice from the
     # config is tested in test_similarity_index.py), while its actors still reserve the config's GPU share
-    "stages.similarity_filter.index.device=cpu",
+    "rpsg.similarity_filter.index.device=cpu",
 ]
 
 
@@ -155,7 +155,7 @@ def mounted(path: str, group: NodeGroup) -> bool:
 
 def pools(cfg: Config, size: str) -> list[tuple[str, Resources]]:
     """(stage, resources) per actor of the stream's pools at their minimum or maximum size."""
-    st = cfg.stages
+    st = cfg.rpsg
     prepare = [(op.name, op.resources) for op in prepare_ops(cfg)]
     publish = [(op.name, op.resources) for op in publish_ops(cfg)]
     stages = [
@@ -289,8 +289,8 @@ def test_packaged_models_named_by_gpu_configs_are_base_dependencies(config: Path
     import tomllib
 
     cfg = load_config(config)
-    st = cfg.stages
-    named = {st.select.embedder, st.similarity_filter.embedder, st.redact.ner_model, st.label.classifier}
+    st, rp = cfg.stages, cfg.rpsg
+    named = {rp.select.embedder, rp.similarity_filter.embedder, st.redact.ner_model, st.label.classifier}
     base = {
         d.split("==")[0].lower().replace("_", "-")
         for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
@@ -384,7 +384,7 @@ def _run_job(job: Job, fs: Path, out: Path) -> dict[str, Any]:
             "runtime.progress=false",
             "runtime.block_rows=32",
             "runtime.min_actors_timeout_s=60",
-            "stages.nll_filter.calibration.sample_size=16",
+            "rpsg.nll_filter.calibration.sample_size=16",
         ],
     )
     plan = rpsg.stage_ops

@@ -17,37 +17,37 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_demo_config_loads() -> None:
     cfg = load_config(ROOT / "configs" / "demo.yaml")
-    assert cfg.input.seeds == 64 and cfg.stages.abstract.engine.kind == "vllm"
+    assert cfg.input.seeds == 64 and cfg.rpsg.abstract.engine.kind == "vllm"
 
 
 def test_override_and_digest() -> None:
     a = load_config(ROOT / "configs" / "demo.yaml")
-    b = load_config(ROOT / "configs" / "demo.yaml", ["privacy.epsilon=2"])
-    assert b.privacy.epsilon == 2.0 and a.digest() != b.digest()
+    b = load_config(ROOT / "configs" / "demo.yaml", ["rpsg.epsilon=2"])
+    assert b.rpsg.epsilon == 2.0 and a.digest() != b.digest()
     c = load_config(ROOT / "configs" / "demo.yaml", ["runtime.local_num_cpus=4"])
     assert c.digest() == a.digest()  # runtime knobs do not change outputs
-    d = load_config(ROOT / "configs" / "demo.yaml", ["stages.share_generator=false"])
+    d = load_config(ROOT / "configs" / "demo.yaml", ["rpsg.share_generator=false"])
     assert d.digest() == a.digest()  # nor does where the stages run (a run may resume with the other layout)
 
 
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
-        ("stages.abstract.bogus=1", "stages.abstract.bogus"),
-        ("stages.abstract.candidates=many", "candidates"),
-        ("stages.abstract.resources.batch_size=-3", "batch_size"),
-        ("stages.abstract.candidates=0", "candidates"),
-        ("privacy.epsilon=0", "epsilon"),
-        ("privacy.epsilon=-1", "epsilon"),
+        ("rpsg.abstract.bogus=1", "rpsg.abstract.bogus"),
+        ("rpsg.abstract.candidates=many", "candidates"),
+        ("rpsg.abstract.resources.batch_size=-3", "batch_size"),
+        ("rpsg.abstract.candidates=0", "candidates"),
+        ("rpsg.epsilon=0", "epsilon"),
+        ("augpe.epsilon=-1", "epsilon"),
         ("privacy.delta=1", "delta"),
         ("privacy.delta=1.5", "delta"),
-        ("stages.nll_filter.lo=5", None),
+        ("rpsg.nll_filter.lo=5", None),
     ],
 )
 def test_bad_configs_are_one_line_errors(override: str, fragment: str | None) -> None:
     overrides = [override]
-    if override.startswith("stages.nll_filter.lo"):
-        overrides.append("stages.nll_filter.hi=1")
+    if override.startswith("rpsg.nll_filter.lo"):
+        overrides.append("rpsg.nll_filter.hi=1")
         fragment = "lo"
     with pytest.raises(ConfigError) as err:
         load_config(ROOT / "configs" / "demo.yaml", overrides)
@@ -89,5 +89,5 @@ def test_every_shipped_config_loads(path: Path) -> None:
 
 
 def test_selections_count_the_retry() -> None:
-    assert Config().stages.select.selections == 2
-    assert load_config(None, ["stages.select.retry=false"]).stages.select.selections == 1
+    assert Config().rpsg.select.selections == 2
+    assert load_config(None, ["rpsg.select.retry=false"]).rpsg.select.selections == 1

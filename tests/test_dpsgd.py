@@ -65,7 +65,7 @@ def examples() -> list[tuple[list[dict[str, str]], str]]:
 
 def test_ledger_epsilon_agrees_with_an_independent_accountant() -> None:
     cfg = load_config(
-        None, ["privacy.epsilon=4", "dpsgd.steps=40", "dpsgd.expected_batch_size=64", "privacy.public_records=2000"]
+        None, ["dpsgd.epsilon=4", "dpsgd.steps=40", "dpsgd.expected_batch_size=64", "privacy.public_records=2000"]
     )
     ledger = dpsgd_ledger(cfg, 2000)
     q = ledger.composition["sample_rate"]
@@ -73,14 +73,14 @@ def test_ledger_epsilon_agrees_with_an_independent_accountant() -> None:
     assert dpsgd_epsilon(ledger.sigma, ledger.delta, q, 40) == pytest.approx(ledger.epsilon)
     assert dpsgd_pld_epsilon(ledger.sigma, ledger.delta, q, 40) == pytest.approx(ledger.epsilon, rel=0.03)
     assert "end to end" in ledger.scope["covers"][0]
-    no_noise = load_config(None, ["privacy.epsilon=null", "privacy.public_records=2000"])
+    no_noise = load_config(None, ["dpsgd.epsilon=null", "privacy.public_records=2000"])
     assert dpsgd_ledger(no_noise, 2000).epsilon is None
 
 
 def test_poisson_batches_sample_at_the_ledgers_rate() -> None:
     """The trainer's loader includes each record with the ledger's q: the realised mean batch is q·N (64 at
     N = 331; opacus' conversion of a fixed-batch loader gave 331/6 = 55.2), and the draws follow the key."""
-    cfg = load_config(None, ["privacy.epsilon=4", "dpsgd.expected_batch_size=64", "privacy.public_records=331"])
+    cfg = load_config(None, ["dpsgd.epsilon=4", "dpsgd.expected_batch_size=64", "privacy.public_records=331"])
     q = dpsgd_ledger(cfg, 331).composition["sample_rate"]
     data = TensorDataset(torch.arange(331).unsqueeze(1))
 
@@ -101,7 +101,7 @@ def noised_step(tiny_model: Path, empty: bool) -> tuple[torch.Tensor, float]:
     gradients are all zero: only the noise is left. Returns it per summed gradient, and the ledger's σ·C."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cfg = load_config(None, ["privacy.epsilon=4", "privacy.public_records=2000", "dpsgd.max_grad_norm=0.5"])
+    cfg = load_config(None, ["dpsgd.epsilon=4", "privacy.public_records=2000", "dpsgd.max_grad_norm=0.5"])
     ledger = dpsgd_ledger(cfg, 2000)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     enc = encode_examples(tokenizer, examples(), 96)
@@ -206,7 +206,7 @@ def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Pat
             f"input.path={demo_corpus}",
             f"output_dir={out}",
             "method=dpsgd",
-            "privacy.epsilon=4",
+            "dpsgd.epsilon=4",
             "dpsgd.steps=2",
             "dpsgd.expected_batch_size=8",
             "dpsgd.samples=4",

@@ -21,11 +21,11 @@ from rpsg_ray.pipeline import RunResult, generate
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
     "input.seeds=16",
-    "stages.abstract.candidates=3",
-    "stages.abstract.max_tokens=32",
-    "stages.rewrite.attempts=2",
-    "stages.rewrite.max_tokens=64",
-    "stages.nll_filter.calibration.sample_size=32",
+    "rpsg.abstract.candidates=3",
+    "rpsg.abstract.max_tokens=32",
+    "rpsg.rewrite.attempts=2",
+    "rpsg.rewrite.max_tokens=64",
+    "rpsg.nll_filter.calibration.sample_size=32",
 ]
 
 
@@ -49,7 +49,7 @@ def test_pipeline_on_real_models(real_run: tuple[Path, RunResult], demo_corpus: 
     counts = manifest["counts"]
     machine = manifest["machine"]  # which CPU the figures come from, and what dtype: auto became on it
     assert machine["cpu"]["model"] and set(machine["engine_dtypes"]) >= {"abstract", "rewrite", "nll_filter"}
-    assert machine["engine_threads"]["rewrite"] == cfg.stages.rewrite.engine.threads
+    assert machine["engine_threads"]["rewrite"] == cfg.rpsg.rewrite.engine.threads
 
     # every input row accounted for exactly once
     assert manifest["accounting"]["balanced"]
@@ -70,7 +70,7 @@ def test_pipeline_on_real_models(real_run: tuple[Path, RunResult], demo_corpus: 
     for row in synthetic:
         d = diagnostics[row["synthetic_id"]]
         assert row["text"] and bounds["lo"] <= d["nll"] <= bounds["hi"]
-        assert d["max_similarity"] <= cfg.stages.similarity_filter.threshold
+        assert d["max_similarity"] <= cfg.rpsg.similarity_filter.threshold
         assert row["label"] == label_of[row["synthetic_id"]]  # the seed's label, aligned by id
     kept_ids = {r["synthetic_id"] for r in lineage if r["status"] == "ok"}
     assert kept_ids == {r["synthetic_id"] for r in synthetic}

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rpsg_ray.config import AbstractStage, CopyGuardStage, Domain, RedactStage, SelectStage
+from rpsg_ray.config import AbstractConfig, CopyGuardConfig, Domain, RedactConfig, SelectConfig
 from rpsg_ray.engines.base import Completion, Sentiment
 from rpsg_ray.io.sink import CommittedParquetSink
 from rpsg_ray.privacy.keys import new_key
@@ -50,7 +50,7 @@ class Disagree:
 
 
 def test_scrub_replaces_what_the_redactor_finds_and_counts_it() -> None:
-    out = Scrub(RedactStage(), Domain(personal=True))(rows()).to_pylist()[0]
+    out = Scrub(RedactConfig(), Domain(personal=True))(rows()).to_pylist()[0]
     assert "[EMAIL]" in out["prompt_text"] and "[PHONE]" in out["prompt_text"]
     assert "John Smith" not in out["prompt_text"] and out["pii_seed_person"] >= 1
     assert out["pii_seed_email"] == 1 and out["pii_seed_phone"] == 1
@@ -65,9 +65,9 @@ def test_no_prompt_carries_what_the_scrub_removed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(select, "load_generator", lambda spec: recorder)
     monkeypatch.setattr(select, "load_classifier", lambda name: Disagree())
     monkeypatch.setattr(select, "load_embedder", lambda name: _Ones())
-    scrubbed = Scrub(RedactStage(), Domain(personal=True))(rows())
-    candidates = abstract.Abstract(AbstractStage(candidates=2), Domain(), new_key())(scrubbed)
-    picked = select.Select(SelectStage(retry=True), 1.0, AbstractStage(candidates=2), Domain(), new_key())(candidates)
+    scrubbed = Scrub(RedactConfig(), Domain(personal=True))(rows())
+    candidates = abstract.Abstract(AbstractConfig(candidates=2), Domain(), new_key())(scrubbed)
+    picked = select.Select(SelectConfig(retry=True), 1.0, AbstractConfig(candidates=2), Domain(), new_key())(candidates)
     assert picked.column("select_pass").to_pylist() == [2] and len(recorder.prompts) >= 4
     for secret in ("555 013 4567", "zofia.dk@example.com", "John Smith"):
         assert not any(secret in p for p in recorder.prompts), secret
@@ -85,7 +85,7 @@ def test_copy_guard_repairs_the_reported_leak() -> None:
     seed = "My name is Zofia Dubois, call me at (555) 013-4567. The staff were kind."
     output = "With your Zofia Dubois's treatment, it has indeed brought a positive light into our care."
     table = rows(seed).append_column("synthetic_text", pa.array([output]))
-    out = CopyGuard(CopyGuardStage(), Domain())(table).to_pylist()[0]
+    out = CopyGuard(CopyGuardConfig(), Domain())(table).to_pylist()[0]
     assert "Zofia" not in out["synthetic_text"] and "Dubois" not in out["synthetic_text"]
     assert out["synthetic_text"].startswith("With your [NAME]'s treatment") and out["pii_copied_identifier"] == 1
 
@@ -108,7 +108,7 @@ def test_copy_guard_fires_on_copied_marked_spans_only(output: str, expected: str
 def test_the_sink_never_writes_a_seeds_text(tmp_path: Path) -> None:
     table = rows().append_column("prompt_text", pa.array(["My name is [PERSON]"]))
     table = table.append_column("synthetic_text", pa.array(["A calm visit."]))
-    private = Scrub.columns(cfg=RedactStage(), domain=Domain()).private  # the scrubbed seed is declared private
+    private = Scrub.columns(cfg=RedactConfig(), domain=Domain()).private  # the scrubbed seed is declared private
     CommittedParquetSink(str(tmp_path), private).write([table], None)
 
     (part,) = tmp_path.glob("part-*.parquet")

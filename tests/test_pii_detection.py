@@ -9,7 +9,7 @@ import pytest
 
 from rpsg_ray.audit.identities import draw_identities
 from rpsg_ray.audit.pii_recall import Probe, build_probes, recall
-from rpsg_ray.config import Domain, RedactStage
+from rpsg_ray.config import Domain, RedactConfig
 from rpsg_ray.engines.introduced_names import introduced_names
 from rpsg_ray.stages.redact import Redactor
 
@@ -37,7 +37,7 @@ EXAMPLES = [
 
 @pytest.fixture(scope="module")
 def redactor() -> Redactor:
-    return Redactor(RedactStage(), PERSONAL)
+    return Redactor(RedactConfig(), PERSONAL)
 
 
 @pytest.mark.parametrize(("kind", "text", "secret"), EXAMPLES, ids=[f"{k}-{n}" for n, (k, *_) in enumerate(EXAMPLES)])
@@ -57,8 +57,8 @@ def test_introduced_names_catch_what_spacy_alone_misses() -> None:
         "Hi, I'm Oluwagbemiga Keijzer, a long-time reader.",
         "My neighbour Rasma Pocius said it was worth it.",
     ]
-    spacy_only = Redactor(RedactStage(detector="spacy"), PERSONAL)(texts)[0]
-    default = Redactor(RedactStage(), PERSONAL)(texts)[0]
+    spacy_only = Redactor(RedactConfig(detector="spacy"), PERSONAL)(texts)[0]
+    default = Redactor(RedactConfig(), PERSONAL)(texts)[0]
     assert sum("[PERSON]" in t for t in spacy_only) < len(texts)
     assert all("[PERSON]" in t for t in default), default
 
@@ -120,5 +120,5 @@ def test_presidio_types_come_back_under_the_configured_labels() -> None:
 
 def test_entity_types_the_detector_cannot_find_are_refused() -> None:
     with pytest.raises(ValueError, match="NORP"):
-        RedactStage(entity_types=["PERSON", "NORP"])
-    assert RedactStage(entity_types=["NORP"], detector="spacy").entity_types == ["NORP"]
+        RedactConfig(entity_types=["PERSON", "NORP"])
+    assert RedactConfig(entity_types=["NORP"], detector="spacy").entity_types == ["NORP"]

@@ -17,7 +17,7 @@ BOUNDS = {"lo": 0.5, "hi": 9.0}
 
 
 def rpsg_ops(*overrides: str) -> list:
-    cfg = load_config(None, ["stages.fuse_light_stages=false", "stages.share_generator=false", *overrides])
+    cfg = load_config(None, ["stages.fuse_light_stages=false", "rpsg.share_generator=false", *overrides])
     return stage_ops(cfg, 1.0, BOUNDS, PrivateIndex([None, None], None), new_key())
 
 
@@ -32,7 +32,7 @@ def test_rpsg_plan_declares_its_private_text_diagnostics_and_sums() -> None:
 
 
 def test_fused_plan_declares_the_same_columns() -> None:
-    fused = plan_columns(rpsg_ops("stages.fuse_light_stages=true", "stages.share_generator=true"), ROW_SCHEMA.names)
+    fused = plan_columns(rpsg_ops("stages.fuse_light_stages=true", "rpsg.share_generator=true"), ROW_SCHEMA.names)
     assert fused == plan_columns(rpsg_ops(), ROW_SCHEMA.names)
 
 

@@ -93,24 +93,27 @@ def test_selection_sensitivity_is_the_cosine_terms() -> None:
     assert selection_sensitivity(0.75, 0.0, 1.0, 4) == pytest.approx(0.75 * 2)
 
 
+EVERY_EPSILON_4 = ("rpsg.epsilon=4", "augpe.epsilon=4", "dpsgd.epsilon=4")
+
+
 def ledger_config(*overrides: str) -> Config:
     return load_config(None, list(overrides))
 
 
 def test_rpsg_ledger_scope_and_default_delta() -> None:
-    ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
+    ledger = rpsg_ledger(ledger_config("rpsg.epsilon=4"), 2000)
     assert ledger.delta == pytest.approx(1 / (2000 * math.log(2000)))
     assert ledger.sigma == pytest.approx(calibrate_sigma(4.0, ledger.delta, 1.5, 2))
     assert ledger.n_private_records == 2000 and "published" in ledger.about_n  # the relation leaves N unprotected
     assert any("NO formal" in s for s in ledger.scope["not_covered"])
     assert "no dataset-level DP" in ledger.summary() and "secret" in ledger.key_assumption
-    none = rpsg_ledger(ledger_config("privacy.epsilon=null"), 2000)
+    none = rpsg_ledger(ledger_config("rpsg.epsilon=null"), 2000)
     assert none.sigma == 0 and none.epsilon is None and "no formal guarantee" in none.warnings[0]
 
 
 def test_ledger_says_what_the_selection_buys() -> None:
     """At ε = 4 with K = 4 the pick is close to uniform, and the ledger says so with the exact probability."""
-    ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
+    ledger = rpsg_ledger(ledger_config("rpsg.epsilon=4"), 2000)
     u = ledger.selection_utility
     assert u["uniform"] == 0.25
     assert u["p_best_at_full_range"] == pytest.approx(
@@ -123,7 +126,7 @@ def test_ledger_says_what_the_selection_buys() -> None:
 def test_ledger_reports_the_final_picks_distribution_with_the_retry() -> None:
     """p_agreeing_pick.final is what the two passes do: a simulation of its scenario with noisy_argmax agrees
     (20,000 draws, 4 standard errors); without the retry it is the single selection's."""
-    ledger = rpsg_ledger(ledger_config("privacy.epsilon=4"), 2000)
+    ledger = rpsg_ledger(ledger_config("rpsg.epsilon=4"), 2000)
     agree = ledger.selection_utility["p_agreeing_pick"]
     rng = np.random.default_rng(5)
     scores = np.array([0.4, 0.0, 0.0, 0.0])  # one agreeing candidate: its bonus 0.25 + 0.15, equal cosines
@@ -136,7 +139,7 @@ def test_ledger_reports_the_final_picks_distribution_with_the_retry() -> None:
     se = math.sqrt(agree["final"] * (1 - agree["final"]) / 20_000)
     assert abs(hits / 20_000 - agree["final"]) < 4 * se
     assert agree["final"] > agree["single_selection"]
-    single = rpsg_ledger(ledger_config("privacy.epsilon=4", "stages.select.retry=false"), 2000)
+    single = rpsg_ledger(ledger_config("rpsg.epsilon=4", "rpsg.select.retry=false"), 2000)
     assert (
         single.selection_utility["p_agreeing_pick"]["final"]
         == single.selection_utility["p_agreeing_pick"]["single_selection"]
@@ -145,16 +148,14 @@ def test_ledger_reports_the_final_picks_distribution_with_the_retry() -> None:
 
 def test_large_delta_is_refused_unless_allowed() -> None:
     with pytest.raises(PrivacyParameterError, match="allow_large_delta"):
-        rpsg_ledger(ledger_config("privacy.epsilon=1", "privacy.delta=0.001"), 1000)
-    ledger = rpsg_ledger(
-        ledger_config("privacy.epsilon=1", "privacy.delta=0.001", "privacy.allow_large_delta=true"), 1000
-    )
+        rpsg_ledger(ledger_config("rpsg.epsilon=1", "privacy.delta=0.001"), 1000)
+    ledger = rpsg_ledger(ledger_config("rpsg.epsilon=1", "privacy.delta=0.001", "privacy.allow_large_delta=true"), 1000)
     assert ledger.delta == 0.001 and "1/n" in ledger.warnings[0]
-    assert rpsg_ledger(ledger_config("privacy.epsilon=1", "privacy.delta=0.0009"), 1000).delta == 0.0009
+    assert rpsg_ledger(ledger_config("rpsg.epsilon=1", "privacy.delta=0.0009"), 1000).delta == 0.0009
 
 
 def test_augpe_ledger_matches_calculator() -> None:
-    ledger = augpe_ledger(ledger_config("privacy.epsilon=2", "augpe.iterations=10", "privacy.public_records=75316"), 0)
+    ledger = augpe_ledger(ledger_config("augpe.epsilon=2", "augpe.iterations=10", "privacy.public_records=75316"), 0)
     assert ledger.epsilon == pytest.approx(2.0, rel=1e-6)
     assert ledger.sigma == pytest.approx(calibrate_sigma(2.0, default_delta(75_316), 1.0, 10))
     given = augpe_ledger(ledger_config("augpe.iterations=10", "privacy.public_records=75316"), 0, sigma=ledger.sigma)
@@ -165,7 +166,7 @@ def test_augpe_ledger_matches_calculator() -> None:
 def test_add_remove_ledgers_never_hold_the_counted_n(method: str) -> None:
     """Under add/remove the exact N tells neighbours apart: the ledger takes δ (and DP-SGD's q) from the declared
     public figure and holds nothing of the counted one, which only checks δ < 1/N privately."""
-    cfg = ledger_config("privacy.epsilon=4", "privacy.public_records=2000")
+    cfg = ledger_config(*EVERY_EPSILON_4, "privacy.public_records=2000")
     ledger = ledger_for(cfg, method, 1_937)
     assert ledger.n_private_records is None and ledger.public_records == 2000
     assert ledger.delta == pytest.approx(default_delta(2000))
@@ -174,18 +175,18 @@ def test_add_remove_ledgers_never_hold_the_counted_n(method: str) -> None:
     if method == "dpsgd":
         assert ledger.composition["sample_rate"] == pytest.approx(64 / 2000)
     with pytest.raises(PrivacyParameterError, match="allow_large_delta"):  # δ < 1/n against the declared size
-        ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=0.01", "privacy.public_records=500"), method, 50)
-    small = ledger_config("privacy.epsilon=4", "privacy.delta=0.001", "privacy.public_records=500")
+        ledger_for(ledger_config(*EVERY_EPSILON_4, "privacy.delta=0.01", "privacy.public_records=500"), method, 50)
+    small = ledger_config(*EVERY_EPSILON_4, "privacy.delta=0.001", "privacy.public_records=500")
     assert ledger_for(small, method, 5000).delta == 0.001  # never against the counted N: a refusal would reveal it
-    configured = ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=1e-6"), "augpe", 2000)
+    configured = ledger_for(ledger_config("augpe.epsilon=4", "privacy.delta=1e-6"), "augpe", 2000)
     assert "δ is configured" in configured.about_n and "None" not in configured.about_n
     if method == "dpsgd":
         with pytest.raises(PrivacyParameterError, match="public_records"):
-            ledger_for(ledger_config("privacy.epsilon=4", "privacy.delta=1e-6"), method, 2000)
+            ledger_for(ledger_config(*EVERY_EPSILON_4, "privacy.delta=1e-6"), method, 2000)
 
 
 def test_every_ledger_states_relation_n_and_scope_in_a_sentence_each() -> None:
-    cfg = ledger_config("privacy.epsilon=4", "privacy.public_records=2000")
+    cfg = ledger_config(*EVERY_EPSILON_4, "privacy.public_records=2000")
     for method in ("rpsg", "augpe", "dpsgd", "rupta"):
         ledger = ledger_for(cfg, method, 2000)
         lines = ledger.statement().splitlines()
@@ -221,7 +222,7 @@ def keyed_picks(scores: np.ndarray, sigma: float, draws: int) -> np.ndarray:
 def test_noisy_argmax_follows_the_exact_distribution_of_the_calibrated_sigma() -> None:
     """noisy_argmax itself, fed keyed seeds, against the exact output distribution at the ledger's σ. The same
     draws reject the distributions of σ off by 20% either way, so a mechanism with the wrong noise fails."""
-    ledger = rpsg_ledger(ledger_config("privacy.epsilon=2", "privacy.delta=0.001", "stages.select.retry=false"), 100)
+    ledger = rpsg_ledger(ledger_config("rpsg.epsilon=2", "privacy.delta=0.001", "rpsg.select.retry=false"), 100)
     sigma, draws = ledger.sigma, 40_000
     scores = np.array([1.0, -0.15, -0.15, -0.15])  # the extremes of the fixed range
     picks = keyed_picks(scores, sigma, draws)
@@ -233,7 +234,7 @@ def test_noisy_argmax_follows_the_exact_distribution_of_the_calibrated_sigma() -
 def test_exact_output_probabilities_respect_the_guarantee() -> None:
     """For neighbouring score vectors at the extremes of the fixed range, every output's probability obeys
     P_a(i) ≤ e^ε·P_b(i) + δ at the calibrated σ (exact probabilities, no sampling error)."""
-    ledger = rpsg_ledger(ledger_config("privacy.epsilon=2", "privacy.delta=0.001", "stages.select.retry=false"), 100)
+    ledger = rpsg_ledger(ledger_config("rpsg.epsilon=2", "privacy.delta=0.001", "rpsg.select.retry=false"), 100)
     lo, hi = -0.15, 1.0
     a, b = np.array([hi, lo, lo, lo]), np.array([lo, hi, hi, hi])
     pa_, pb_ = selection_probabilities(a, ledger.sigma), selection_probabilities(b, ledger.sigma)

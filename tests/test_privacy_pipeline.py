@@ -24,7 +24,7 @@ from rpsg_ray.pipeline import generate
 from rpsg_ray.privacy.mechanisms import selection_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
-INFORMATIVE = ["privacy.epsilon=400"]  # the retry on, as by default: pass 1's diagnostics cover every row
+INFORMATIVE = ["rpsg.epsilon=400"]  # the retry on, as by default: pass 1's diagnostics cover every row
 
 
 def run(corpus: Path, out: Path, *overrides: str) -> RunLayout:
@@ -94,7 +94,7 @@ def test_the_summarys_selection_rates_are_unbiased_with_the_retry(first: RunLayo
 
 @pytest.mark.e2e
 def test_no_noise_picks_the_best_every_time(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
-    layout = run(demo_corpus, tmp_path / "exact", "privacy.epsilon=null", "stages.select.retry=false")
+    layout = run(demo_corpus, tmp_path / "exact", "rpsg.epsilon=null", "rpsg.select.retry=false")
     rows = list(picks(layout).values())
     assert rows and all(r["select_argmax"] for r in rows)
 

@@ -38,7 +38,7 @@ from rpsg_ray.pipeline import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 1500
-SLOW = ["stages.rewrite.engine.options.delay_s=0.25", "runtime.block_rows=64", "stages.rewrite.resources.batch_size=32"]
+SLOW = ["rpsg.rewrite.engine.options.delay_s=0.25", "runtime.block_rows=64", "rpsg.rewrite.resources.batch_size=32"]
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_killed_driver_resumes_exactly_once(corpus: Path, clean_run: Path, tmp_p
     committed = len(committed_parts(out))
 
     # a changed config is refused, the same config resumes
-    changed = subprocess.run(cli(corpus, out, "privacy.epsilon=2"), capture_output=True, text=True, timeout=120)
+    changed = subprocess.run(cli(corpus, out, "rpsg.epsilon=2"), capture_output=True, text=True, timeout=120)
     assert changed.returncode == 2 and "resume with the same config" in changed.stderr
     resumed = subprocess.run(cli(corpus, out), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 from scipy.stats import chisquare
 
-from rpsg_ray.config import AbstractStage, Domain, SelectStage, load_config
+from rpsg_ray.config import AbstractConfig, Domain, SelectConfig, load_config
 from rpsg_ray.engines.base import Completion, Sentiment
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import rpsg_ledger
@@ -71,9 +71,9 @@ def stage(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(select, "load_embedder", lambda name: CosineEmbedder())
     monkeypatch.setattr(select, "load_classifier", lambda name: LabelReader())
     monkeypatch.setattr(select, "load_generator", lambda spec: FixedFresh())
-    ledger = rpsg_ledger(load_config(ROOT / "configs" / "demo.yaml", ["privacy.epsilon=4"]), 2000)
+    ledger = rpsg_ledger(load_config(ROOT / "configs" / "demo.yaml", ["rpsg.epsilon=4"]), 2000)
     key = RunKey(bytes(range(32)))  # a fixed test key: the statistical checks give the same verdict every run
-    built = select.Select(SelectStage(retry=True), ledger.sigma, AbstractStage(candidates=4), Domain(), key)
+    built = select.Select(SelectConfig(retry=True), ledger.sigma, AbstractConfig(candidates=4), Domain(), key)
     return built, ledger
 
 
@@ -102,7 +102,7 @@ def test_the_counterexample_is_outside_the_printed_relation(stage) -> None:
     assert sum(p == 2 for p in b.column("select_pass").to_pylist()) == 300
     relation = ledger.neighbouring
     assert "label" in relation and "candidates" in relation and "cosines" in relation
-    s = SelectStage()
+    s = SelectConfig()
     assert ledger.sensitivity == pytest.approx(s.w_cos * (s.cos_max - s.cos_min) * 2)  # √K, K = 4
 
 

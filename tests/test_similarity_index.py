@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from rpsg_ray.config import SimilarityFilterStage, SimilarityIndex, load_config
+from rpsg_ray.config import SimilarityFilterConfig, SimilarityIndex, load_config
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.similarity.build import build_shards, factory_string
@@ -69,7 +69,7 @@ def test_approximate_search_with_recheck_drops_exactly_what_exact_search_drops(
     corpus: tuple[np.ndarray, np.ndarray], index: SimilarityIndex
 ) -> None:
     private, queries = corpus
-    cfg = SimilarityFilterStage(threshold=THRESHOLD, index=index)
+    cfg = SimilarityFilterConfig(threshold=THRESHOLD, index=index)
     (shard,), report = build_shards(private, cfg, seed=1)
     sims = max_similarity(make_searcher(shard, index, 0, 1024), shard.vectors, queries, THRESHOLD, index.margin, 16)
     expected, decided = exact_drops(private, queries)
@@ -89,7 +89,7 @@ def test_recall_counts_every_above_threshold_pair_even_beyond_the_first_candidat
     private = unit(rng.standard_normal((2000, DIM)))
     private[100:160] = private[99]  # 61 copies of one record: more than the 16 candidates fetched first
     probes = planted_probes(private, THRESHOLD, 200, rng)
-    cfg = SimilarityFilterStage(threshold=THRESHOLD, index=SimilarityIndex(kind="ivf", storage="fp32"))
+    cfg = SimilarityFilterConfig(threshold=THRESHOLD, index=SimilarityIndex(kind="ivf", storage="fp32"))
     (shard,), report = build_shards(private, cfg, seed=1)
     truth = exact_pairs(probes, private, THRESHOLD, block_rows=512)
     searcher = make_searcher(shard, cfg.index, 0, 512)
@@ -102,7 +102,7 @@ def test_recall_counts_every_above_threshold_pair_even_beyond_the_first_candidat
 
 def test_exact_index_is_the_vectors_and_reports_recall_one(corpus: tuple[np.ndarray, np.ndarray]) -> None:
     private, queries = corpus
-    (shard,), report = build_shards(private, SimilarityFilterStage(threshold=THRESHOLD), seed=1)
+    (shard,), report = build_shards(private, SimilarityFilterConfig(threshold=THRESHOLD), seed=1)
     assert shard.blob is None and report["recall"] == 1.0
     sims = max_similarity(FaissFlat(shard.vectors), shard.vectors, queries, THRESHOLD, 0.05, 16)
     np.testing.assert_allclose(sims, (queries @ private.T).max(axis=1), atol=1e-5)
@@ -120,7 +120,7 @@ def test_device_follows_the_stages_gpus_and_the_faiss_build() -> None:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("gpu*.yaml")), ids=lambda p: p.name)
 def test_gpu_configs_validate_and_put_the_filter_on_the_gpu(path: Path) -> None:
-    stage = load_config(path).stages.similarity_filter
+    stage = load_config(path).rpsg.similarity_filter
     assert stage.resources.num_gpus > 0
     assert resolve(stage.index, stage.resources.num_gpus, gpus_in_faiss=0) == ("torch", "cuda")
     assert resolve(stage.index, stage.resources.num_gpus, gpus_in_faiss=1) == ("faiss", "cuda")
@@ -149,7 +149,7 @@ PRIVATE = [
 OUTPUTS = [PRIVATE[3], "a quiet documentary about bees", PRIVATE[40] + " indeed", "record about the film"]
 
 
-def run_filter(cfg: SimilarityFilterStage, shards: list[IndexShard]) -> pa.Table:
+def run_filter(cfg: SimilarityFilterConfig, shards: list[IndexShard]) -> pa.Table:
     out = rows(OUTPUTS)
     for shard in shards:
         out = SimilarityFilter(cfg, lambda shard=shard: shard)(out)
@@ -158,7 +158,7 @@ def run_filter(cfg: SimilarityFilterStage, shards: list[IndexShard]) -> pa.Table
 
 def test_torch_search_on_cpu_is_the_gpu_code_path_and_matches_faiss() -> None:
     vectors = load_embedder("hashing").embed(PRIVATE)
-    faiss_cfg = SimilarityFilterStage(embedder="hashing", threshold=0.8)
+    faiss_cfg = SimilarityFilterConfig(embedder="hashing", threshold=0.8)
     torch_cfg = faiss_cfg.model_copy(update={"index": SimilarityIndex(backend="torch", device="cpu"), "block_rows": 7})
     by_faiss, by_torch = run_filter(faiss_cfg, [IndexShard(vectors)]), run_filter(torch_cfg, [IndexShard(vectors)])
     assert by_torch.column("status").to_pylist() == ["dropped", "ok", "dropped", "ok"]
@@ -168,7 +168,7 @@ def test_torch_search_on_cpu_is_the_gpu_code_path_and_matches_faiss() -> None:
 
 def test_sharded_filter_chain_equals_one_shard() -> None:
     vectors = load_embedder("hashing").embed(PRIVATE)
-    cfg = SimilarityFilterStage(embedder="hashing", threshold=0.8)
+    cfg = SimilarityFilterConfig(embedder="hashing", threshold=0.8)
     whole = run_filter(cfg, [IndexShard(vectors)])
     split = run_filter(cfg, [IndexShard(vectors[:30]), IndexShard(vectors[30:])])  # OUTPUTS[0] / [2] in each half
     assert split.column("status") == whole.column("status")

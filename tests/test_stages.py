@@ -12,16 +12,16 @@ import pytest
 from faker import Faker
 
 from rpsg_ray.config import (
-    AbstractStage,
+    AbstractConfig,
     Domain,
     Engine,
-    LabelStage,
-    NllFilterStage,
-    QualityStage,
-    RedactStage,
-    RewriteStage,
-    SelectStage,
-    SimilarityFilterStage,
+    LabelConfig,
+    NllFilterConfig,
+    QualityConfig,
+    RedactConfig,
+    RewriteConfig,
+    SelectConfig,
+    SimilarityFilterConfig,
 )
 from rpsg_ray.engines import registry
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, TextGenerator
@@ -108,7 +108,7 @@ def batch(rows: list[tuple[str, str, str | None]], **extra: list) -> pa.Table:
 
 
 def test_label_fills_only_missing_labels() -> None:
-    out = Label(LabelStage())(batch(SEEDS))
+    out = Label(LabelConfig())(batch(SEEDS))
     assert out.column("label").to_pylist()[:2] == ["positive", "negative"]
     assert out.column("label_source").to_pylist() == ["input", "input", "classifier"]
     assert out.column("label").to_pylist()[2] in ("positive", "negative", "unknown")
@@ -117,12 +117,12 @@ def test_label_fills_only_missing_labels() -> None:
 def test_stage_passes_settled_rows_untouched() -> None:
     b = batch(SEEDS)
     b = b.set_column(5, "status", pa.array(["ok", "quarantined", "ok"]))
-    out = Label(LabelStage())(b)
+    out = Label(LabelConfig())(b)
     assert out.column("label_source").to_pylist()[1] is None and out.num_rows == 3
 
 
 def test_abstract_gives_k_candidates_per_seed() -> None:
-    out = Abstract(AbstractStage(engine=HF, candidates=3, max_tokens=24), DOMAIN, new_key())(batch(SEEDS[:2]))
+    out = Abstract(AbstractConfig(engine=HF, candidates=3, max_tokens=24), DOMAIN, new_key())(batch(SEEDS[:2]))
     cands = out.column("candidates").to_pylist()
     assert [len(c) for c in cands] == [3, 3] and all(any(x.strip() for x in c) for c in cands)
     assert all(t > 0 for t in out.column("tokens_abstract").to_pylist())
@@ -133,8 +133,8 @@ def test_select_zero_noise_picks_the_argmax() -> None:
         ["A tender film with wonderful performances.", "Traffic was heavy on the highway.", "Terrible and boring."],
         ["The jokes are tedious and the film is too long.", "A lovely, warm family picnic.", "Bananas are yellow."],
     ]
-    cfg = SelectStage(retry=False)
-    stage = Select(cfg, sigma=0.0, abstract=AbstractStage(engine=HF), domain=DOMAIN, key=new_key())
+    cfg = SelectConfig(retry=False)
+    stage = Select(cfg, sigma=0.0, abstract=AbstractConfig(engine=HF), domain=DOMAIN, key=new_key())
     out = stage(batch(SEEDS[:2], candidates=candidates))
     embedder = load_embedder(cfg.embedder)
     for r, (_, text, label) in enumerate(SEEDS[:2]):
@@ -149,7 +149,9 @@ def test_select_huge_noise_is_near_uniform() -> None:
     """With σ ≫ score range the pick ignores the scores: across seeds (record ids) all candidates are chosen alike."""
     candidates = ["A tender film with wonderful performances.", "Traffic was heavy.", "Terrible.", "Bananas."]
     rows = [(f"id{i}", SEEDS[0][1], "positive") for i in range(400)]
-    stage = Select(SelectStage(retry=False), sigma=1e4, abstract=AbstractStage(engine=HF), domain=DOMAIN, key=new_key())
+    stage = Select(
+        SelectConfig(retry=False), sigma=1e4, abstract=AbstractConfig(engine=HF), domain=DOMAIN, key=new_key()
+    )
     out = stage(batch(rows, candidates=[candidates] * len(rows)))
     counts = np.array([out.column("abstraction").to_pylist().count(c) for c in candidates])
     assert ((counts - 100) ** 2 / 100).sum() < 16.27  # chi-square, 3 dof, p = 0.001
@@ -158,9 +160,9 @@ def test_select_huge_noise_is_near_uniform() -> None:
 def test_select_retry_pass_runs_for_disagreeing_picks() -> None:
     candidates = [["Awful, boring, terrible.", "Dreadful and dull.", "Ugly and painful."]]
     stage = Select(
-        SelectStage(retry=True),
+        SelectConfig(retry=True),
         sigma=0.0,
-        abstract=AbstractStage(engine=HF, candidates=3, max_tokens=24),
+        abstract=AbstractConfig(engine=HF, candidates=3, max_tokens=24),
         domain=DOMAIN,
         key=new_key(),
     )
@@ -209,7 +211,7 @@ class _Counting:
 
 @pytest.mark.parametrize("extra_rounds", [0, 1])
 def test_rewrite_guard_outcome_and_extra_rounds(extra_rounds: int) -> None:
-    cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48, extra_rounds=extra_rounds)
+    cfg = RewriteConfig(engine=HF, attempts=2, max_tokens=48, extra_rounds=extra_rounds)
     b = batch(SEEDS, abstraction=["A warm film with fine acting.", "A long, boring comedy.", "A slow drama."])
     stage = Rewrite(cfg, DOMAIN, new_key(), 1, "abstraction")
     stage.classifier, stage.generator = _Fixed(), _Counting(stage.generator)
@@ -226,7 +228,7 @@ def test_rewrite_guard_outcome_and_extra_rounds(extra_rounds: int) -> None:
 
 
 def test_rewrite_two_passes_keep_the_target_and_fit_it() -> None:
-    cfg = RewriteStage(engine=HF, attempts=2, max_tokens=48)
+    cfg = RewriteConfig(engine=HF, attempts=2, max_tokens=48)
     b = batch(SEEDS[:2], abstraction=["A warm film with fine acting.", "A long, boring comedy."])
     key = new_key()
     first = Rewrite(cfg, DOMAIN, key, 1, "abstraction")(b)
@@ -240,7 +242,7 @@ def test_rewrite_two_passes_keep_the_target_and_fit_it() -> None:
 
 @pytest.mark.parametrize("seed_words", [10, 40, 200, 2000])
 def test_length_target_and_max_tokens_fit_the_context(seed_words: int) -> None:
-    cfg = RewriteStage(engine=Engine(max_model_len=512), max_tokens=160)
+    cfg = RewriteConfig(engine=Engine(max_model_len=512), max_tokens=160)
     target = fit_target(target_words("word " * seed_words, cfg), cfg, DOMAIN)
     high = length_span(target, cfg.length_tolerance)[1]
     first_pass_text = "word " * high
@@ -267,7 +269,7 @@ def test_domain_examples_are_earlier_answers() -> None:
 
 def test_abstract_cuts_an_overlong_seed_on_purpose_and_flags_it() -> None:
     long_seed = " ".join(["The film follows a family through a long hard winter on the farm."] * 60)
-    cfg = AbstractStage(
+    cfg = AbstractConfig(
         engine=Engine(kind="transformers", dtype="float32", max_model_len=256), candidates=1, max_tokens=16
     )
     chat, cut = fit_abstraction_chat(DOMAIN, long_seed, 256, cfg.max_tokens)
@@ -290,13 +292,13 @@ def test_quality_stage_fixes_or_drops_with_the_detector_reason() -> None:
         "Your review is warm and genuine, and I can only imagine how much you loved this film and its cast.",
     ]
     rows = batch([(f"q{i}", "seed", None) for i in range(5)], synthetic_text=texts, target_words=[16] * 5)
-    out = Quality(QualityStage(), DOMAIN, 0.15)(rows)
+    out = Quality(QualityConfig(), DOMAIN, 0.15)(rows)
     assert out.column("status").to_pylist() == ["ok", "ok", "dropped", "ok", "dropped"]
     # the first reason in the detector's order ("Your review is ..." is meta-talk and chatter)
     assert out.column("reason").to_pylist() == [None, None, "instruction_echo", None, "meta_talk"]
     assert out.column("synthetic_text").to_pylist()[:2] == [good, good]
     assert out.column("synthetic_text").to_pylist()[3] == good  # cut back to its last full sentence
-    untrimmed = Quality(QualityStage(trim_truncated=False), DOMAIN, 0.15)(rows)
+    untrimmed = Quality(QualityConfig(trim_truncated=False), DOMAIN, 0.15)(rows)
     assert untrimmed.column("reason").to_pylist()[3] == "truncated"
 
 
@@ -307,7 +309,7 @@ def test_redact_catches_planted_pii() -> None:
     text = (
         f"My friend {name} emailed {email} and called {phone} about account AB123456 from Chicago; see https://x.io/a"
     )
-    stage = Redact(RedactStage(), DOMAIN, "rewrite_2")
+    stage = Redact(RedactConfig(), DOMAIN, "rewrite_2")
     out = stage(batch([("p1", "seed", None)], rewrite_1=["x"], rewrite_2=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
     for secret in (name, email, phone, "AB123456", "https://x.io/a", "Chicago"):
@@ -363,20 +365,20 @@ def test_redact_leaves_plain_text_alone(text: str) -> None:
 
 def test_redact_covers_organisations_where_the_domain_is_personal() -> None:
     text = "I moved my savings from Barclays to HSBC after the branch in Leeds closed."
-    personal = Redact(RedactStage(), Domain(name="posts", item="post", personal=True), "rewrite_1")
+    personal = Redact(RedactConfig(), Domain(name="posts", item="post", personal=True), "rewrite_1")
     out = personal(batch([("p1", "seed", None)], rewrite_1=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
     assert "Barclays" not in cleaned and "HSBC" not in cleaned and "[ORG]" in cleaned
     assert out.column("pii_org").to_pylist()[0] >= 1
-    critics = Redact(RedactStage(), DOMAIN, "rewrite_1")
+    critics = Redact(RedactConfig(), DOMAIN, "rewrite_1")
     assert "pii_org" not in critics(batch([("p1", "seed", None)], rewrite_1=[text])).column_names
-    assert RedactStage(entity_types=["PERSON"]).labels(Domain(personal=True)) == ["PERSON"]
+    assert RedactConfig(entity_types=["PERSON"]).labels(Domain(personal=True)) == ["PERSON"]
 
 
 def test_nll_filter_drops_outside_bounds() -> None:
     texts = ["The film is a tedious, overlong mess with no heart.", "zxq vbn lkj qwe poi mnb asd fgh"]
     rows = batch([("a", "s", None), ("b", "s", None)], synthetic_text=texts)
-    stage = NllFilter(NllFilterStage(engine=HF), bounds=None)
+    stage = NllFilter(NllFilterConfig(engine=HF), bounds=None)
     nll = stage(rows).column("nll").to_pylist()
     assert nll[1] > nll[0] + 1.0  # gibberish is much less likely than prose
     stage.lo, stage.hi = 0.5, (nll[0] + nll[1]) / 2
@@ -386,7 +388,7 @@ def test_nll_filter_drops_outside_bounds() -> None:
 
 
 def test_similarity_filter_drops_copies_of_private_records() -> None:
-    cfg = SimilarityFilterStage(threshold=0.9)
+    cfg = SimilarityFilterConfig(threshold=0.9)
     index = load_embedder(cfg.embedder).embed([t for _, t, _ in SEEDS])
     outputs = [SEEDS[1][1], "A quiet documentary about bees and the people who keep them."]
     out = SimilarityFilter(cfg, lambda: IndexShard(index))(

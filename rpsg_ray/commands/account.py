@@ -46,20 +46,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _account(args: argparse.Namespace) -> int:
     """The ledger a run with these settings would write, computed by the same code (no second copy)."""
+    from rpsg_ray.config import Config
     from rpsg_ray.methods.registry import ledger_for
     from rpsg_ray.privacy.accountant import PrivacyParameterError, dpsgd_pld_epsilon, pld_epsilon
 
-    if args.method != "rupta" and (args.epsilon is None) == (args.sigma is None):
+    noisy = "epsilon" in Config.model_fields[args.method].annotation.model_fields  # the method's section has an ε
+    if not noisy and (args.epsilon, args.sigma) != (None, None):
+        raise ConfigError(f"{args.method} adds no noise: --epsilon and --sigma do not apply")
+    if noisy and (args.epsilon is None) == (args.sigma is None):
         raise ConfigError("give exactly one of --epsilon or --sigma")
     if args.selections not in (None, 1, 2):
         raise ConfigError("--selections is 1 (no retry pass) or 2 (with retry)")
     cfg = config(
         args,
         {
-            "privacy.epsilon": args.epsilon,
+            f"{args.method}.epsilon": args.epsilon,
             "privacy.delta": args.delta,
-            "stages.abstract.candidates": args.candidates,
-            "stages.select.retry": None if args.selections is None else str(args.selections == 2).lower(),
+            "rpsg.abstract.candidates": args.candidates,
+            "rpsg.select.retry": None if args.selections is None else str(args.selections == 2).lower(),
             "augpe.iterations": args.iterations,
             "dpsgd.steps": args.steps,
             "dpsgd.expected_batch_size": args.batch_size,

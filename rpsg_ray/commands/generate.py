@@ -26,7 +26,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", help="seed file or directory (overrides input.path)")
     parser.add_argument("--output", help="run directory (overrides output_dir)")
     parser.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. privacy.epsilon=2"
+        "--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. rpsg.epsilon=2"
     )
     parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local runtime)")
     parser.add_argument("--resume", action="store_true", help="require resuming an unfinished run in --output")

@@ -25,7 +25,7 @@ FIELD_KINDS: dict[str, str] = {
 }
 """Presidio's identifier types as the redactor's kinds; DATE_TIME and NRP (nationality) are not identifiers."""
 NER_TYPES = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
-"""The NER labels the redactor may be configured with (config.RedactStage checks), and the Presidio type of each."""
+"""The NER labels the redactor may be configured with (config.RedactConfig checks), and the Presidio type of each."""
 MIN_SCORE = 0.35
 """Below this Presidio's weak patterns (a bare 9-digit run as a passport) fire on ordinary numbers; the
 redactor's own id regex covers those runs anyway."""

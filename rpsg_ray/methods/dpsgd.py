@@ -7,7 +7,7 @@ calibrated by opacus' PRV accountant for the planned steps and sampling rate, an
 sampling draw from the run's secret key. The fine-tuned model (a DP release, kept under private/)
 then samples the synthetic set through a Ray Data actor pool, with label-conditioned public prompts
 and per-label counts fixed by the config, so the whole output is post-processing of the DP model.
-privacy.epsilon null trains the same way without clipping or noise: the ε = ∞ reference.
+dpsgd.epsilon null trains the same way without clipping or noise: the ε = ∞ reference.
 """
 
 from __future__ import annotations

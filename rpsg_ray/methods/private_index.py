@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import ray.data
 
-from rpsg_ray.config import SimilarityFilterStage
+from rpsg_ray.config import SimilarityFilterConfig
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.rows import texts
 from rpsg_ray.similarity.build import build_shards
@@ -27,7 +27,7 @@ class EmbedRecords:
         }
 
 
-def index_embeddings(embedded: ray.data.Dataset, cfg: SimilarityFilterStage, seed: int) -> tuple[Any, ...]:
+def index_embeddings(embedded: ray.data.Dataset, cfg: SimilarityFilterConfig, seed: int) -> tuple[Any, ...]:
     """Body of the index-building task: stack the embeddings, build the shards; returns (*shards, report)."""
     blocks = [b["embedding"] for b in embedded.iter_batches(batch_format="numpy", batch_size=4096)]
     vectors = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import ray
 import ray.data
 
-from rpsg_ray.config import Config, SimilarityFilterStage
+from rpsg_ray.config import Config, SimilarityFilterConfig
 from rpsg_ray.errors import InputError
 from rpsg_ray.methods.base import Method, PerRecord, RunContext
 from rpsg_ray.methods.prepare import prepare_ops
@@ -45,7 +45,7 @@ def _calibrate_nll(cfg: Config, valid: ray.data.Dataset, n_valid: int, key: RunK
     The sample is a keyed Bernoulli sample (each valid record kept with probability sample_size / N by
     its secret rank), so it is uniform over the corpus, not its first rows, and its size is about
     sample_size."""
-    f = cfg.stages.nll_filter
+    f = cfg.rpsg.nll_filter
     if f.lo is not None and f.hi is not None:
         return {"lo": f.lo, "hi": f.hi, "source": "config"}
     c = f.calibration
@@ -77,14 +77,14 @@ class PrivateIndex:
 
 def build_index(cfg: Config, valid: ray.data.Dataset) -> PrivateIndex:
     """Embed every valid private record once and index it (FAISS; tuned and recall-measured when approximate)."""
-    s = cfg.stages.similarity_filter
+    s = cfg.rpsg.similarity_filter
     embedded = apply(valid, StageOp("private_index", EmbedRecords, {"embedder": s.embedder}, s.resources))
     task = ray.remote(index_embeddings).options(num_cpus=cfg.runtime.read_num_cpus, num_returns=s.index.shards + 1)
     *shards, report = task.remote(embedded, s, cfg.runtime.seed)
     return PrivateIndex(shards, report)
 
 
-def similarity_ops(cfg: SimilarityFilterStage, index: PrivateIndex) -> list[StageOp]:
+def similarity_ops(cfg: SimilarityFilterConfig, index: PrivateIndex) -> list[StageOp]:
     """One filter operator per shard, chained; each actor fetches its shard from the object store on start."""
     return [
         StageOp(
@@ -106,7 +106,7 @@ def publish_ops(cfg: Config) -> list[StageOp]:
         StageOp(
             "quality",
             Quality,
-            {"cfg": st.quality, "domain": dom, "length_tolerance": st.rewrite.length_tolerance},
+            {"cfg": st.quality, "domain": dom, "length_tolerance": cfg.rpsg.rewrite.length_tolerance},
             st.quality.resources,
         ),
     ]
@@ -118,31 +118,31 @@ def publish_ops(cfg: Config) -> list[StageOp]:
 def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateIndex, key: RunKey) -> list[StageOp]:
     """The model stages in order, the similarity filter last (one operator per index shard). The secret key
     travels to the actors inside the cluster (constructor arguments), never to outputs. Abstract, select and
-    the rewrites share one pool and one engine where the config allows (`stages.share_generator`)."""
-    st, dom = cfg.stages, cfg.domain
+    the rewrites share one pool and one engine where the config allows (`rpsg.share_generator`)."""
+    r, dom = cfg.rpsg, cfg.domain
     generation = [
-        StageOp("abstract", Abstract, {"cfg": st.abstract, "domain": dom, "key": key}, st.abstract.resources),
+        StageOp("abstract", Abstract, {"cfg": r.abstract, "domain": dom, "key": key}, r.abstract.resources),
         StageOp(
             "select",
             Select,
-            {"cfg": st.select, "sigma": sigma, "abstract": st.abstract, "domain": dom, "key": key},
-            st.select.resources,
+            {"cfg": r.select, "sigma": sigma, "abstract": r.abstract, "domain": dom, "key": key},
+            r.select.resources,
         ),
         StageOp(
             "rewrite_1",
             Rewrite,
-            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 1, "source": "abstraction"},
-            st.rewrite.resources,
+            {"cfg": r.rewrite, "domain": dom, "key": key, "pass_index": 1, "source": "abstraction"},
+            r.rewrite.resources,
         ),
         StageOp(
             "rewrite_2",
             Rewrite,
-            {"cfg": st.rewrite, "domain": dom, "key": key, "pass_index": 2, "source": "rewrite_1"},
-            st.rewrite.resources,
+            {"cfg": r.rewrite, "domain": dom, "key": key, "pass_index": 2, "source": "rewrite_1"},
+            r.rewrite.resources,
         ),
     ]
-    if st.share_generator and st.abstract.engine == st.rewrite.engine:
-        generation = [fuse("generate", generation, st.rewrite.resources)]
+    if r.share_generator and r.abstract.engine == r.rewrite.engine:
+        generation = [fuse("generate", generation, r.rewrite.resources)]
     return [
         *prepare_ops(cfg),
         *generation,
@@ -150,10 +150,10 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
         StageOp(
             "nll_filter",
             NllFilter,
-            {"cfg": st.nll_filter, "bounds": bounds},
-            st.nll_filter.resources,
+            {"cfg": r.nll_filter, "bounds": bounds},
+            r.nll_filter.resources,
         ),
-        *similarity_ops(st.similarity_filter, index),
+        *similarity_ops(r.similarity_filter, index),
     ]
 
 
@@ -169,7 +169,7 @@ def rpsg_plan(ctx: RunContext) -> PerRecord:
         cfg, valid, corpus.n_records, corpus.key
     )
     index_report, bounds = ray.get([index.report, bounds_ref])  # small: the index itself stays in the store
-    similarity = {"max_cosine": cfg.stages.similarity_filter.threshold, **index_report}  # index kind, measured recall
+    similarity = {"max_cosine": cfg.rpsg.similarity_filter.threshold, **index_report}  # index kind, measured recall
     return PerRecord(
         stage_ops(cfg, corpus.ledger.sigma, bounds, index, corpus.key),
         {"nll_filter": bounds, "similarity_filter": similarity},

@@ -168,7 +168,7 @@ def add_remove_n(cfg: Config, rate: str = "") -> str:
 
 
 def _selection_weights(cfg: Config) -> dict[str, float]:
-    s = cfg.stages.select
+    s = cfg.rpsg.select
     return {"w_cos": s.w_cos, "w_agree": s.w_agree, "w_disagree": s.w_disagree} | {
         "cos_min": s.cos_min,
         "cos_max": s.cos_max,
@@ -178,7 +178,7 @@ def _selection_weights(cfg: Config) -> dict[str, float]:
 def selection_utility(sigma: float, cfg: Config) -> dict[str, Any]:
     """What the noisy selection buys at σ: P(pick = best) when the best leads the others by a given gap, for
     each selection, and P(the final pick agrees with the label) with and without the retry pass."""
-    s, k = cfg.stages.select, cfg.stages.abstract.candidates
+    s, k = cfg.rpsg.select, cfg.rpsg.abstract.candidates
     lo, hi = score_range(**_selection_weights(cfg))
     lead = s.w_agree + s.w_disagree
     return {
@@ -200,20 +200,20 @@ def selection_utility(sigma: float, cfg: Config) -> dict[str, Any]:
 
 def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
     """Calibrate σ for the RPSG selection (or take a given σ) and describe it; epsilon null: no noise, no claim."""
-    k, selections, s = cfg.stages.abstract.candidates, cfg.stages.select.selections, cfg.stages.select
+    k, selections, s = cfg.rpsg.abstract.candidates, cfg.rpsg.select.selections, cfg.rpsg.select
     lo, hi = score_range(**_selection_weights(cfg))
     sensitivity = selection_sensitivity(s.w_cos, s.cos_min, s.cos_max, k)
     composition = {"count": selections, "kind": "adaptive, per record (the retry is counted whenever enabled)"}
     mechanism = f"Gaussian report-noisy-max over K={k} candidate scores in fixed range [{lo:g}, {hi:g}]"
     sentences = {"about_n": COUNTED_N, "scope_summary": RPSG_SCOPE}
-    eps = cfg.privacy.epsilon
+    eps = cfg.rpsg.epsilon
     if eps is None and sigma is None:
         return no_guarantee(
             "rpsg",
             mechanism,
             n_records,
             "Everything: no noise is added.",
-            "no formal guarantee: privacy.epsilon is null",
+            "no formal guarantee: rpsg.epsilon is null",
             sensitivity=sensitivity,
             composition=composition,
             neighbouring=RPSG_RELATION,
@@ -252,9 +252,9 @@ def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
     iterations = cfg.augpe.iterations
     d, source, notes = add_remove_delta(cfg)
     if sigma is None:
-        if cfg.privacy.epsilon is None:
-            raise PrivacyParameterError("AUG-PE needs privacy.epsilon or a sigma")
-        sigma = calibrate_sigma(cfg.privacy.epsilon, d, 1.0, iterations)
+        if cfg.augpe.epsilon is None:
+            raise PrivacyParameterError("AUG-PE needs augpe.epsilon or a sigma")
+        sigma = calibrate_sigma(cfg.augpe.epsilon, d, 1.0, iterations)
     eps = GaussianComposition(1.0, sigma, iterations).epsilon(d)
     scope = "Covers the whole released synthetic set: the generator never sees private text; only noisy votes do."
     return Ledger(
@@ -312,13 +312,13 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         "drawn from it is post-processing (labels are chosen without looking at private data)."
     )
     about_n = add_remove_n(cfg, rate=", like the sampling rate q = expected_batch_size / n,")
-    if cfg.privacy.epsilon is None and sigma is None:
+    if cfg.dpsgd.epsilon is None and sigma is None:
         return no_guarantee(
             "dpsgd",
             mechanism,
             None,
             "Everything: the model is fine-tuned without noise.",
-            "no formal guarantee: privacy.epsilon is null (ε = ∞ reference run)",
+            "no formal guarantee: dpsgd.epsilon is null (ε = ∞ reference run)",
             sensitivity=d.max_grad_norm,
             composition=composition,
             neighbouring=neighbouring,
@@ -328,7 +328,7 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         )
     delta, source, notes = add_remove_delta(cfg)
     if sigma is None:
-        sigma = dpsgd_noise_multiplier(cfg.privacy.epsilon, delta, q, d.steps)
+        sigma = dpsgd_noise_multiplier(cfg.dpsgd.epsilon, delta, q, d.steps)
     return Ledger(
         "dpsgd",
         mechanism,

@@ -11,7 +11,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rpsg_ray.config import SimilarityFilterStage, SimilarityIndex
+from rpsg_ray.config import SimilarityFilterConfig, SimilarityIndex
 from rpsg_ray.similarity.shard import IndexShard
 
 STORAGE = {"fp32": "Flat", "fp16": "SQfp16"}
@@ -38,7 +38,9 @@ def train_and_add(vectors: np.ndarray, cfg: SimilarityIndex) -> faiss.Index:
     return index
 
 
-def build_shards(vectors: np.ndarray, cfg: SimilarityFilterStage, seed: int) -> tuple[list[IndexShard], dict[str, Any]]:
+def build_shards(
+    vectors: np.ndarray, cfg: SimilarityFilterConfig, seed: int
+) -> tuple[list[IndexShard], dict[str, Any]]:
     """Split the vectors into cfg.index.shards contiguous shards and index each; the report (index kind,
     measured recall, tuned parameters) is what the manifest records."""
     from rpsg_ray.similarity.recall import tune
@@ -57,7 +59,7 @@ def build_shards(vectors: np.ndarray, cfg: SimilarityFilterStage, seed: int) -> 
     return shards, summarise(shards, cfg)
 
 
-def summarise(shards: list[IndexShard], cfg: SimilarityFilterStage) -> dict[str, Any]:
+def summarise(shards: list[IndexShard], cfg: SimilarityFilterConfig) -> dict[str, Any]:
     ix = cfg.index
     base = {"index": ix.kind, "shards": ix.shards, "rows": sum(len(s.vectors) for s in shards)}
     if ix.kind == "exact":

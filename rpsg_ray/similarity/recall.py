@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 from scipy.stats import beta
 
-from rpsg_ray.config import SimilarityFilterStage
+from rpsg_ray.config import SimilarityFilterConfig
 from rpsg_ray.errors import InputError
 from rpsg_ray.similarity.search import FaissApproximate, pairs_above
 from rpsg_ray.similarity.shard import search_parameter
@@ -44,7 +44,7 @@ def recall_lower_bound(found: int, pairs: int, confidence: float = 0.95) -> floa
 
 
 def tune(
-    index: faiss.Index, vectors: np.ndarray, cfg: SimilarityFilterStage, rng: np.random.Generator
+    index: faiss.Index, vectors: np.ndarray, cfg: SimilarityFilterConfig, rng: np.random.Generator
 ) -> tuple[str, dict[str, Any]]:
     """The smallest doubling of the search knob that reaches min_recall; its parameter string and figures."""
     ix = cfg.index

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from rpsg_ray.config import AbstractStage, Domain
+from rpsg_ray.config import AbstractConfig, Domain
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.registry import load_generator
 from rpsg_ray.privacy.keys import RunKey
@@ -16,7 +16,7 @@ from rpsg_ray.rows import Stage, StageResult, texts
 from rpsg_ray.stages.prompts import fit_abstraction_chat
 
 
-def abstraction_sampling(cfg: AbstractStage, n: int) -> Sampling:
+def abstraction_sampling(cfg: AbstractConfig, n: int) -> Sampling:
     return Sampling(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
 
 
@@ -26,7 +26,7 @@ class Abstract(Stage):
     private = ("candidates",)
     outputs = {"candidates": pa.list_(pa.string()), "tokens_abstract": pa.int64(), "flag_seed_truncated": pa.bool_()}
 
-    def __init__(self, cfg: AbstractStage, domain: Domain, key: RunKey) -> None:
+    def __init__(self, cfg: AbstractConfig, domain: Domain, key: RunKey) -> None:
         self.cfg, self.domain, self.key = cfg, domain, key
         self.generator = load_generator(cfg.engine.spec())
 

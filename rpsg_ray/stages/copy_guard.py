@@ -16,7 +16,7 @@ import re
 
 import pyarrow as pa
 
-from rpsg_ray.config import CopyGuardStage, Domain
+from rpsg_ray.config import CopyGuardConfig, Domain
 from rpsg_ray.rows import Stage, StageResult, texts
 
 WORD = re.compile(r"[^\W_][\w'’.-]*[^\W_]|[^\W_]")
@@ -98,7 +98,7 @@ class CopyGuard(Stage):
     inputs = ("synthetic_text", "text")
     outputs = {"synthetic_text": pa.string(), "pii_copied_identifier": pa.int32()}
 
-    def __init__(self, cfg: CopyGuardStage, domain: Domain) -> None:
+    def __init__(self, cfg: CopyGuardConfig, domain: Domain) -> None:
         self.cfg = cfg
         self.public = "\n".join([*domain.examples, *cfg.allow])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from rpsg_ray.config import LabelStage
+from rpsg_ray.config import LabelConfig
 from rpsg_ray.engines.registry import load_classifier
 from rpsg_ray.rows import Stage, StageResult, texts
 
@@ -14,7 +14,7 @@ class Label(Stage):
     inputs = ("text", "label")
     outputs = {"label": pa.string(), "label_source": pa.string()}
 
-    def __init__(self, cfg: LabelStage) -> None:
+    def __init__(self, cfg: LabelConfig) -> None:
         self.classifier = load_classifier(cfg.classifier)
 
     def process(self, rows: pa.Table) -> StageResult:

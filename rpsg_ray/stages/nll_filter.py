@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rpsg_ray.config import NllFilterStage
+from rpsg_ray.config import NllFilterConfig
 from rpsg_ray.engines.registry import load_scorer
 from rpsg_ray.rows import Columns, Stage, StageResult, texts
 
@@ -37,7 +37,7 @@ class NllFilter(Stage):
     def columns(cls, **kwargs: Any) -> Columns:
         return replace(super().columns(), inputs=(kwargs.get("column", "synthetic_text"),))
 
-    def __init__(self, cfg: NllFilterStage, bounds: dict[str, Any] | None, column: str = "synthetic_text") -> None:
+    def __init__(self, cfg: NllFilterConfig, bounds: dict[str, Any] | None, column: str = "synthetic_text") -> None:
         """`bounds` holds the absolute {"lo", "hi"}; None scores without filtering (calibration)."""
         self.scorer = load_scorer(cfg.engine.spec())
         limits = bounds or {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from rpsg_ray.config import Domain, QualityStage
+from rpsg_ray.config import Domain, QualityConfig
 from rpsg_ray.quality.detector import judge, length_span
 from rpsg_ray.rows import Stage, StageResult, texts
 
@@ -21,7 +21,7 @@ class Quality(Stage):
     inputs = ("synthetic_text", "target_words")
     outputs = {"synthetic_text": pa.string()}
 
-    def __init__(self, cfg: QualityStage, domain: Domain, length_tolerance: float) -> None:
+    def __init__(self, cfg: QualityConfig, domain: Domain, length_tolerance: float) -> None:
         self.cfg, self.domain, self.tolerance = cfg, domain, length_tolerance
 
     def process(self, rows: pa.Table) -> StageResult:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rpsg_ray.config import Domain, RedactStage
+from rpsg_ray.config import Domain, RedactConfig
 from rpsg_ray.engines.registry import load_ner
 from rpsg_ray.rows import Columns, Stage, StageResult, texts
 
@@ -108,7 +108,7 @@ def _beyond_placeholders(span: str) -> bool:
     return any(ch.isalnum() for ch in PLACEHOLDER.sub("", span))
 
 
-def redaction_kinds(cfg: RedactStage, domain: Domain) -> list[str]:
+def redaction_kinds(cfg: RedactConfig, domain: Domain) -> list[str]:
     """What the redactor replaces: the regexes' kinds, then the NER labels configured for the domain."""
     return [*KINDS, *cfg.labels(domain)]
 
@@ -121,7 +121,7 @@ def count_types(kinds: list[str], prefix: str) -> dict[str, pa.DataType]:
 class Redactor:
     """Typed placeholders for PII spans: the regexes first, then the NER's entity types for the domain."""
 
-    def __init__(self, cfg: RedactStage, domain: Domain) -> None:
+    def __init__(self, cfg: RedactConfig, domain: Domain) -> None:
         self.labels, self.kinds = cfg.labels(domain), redaction_kinds(cfg, domain)
         self.ner = load_ner(cfg.ner_model, cfg.detector, self.labels) if cfg.ner_model else None
 
@@ -153,7 +153,7 @@ class Redact(Stage):
 
     name = "redact"
 
-    def __init__(self, cfg: RedactStage, domain: Domain, column: str) -> None:
+    def __init__(self, cfg: RedactConfig, domain: Domain, column: str) -> None:
         self.redactor = Redactor(cfg, domain)
         self.column = column
 

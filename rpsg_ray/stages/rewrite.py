@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rpsg_ray.config import Domain, RewriteStage
+from rpsg_ray.config import Domain, RewriteConfig
 from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
 from rpsg_ray.engines.registry import load_classifier, load_generator
 from rpsg_ray.privacy.keys import RunKey
@@ -31,11 +31,11 @@ EST_TOKENS_PER_WORD = 6 / CHARS_PER_TOKEN
 """What a generated word costs in a later prompt, by the prompt estimate (about 6 characters a word)."""
 
 
-def target_words(seed_text: str, cfg: RewriteStage) -> int:
+def target_words(seed_text: str, cfg: RewriteConfig) -> int:
     return max(cfg.min_words, round(cfg.length_ratio * len(seed_text.split())))
 
 
-def fit_target(target: int, cfg: RewriteStage, domain: Domain) -> int:
+def fit_target(target: int, cfg: RewriteConfig, domain: Domain) -> int:
     """The target capped so that pass 2 fits the context (its prompt holds the pass-1 text, up to the high
     end, and its generation needs tokens_per_word per word) and the high end fits the max_tokens ceiling."""
     room = cfg.engine.max_model_len - 1 - SLACK_TOKENS - estimate_tokens(rewrite_chat(domain, "", None, target, True))
@@ -45,7 +45,7 @@ def fit_target(target: int, cfg: RewriteStage, domain: Domain) -> int:
     return max(1, min(target, math.floor(high / (1 + cfg.length_tolerance))))
 
 
-def row_max_tokens(target: int, cfg: RewriteStage, chat: Chat) -> int:
+def row_max_tokens(target: int, cfg: RewriteConfig, chat: Chat) -> int:
     """Tokens for one attempt: what the target's high end needs (rounded up to a multiple of 16, so a batch
     needs few generate calls), within the ceiling and the context the prompt leaves."""
     need = math.ceil(cfg.tokens_per_word * length_span(target, cfg.length_tolerance)[1]) + SLACK_TOKENS
@@ -81,7 +81,7 @@ class Rewrite(Stage):
 
     name = "rewrite"
 
-    def __init__(self, cfg: RewriteStage, domain: Domain, key: RunKey, pass_index: int, source: str) -> None:
+    def __init__(self, cfg: RewriteConfig, domain: Domain, key: RunKey, pass_index: int, source: str) -> None:
         """Each round's samples are keyed draws (record id, stage, round): fresh per round, reproducible on retry."""
         self.cfg, self.domain, self.key, self.pass_index, self.source = cfg, domain, key, pass_index, source
         self.declared = self.columns(pass_index=pass_index, source=source)

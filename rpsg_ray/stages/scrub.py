@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rpsg_ray.config import Domain, RedactStage
+from rpsg_ray.config import Domain, RedactConfig
 from rpsg_ray.rows import Columns, Stage, StageResult, texts
 from rpsg_ray.stages.redact import Redactor, count_types, redaction_kinds
 
@@ -27,7 +27,7 @@ class Scrub(Stage):
         outputs = {"prompt_text": pa.string(), **count_types(kinds, "pii_seed_")}
         return Columns(cls.name, ("text",), outputs, private=("prompt_text",))
 
-    def __init__(self, cfg: RedactStage, domain: Domain) -> None:
+    def __init__(self, cfg: RedactConfig, domain: Domain) -> None:
         self.redactor = Redactor(cfg, domain)
 
     def output_types(self) -> dict[str, pa.DataType]:

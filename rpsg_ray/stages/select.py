@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from rpsg_ray.config import AbstractStage, Domain, SelectStage
+from rpsg_ray.config import AbstractConfig, Domain, SelectConfig
 from rpsg_ray.engines.base import Chat
 from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
 from rpsg_ray.privacy.keys import RunKey
@@ -62,7 +62,7 @@ class Select(Stage):
     }
     PASS_FIELDS = ("choice", "argmax", "p_argmax", "gap", "scores")
 
-    def __init__(self, cfg: SelectStage, sigma: float, abstract: AbstractStage, domain: Domain, key: RunKey) -> None:
+    def __init__(self, cfg: SelectConfig, sigma: float, abstract: AbstractConfig, domain: Domain, key: RunKey) -> None:
         self.cfg, self.sigma, self.abstract, self.domain, self.key = cfg, sigma, abstract, domain, key
         self.embedder = load_embedder(cfg.embedder)
         self.classifier = load_classifier(cfg.classifier)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rpsg_ray.config import SimilarityFilterStage
+from rpsg_ray.config import SimilarityFilterConfig
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.rows import Stage, StageResult, texts, with_columns
 from rpsg_ray.similarity.search import make_searcher, max_similarity
@@ -30,7 +30,7 @@ class SimilarityFilter(Stage):
     outputs = {SIMILARITY: pa.float32()}
     diagnostics = {SIMILARITY: SIMILARITY}
 
-    def __init__(self, cfg: SimilarityFilterStage, shard: Callable[[], IndexShard]) -> None:
+    def __init__(self, cfg: SimilarityFilterConfig, shard: Callable[[], IndexShard]) -> None:
         self.cfg, self.shard = cfg, shard()  # the loader fetches the shared shard from the object store
         self.searcher = make_searcher(self.shard, cfg.index, cfg.resources.num_gpus, cfg.block_rows)
         self.embedder = load_embedder(cfg.embedder)

@@ -1,0 +1,62 @@
+"""What the input is and what its records are about."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rpsg_ray.config.sections import Section
+
+
+class InputConfig(Section):
+    path: str | None = Field(
+        None,
+        description="File or directory of Parquet, JSONL, JSON-array or CSV seed records; text formats may be "
+        "compressed (.gz, .bz2, .zst). A UTF-8 byte-order mark is ignored.",
+    )
+    format: Literal["auto", "parquet", "jsonl", "json", "csv"] = Field(
+        "auto", description="Input format (auto: by suffix; a .json file holding JSON lines is read as jsonl)."
+    )
+    text_field: str = Field(
+        "text", description="Column holding the private text; else the one column that matches ignoring case."
+    )
+    id_field: str = Field(
+        "id",
+        description="Id column, matched like text_field. Files without it get content-derived ids; "
+        "set explicitly, it must exist.",
+    )
+    label_field: str = Field(
+        "label",
+        description="Sentiment label column (positive/negative/pos/neg), matched like text_field. Optional; "
+        "set explicitly, it must exist.",
+    )
+    max_chars: int = Field(20_000, ge=1, description="Longer records are quarantined.")
+    min_chars: int = Field(1, ge=1, description="Shorter records (after stripping) are quarantined.")
+    seeds: int | None = Field(
+        None, ge=1, description="Sample this many seeds (keyed hash, uniform) from the valid records; null: all."
+    )
+    jsonl_chunk_mb: int = Field(
+        64, ge=1, description="Uncompressed JSONL files are read in byte ranges of this size (one task each)."
+    )
+
+
+class Domain(Section):
+    name: str = Field("movie reviews", description="What the records are, used in prompts.")
+    item: str = Field("movie review", description="One record, used in prompts and by the quality detector.")
+    examples: list[str] = Field(
+        [],
+        description="A few short PUBLIC example records written for this domain (never private records): shown "
+        "to the generator as answers to earlier requests, so it answers with a record and nothing else.",
+    )
+    personal: bool = Field(
+        False,
+        description="First-person records written to people (posts, messages, notes): organisation names "
+        "(employers, banks, clinics) identify people, so redaction covers ORG by default; thanking or greeting a "
+        "reader is normal there, so the quality detector does not count it as assistant chatter.",
+    )
+    sentences: bool = Field(
+        True,
+        description="Records end with a full stop (reviews, summaries). False for tweets or chat, where a "
+        "missing final stop is normal: the quality detector then treats only a dangling last word as cut off.",
+    )
