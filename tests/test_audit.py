@@ -161,7 +161,8 @@ def test_members_are_the_seeds_the_run_used(tmp_path: Path) -> None:
     m = run_membership(run)
     assert m.used == {"a", "b"} and m.seen == {"a", "b", "c", "d"}
     (run / "private" / "lineage.parquet").unlink()
-    assert run_membership(run).used is None  # AUG-PE: every input record votes
+    with pytest.raises(InputError, match="lineage"):  # every method writes one: no guessing without it
+        run_membership(run)
     with pytest.raises(InputError):
         run_membership(tmp_path)
 

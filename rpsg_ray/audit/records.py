@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from rpsg_ray.errors import InputError
-from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.run_reader import RunFiles
 from rpsg_ray.io.tables import Records, read_table
 from rpsg_ray.rows import NOT_SAMPLED, QUARANTINED
 
@@ -39,20 +38,19 @@ def read_records(path: Path, text_field: str = "text", id_field: str = "id", lab
 class RunMembership:
     """Which candidate ids a run used, and every seed id it saw (a non-member must not be among those)."""
 
-    used: set[str] | None
-    seen: set[str] | None
+    used: set[str]
+    seen: set[str]
     source: str
 
 
 def run_membership(run_dir: Path) -> RunMembership:
-    """RPSG: the lineage rows neither left out of the seed sample nor quarantined. AUG-PE (no lineage): every
-    valid record of its input votes, so every candidate in the members file counts (``used`` is None)."""
-    layout = RunLayout(run_dir)
-    if not layout.synthetic.exists():
-        raise InputError(f"{run_dir}: no synthetic.parquet (not a run directory)")
-    if not layout.lineage.exists():
-        return RunMembership(None, None, "members file (no lineage: every input record counts, as in AUG-PE)")
-    table = pq.read_table(layout.lineage, columns=["seed_id", "status"])
+    """The lineage rows neither left out of the seed sample nor quarantined: every method writes one (a
+    dataset-level method's contributing records are `ok`, linked to no output)."""
+    files = RunFiles.open(run_dir)
+    files.synthetic(["synthetic_id"], ())  # a run directory, or a one-line error
+    table = files.lineage(["seed_id", "status"], ["seed_id", "status"])
+    if table is None:
+        raise InputError(f"{run_dir}: no private/lineage.parquet (a run written before every method kept one)")
     used = pc.invert(pc.is_in(table["status"], pa.array(UNUSED_STATUSES)))
     return RunMembership(
         set(pc.filter(table["seed_id"], used).to_pylist()),

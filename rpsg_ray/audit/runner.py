@@ -36,11 +36,10 @@ def _candidates(run_dir: Path, members_path: Path, non_members_path: Path) -> tu
     both = set(members.ids) & set(non_members.ids)
     if both:
         raise InputError(f"{len(both)} ids are in both the members and the non-members file")
-    if membership.used is not None:
-        members = members.subset([i in membership.used for i in members.ids])
-        seen = [i in membership.seen for i in non_members.ids]
-        if any(seen):
-            raise InputError(f"{sum(seen)} non-members appear in the run's lineage: they entered the run")
+    members = members.subset([i in membership.used for i in members.ids])
+    seen = [i in membership.seen for i in non_members.ids]
+    if any(seen):
+        raise InputError(f"{sum(seen)} non-members appear in the run's lineage: they entered the run")
     if len(members) == 0 or len(non_members) == 0:
         raise InputError("no members used by this run, or no non-members: nothing to audit")
     return members, non_members, membership.source
@@ -84,7 +83,7 @@ def _canary_phase(
     progress(f"measuring {len(listing)} canaries ({settings.canary_alternatives} alternatives each)")
     for c in listing:
         verbatim, full_name, partial = canary_mod.leak_counts(c, published_texts)
-        used = len(c.copy_ids) if membership.used is None else sum(i in membership.used for i in c.copy_ids)
+        used = sum(i in membership.used for i in c.copy_ids)
         value, rank = canary_mod.exposure(c, seed, settings.canary_alternatives, sum_nll)
         audit.canaries.append(
             canary_mod.CanaryResult(
