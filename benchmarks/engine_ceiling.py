@@ -54,7 +54,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
     from rpsg_ray.operators import StageOp, run_stages
     from rpsg_ray.privacy.keys import new_key
     from rpsg_ray.rows import ROW_SCHEMA
-    from rpsg_ray.runtime import engine_env
+    from rpsg_ray.runtime import engine_env, start_ray
     from rpsg_ray.stages.prompts import rewrite_chat
     from rpsg_ray.stages.rewrite import target_words
 
@@ -93,7 +93,7 @@ def one(rows: int, batch: int, threads: int) -> dict:
         ],
         schema=ROW_SCHEMA,
     ).append_column("abstraction", pa.array([r["text"] for r in records]))
-    ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": engine_env()})
+    start_ray(num_cpus=6)
     ray.data.DataContext.get_current().enable_progress_bars = False
     kwargs = {"cfg": cfg, "domain": domain, "key": key, "pass_index": 1, "source": "abstraction"}
     op = StageOp("rewrite_1", TimedRewrite, kwargs, cfg.resources)

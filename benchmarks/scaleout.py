@@ -33,16 +33,14 @@ def one(nodes: int, rows: int) -> dict:
     from ray.cluster_utils import Cluster
 
     from rpsg_ray.demo_data import write_demo_corpus
-    from rpsg_ray.runtime import engine_env
+    from rpsg_ray.runtime import start_ray
 
     corpus = write_demo_corpus(ROOT / "runs" / "bench-scaleout" / "corpus.parquet", 12_000)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     for _ in range(nodes):
         cluster.add_node(num_cpus=3)  # one actor slot + spare CPUs for read tasks
     cluster.wait_for_nodes()
-    ray.init(
-        address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {**engine_env(), "OMP_NUM_THREADS": "1"}}
-    )
+    start_ray(cluster.address, env={"OMP_NUM_THREADS": "1"})
     ray.data.DataContext.get_current().enable_progress_bars = False
     try:
         ds = ray.data.read_parquet(str(corpus), columns=["text"]).limit(rows).repartition(target_num_rows_per_block=256)

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rpsg_ray.config import RuntimeConfig
 from rpsg_ray.engines.registry import cache_root
@@ -50,29 +51,29 @@ def engine_env(num_gpus: float = 0.0) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None]:
-    """Start or join Ray for the duration of a run; shut down only what we started."""
+def start_ray(address: str | None = None, num_cpus: int | None = None, env: dict[str, str] | None = None) -> None:
+    """The one place Ray is started (runs, tests, benchmarks): a local runtime of `num_cpus` logical CPUs, or
+    a cluster at `address`. A local runtime, and a cluster joined with `env` (a test's or a benchmark's own
+    cluster), give every worker the engine environment plus `env`; a job joining a real cluster keeps the
+    runtime_env that `ray job submit` gave it."""
     import ray
+
+    kwargs: dict[str, Any] = {"log_to_driver": False}
+    if address:
+        log.info("joining Ray cluster at %s", address)
+        kwargs["address"] = address
+    else:
+        log.info("starting a local Ray runtime (%s logical CPUs)", num_cpus)
+        kwargs.update(num_cpus=num_cpus, include_dashboard=False, configure_logging=True, logging_level=logging.WARNING)
+    if not address or env is not None:
+        kwargs["runtime_env"] = {"env_vars": {**engine_env(), **(env or {})}}
+    ray.init(**kwargs)
+
+
+def configure_data(cfg: RuntimeConfig) -> None:
+    """Ray Data's settings for this process: progress bars, start-up wait, the object-store budget."""
     from ray.data import DataContext
 
-    target = address or cfg.address or os.environ.get("RAY_ADDRESS")
-    started = False
-    if not ray.is_initialized():
-        if target:
-            log.info("joining Ray cluster at %s", target)
-            ray.init(address=target, log_to_driver=False)
-        else:
-            log.info("starting a local Ray runtime (%d logical CPUs)", cfg.local_num_cpus)
-            ray.init(
-                num_cpus=cfg.local_num_cpus,
-                include_dashboard=False,
-                log_to_driver=False,
-                runtime_env={"env_vars": engine_env()},
-                configure_logging=True,
-                logging_level=logging.WARNING,
-            )
-        started = True
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = cfg.progress
     ctx.print_on_execution_start = False
@@ -82,6 +83,17 @@ def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None
     if cfg.object_store_budget_mib:
         limits = ctx.execution_options.resource_limits
         ctx.execution_options.resource_limits = limits.copy(object_store_memory=cfg.object_store_budget_mib * 2**20)
+
+
+@contextmanager
+def ray_runtime(cfg: RuntimeConfig, address: str | None = None) -> Iterator[None]:
+    """Start or join Ray for the duration of a run; shut down only what we started."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        start_ray(address or cfg.address or os.environ.get("RAY_ADDRESS"), cfg.local_num_cpus)
+    configure_data(cfg)
     try:
         yield
     finally:

@@ -17,19 +17,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ is end to end (`-m "not e2e"` or `pytest tests/unit` leaves it out)."""
+    for item in items:
+        if "e2e" in item.path.parent.parts:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     import ray
 
-    from rpsg_ray.runtime import engine_env
+    from rpsg_ray.config import RuntimeConfig
+    from rpsg_ray.runtime import configure_data, start_ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=12, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": engine_env()})
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.issue_detectors_config.detectors = []
+        start_ray(num_cpus=12)
+    configure_data(RuntimeConfig(progress=False, object_store_budget_mib=None))
     yield
     ray.shutdown()
 

@@ -1,5 +1,5 @@
-"""AUG-PE baseline end to end on the real packaged model: call counts, retained samples, and a ledger whose ε
-is the one `rpsg account --method augpe` prints."""
+"""Every baseline end to end through the one run (`pipeline.generate`) on the real packaged models: the run
+contract, the ledger each prints, and a resume after a kill."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import check_run_contract
@@ -18,11 +17,10 @@ from rpsg_ray.config import load_config
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.run_state import write_state
 from rpsg_ray.methods import augpe
-from rpsg_ray.methods.augpe import Vote, noisy_votes
+from rpsg_ray.methods.augpe import noisy_votes
 from rpsg_ray.pipeline import generate
-from rpsg_ray.privacy.ledger import augpe_ledger
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.e2e
@@ -96,31 +94,58 @@ def test_augpe_runs_and_accounts(
     check_run_contract(killed.root, "augpe")
 
 
-def test_vote_goes_to_the_nearest_sample_of_the_same_label() -> None:
-    """Two positive and one negative private record; for two of them the nearest sample is of the wrong label."""
-    population = {
-        "embeddings": np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], dtype=np.float32),
-        "labels": np.array(["positive", "positive", "negative"]),
-    }
-    vote = Vote(lambda: population)
-    batch = {
-        "embedding": np.array([[0.9, 0.1], [0.6, 0.8], [1.0, 0.0]], dtype=np.float32),
-        "label": np.array(["positive", "positive", "negative"]),
-    }
-    # record 2 is nearest to sample 2 (negative) but votes for sample 1 (positive, its own label);
-    # record 3 is nearest to sample 0 (positive) but may only vote for sample 2 (the only negative one)
-    assert vote(batch)["hist"].tolist() == [[1, 1, 1]]
+@pytest.mark.e2e
+def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
+    from rpsg_ray.pipeline import generate
+
+    out = tmp_path / "dpsgd"
+    cfg = load_config(
+        ROOT / "configs" / "demo.yaml",
+        [
+            f"input.path={demo_corpus}",
+            f"output_dir={out}",
+            "method=dpsgd",
+            "dpsgd.epsilon=4",
+            "dpsgd.steps=2",
+            "dpsgd.expected_batch_size=8",
+            "dpsgd.samples=4",
+            "dpsgd.max_tokens=16",
+            "dpsgd.max_length=48",
+        ],
+    )
+    manifest = generate(cfg).manifest["release"]
+    check_run_contract(out, "dpsgd")
+    published = pq.read_table(out / "synthetic.parquet")
+    assert published.num_rows == 4
+    assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
+    ledger = json.loads((out / "ledger.json").read_text())
+    assert ledger["method"] == "dpsgd" and ledger["composition"]["count"] == 2 == manifest["training"]["steps"]
+    assert (out / "private" / "checkpoints" / "model" / "config.json").exists()
 
 
-def test_released_vote_noise_is_the_ledgers_sigma() -> None:
-    """The released histogram's noise has the ledger's σ (±20%; 20,000 counts), is keyed, and counts under the
-    threshold after noise are released as 0."""
-    cfg = load_config(None, ["augpe.epsilon=4", "privacy.public_records=2000", "augpe.iterations=10"])
-    sigma = augpe_ledger(cfg, 2000).sigma
-    counts = np.full(20_000, 50.0)
-    released = noisy_votes(counts, sigma, 3, threshold=-np.inf)
-    assert float(np.std(released - counts)) == pytest.approx(sigma, rel=0.2)
-    assert np.array_equal(released, noisy_votes(counts, sigma, 3, threshold=-np.inf))
-    assert not np.array_equal(released, noisy_votes(counts, sigma, 4, threshold=-np.inf))
-    cut = noisy_votes(np.zeros(1000), sigma, 3, threshold=sigma)
-    assert set(np.unique(cut[cut < sigma])) == {0.0}
+@pytest.mark.e2e
+def test_rupta_runs_on_the_streaming_plan(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
+    """`--method rupta` through the same plan and run-directory writer as RPSG (stand-in engines: plumbing)."""
+    out = tmp_path / "rupta"
+    cfg = load_config(
+        ROOT / "configs" / "dataplane.yaml",
+        [
+            f"input.path={demo_corpus}",
+            f"output_dir={out}",
+            "method=rupta",
+            "input.seeds=40",
+            "rupta.engine.kind=echo",
+            "rupta.embedder=hashing",
+            "rupta.classifier=keywords",
+            "rupta.rounds=2",
+        ],
+    )
+    result = generate(cfg)
+    layout = RunLayout(out)
+    assert result.manifest["method"] == "rupta" and result.manifest["accounting"]["balanced"]
+    check_run_contract(out, "rupta")
+    rounds = pq.read_table(layout.diagnostics).column("rupta_rounds").to_pylist()
+    assert len(rounds) == result.manifest["counts"]["kept"] > 0 and set(rounds) <= {1, 2}
+    ledger = json.loads(layout.ledger.read_text())
+    assert ledger["method"] == "rupta" and ledger["epsilon"] is None and "NO formal" in result.ledger.summary()
+    assert "rupta" in result.manifest["stage_busy_seconds"] and not result.manifest["thresholds"]

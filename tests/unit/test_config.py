@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from rpsg_ray.config import Config, load_config, reference_markdown
 from rpsg_ray.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_config_loads() -> None:

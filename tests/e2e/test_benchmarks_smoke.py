@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(
     ("script", "args"),
     [
-        ("dataplane.py", ["--sizes", "1000", "2000"]),
+        ("dataplane.py", ["--sizes", "1000", "2000", "--allpairs-up-to", "1000"]),
         ("scaleout.py", ["--rows", "300"]),
         ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1"]),
         ("pii_recall.py", ["--people", "4", "--real", "10"]),

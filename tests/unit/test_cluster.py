@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # shared/ lies beside the checkout (CI, /work/main) or beside the folder of git worktrees (/work/wt/<branch>)
 _CRD_PLACES = [ROOT.parent / "shared" / "kuberay", ROOT.parent.parent / "shared" / "kuberay"]
 CRDS = next((p for p in _CRD_PLACES if p.exists()), _CRD_PLACES[0])

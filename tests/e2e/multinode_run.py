@@ -4,8 +4,8 @@ Every model stage is wrapped in a subclass that stamps the rows it returns with 
 `node_<stage>` that the committed parts keep); the report counts, per node, the rows its stages
 processed (a row counts once per stage). Test instrumentation only: the pipeline code is unchanged,
 its stage classes are swapped for stamped ones through `rpsg_ray.methods.rpsg.stage_ops`.
-Started by tests/test_multinode.py in a subprocess (a Cluster cannot share a process with the session runtime).
-Usage: python tests/multinode_run.py CORPUS OUTDIR
+Started by tests/e2e/test_multinode.py in a subprocess (a Cluster cannot share a process with the session runtime).
+Usage: python tests/e2e/multinode_run.py CORPUS OUTDIR
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from rpsg_ray.config import load_config
 from rpsg_ray.methods import rpsg
 from rpsg_ray.operators import StageOp
 from rpsg_ray.rows import with_columns
-from rpsg_ray.runtime import engine_env
+from rpsg_ray.runtime import start_ray
 
 
 def stamped(cls: type, name: str) -> type:
@@ -60,10 +60,10 @@ rpsg.stage_ops = stamped_stage_ops
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
 workers = [cluster.add_node(num_cpus=4) for _ in range(2)]
 cluster.wait_for_nodes()
-ray.init(address=cluster.address, runtime_env={"env_vars": engine_env()}, log_to_driver=False)
+start_ray(cluster.address, env={})
 try:
-    pools = [f"stages.{s}.resources.min_actors=2" for s in ("abstract", "rewrite", "nll_filter")]
-    pools += [f"stages.{s}.resources.max_actors=2" for s in ("abstract", "rewrite", "nll_filter")]
+    pools = [f"rpsg.{s}.resources.min_actors=2" for s in ("abstract", "rewrite", "nll_filter")]
+    pools += [f"rpsg.{s}.resources.max_actors=2" for s in ("abstract", "rewrite", "nll_filter")]
     cfg = load_config(
         "configs/dataplane.yaml",
         [

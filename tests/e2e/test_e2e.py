@@ -18,7 +18,7 @@ from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.run_state import write_state
 from rpsg_ray.pipeline import RunResult, generate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
     "input.seeds=16",
     "rpsg.abstract.candidates=3",

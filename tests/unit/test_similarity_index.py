@@ -19,7 +19,7 @@ from rpsg_ray.similarity.search import FaissFlat, make_searcher, max_similarity,
 from rpsg_ray.similarity.shard import IndexShard
 from rpsg_ray.stages.similarity_filter import SimilarityFilter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIM, THRESHOLD = 384, 0.9
 
 

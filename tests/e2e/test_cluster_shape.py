@@ -2,7 +2,7 @@
 shape (ray.cluster_utils.Cluster; Ray schedules on declared GPUs without hardware) runs each GPU config's
 resource plan with stand-in engines.
 
-Run as a script (`python tests/test_cluster_shape.py OUTDIR`) it is the Cluster run itself: a Cluster
+Run as a script (`python tests/e2e/test_cluster_shape.py OUTDIR`) it is the Cluster run itself: a Cluster
 cannot share a process with the test session's Ray runtime.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from rpsg_ray.config import Config, Resources, load_config  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROWS = 2000
 
 
@@ -20,7 +20,7 @@ def test_two_worker_nodes_share_the_work(tmp_path: Path) -> None:
         "".join(json.dumps({"id": f"m{i}", "text": f"Film {i} is a quiet, clever drama."}) + "\n" for i in range(ROWS))
     )
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "multinode_run.py"), str(corpus), str(tmp_path / "run")],
+        [sys.executable, str(ROOT / "tests" / "e2e" / "multinode_run.py"), str(corpus), str(tmp_path / "run")],
         capture_output=True,
         text=True,
         timeout=600,

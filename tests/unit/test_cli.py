@@ -22,7 +22,7 @@ from make_bad_inputs import CANARY, build
 from rpsg_ray.cli import main
 from rpsg_ray.methods.registry import METHODS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "configs" / "demo.yaml")
 
 

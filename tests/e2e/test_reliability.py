@@ -36,7 +36,7 @@ from rpsg_ray.io.run_state import read_state, write_state
 from rpsg_ray.methods import rpsg
 from rpsg_ray.pipeline import generate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROWS = 1500
 SLOW = ["rpsg.rewrite.engine.options.delay_s=0.25", "runtime.block_rows=64", "rpsg.rewrite.resources.batch_size=32"]
 

@@ -5,13 +5,10 @@ DP plumbing (clipping, noise, masking), never model quality."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import check_run_contract
 from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -33,7 +30,7 @@ from rpsg_ray.privacy.accountant import dpsgd_epsilon, dpsgd_pld_epsilon
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.ledger import dpsgd_ledger
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["A sharp, funny film.", "Dull and far too long.", "I loved every minute of it.", "A mess."]
 LABELS = ["positive", "negative", "positive", "negative"]
 
@@ -193,32 +190,3 @@ def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
     assert torch.equal(a[layer], again[layer])  # a resumed draw with the same key is the same draw
     assert not torch.equal(a[layer], other[layer])  # another key, other noise
     assert torch.equal(a["model.layers.0.mlp.down_proj.weight"], other["model.layers.0.mlp.down_proj.weight"])  # frozen
-
-
-@pytest.mark.e2e
-def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
-    from rpsg_ray.pipeline import generate
-
-    out = tmp_path / "dpsgd"
-    cfg = load_config(
-        ROOT / "configs" / "demo.yaml",
-        [
-            f"input.path={demo_corpus}",
-            f"output_dir={out}",
-            "method=dpsgd",
-            "dpsgd.epsilon=4",
-            "dpsgd.steps=2",
-            "dpsgd.expected_batch_size=8",
-            "dpsgd.samples=4",
-            "dpsgd.max_tokens=16",
-            "dpsgd.max_length=48",
-        ],
-    )
-    manifest = generate(cfg).manifest["release"]
-    check_run_contract(out, "dpsgd")
-    published = pq.read_table(out / "synthetic.parquet")
-    assert published.num_rows == 4
-    assert sorted(published.column("label").to_pylist()) == ["negative"] * 2 + ["positive"] * 2
-    ledger = json.loads((out / "ledger.json").read_text())
-    assert ledger["method"] == "dpsgd" and ledger["composition"]["count"] == 2 == manifest["training"]["steps"]
-    assert (out / "private" / "checkpoints" / "model" / "config.json").exists()

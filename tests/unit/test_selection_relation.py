@@ -28,7 +28,7 @@ from rpsg_ray.privacy.mechanisms import selection_probabilities
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.stages import select
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIM = 64
 FRESH = ["cos=0.6 label=positive tag=f1", "cos=0.9 label=negative tag=f2", "cos=0.2 label=positive tag=f3"]
 

@@ -23,7 +23,7 @@ from rpsg_ray.io.run_state import part_files, write_state
 from rpsg_ray.pipeline import generate
 from rpsg_ray.privacy.mechanisms import selection_probabilities
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INFORMATIVE = ["rpsg.epsilon=400"]  # the retry on, as by default: pass 1's diagnostics cover every row
 
 
