@@ -34,9 +34,9 @@ QUALITY = {"accuracy": "classifier_accuracy", "mauve": "mauve", "defect_rate": "
 
 BEFORE = {
     "rpsg.share_generator": False,
-    **{f"stages.{stage}.resources.batch_size": 16 for stage in ("abstract", "rewrite")},
-    **{f"stages.{stage}.engine.options": "{block_size: 128}" for stage in ("abstract", "rewrite")},
-    **{f"stages.{stage}.engine.cpu_top_p": "vllm" for stage in ("abstract", "rewrite")},
+    **{f"rpsg.{stage}.resources.batch_size": 16 for stage in ("abstract", "rewrite")},
+    **{f"rpsg.{stage}.engine.options": "{block_size: 128}" for stage in ("abstract", "rewrite")},
+    **{f"rpsg.{stage}.engine.cpu_top_p": "vllm" for stage in ("abstract", "rewrite")},
 }
 """RPSG when the benchmark was first reviewed: one pool and one engine per stage, 16 rows a call, and vLLM-CPU's
 own 128-token KV blocks and full-vocabulary top-p sort."""

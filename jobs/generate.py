@@ -1,4 +1,4 @@
-"""`ray job submit` entrypoint: run the RPSG pipeline inside the cluster the job was submitted to.
+"""`ray job submit` entrypoint: run a method (RPSG by default) inside the cluster the job was submitted to.
 
     ray job submit --address http://HEAD:8265 --runtime-env jobs/runtime_env.yaml --working-dir . -- \
         python jobs/generate.py --config configs/gpu.yaml --input /shared/seeds --output /shared/runs/r1

@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from rpsg_ray.config import Config, Engine, Resources
+from rpsg_ray.config import METHODS, Config, Engine, Resources
 from rpsg_ray.engines.hardware import cpu_info, resolve_dtype
 from rpsg_ray.io.finalize import RunCounts
 from rpsg_ray.io.inventory import Inventory, describe
@@ -115,7 +115,8 @@ def machine_record(cfg: Config) -> dict[str, Any]:
     figures from two runs can be told comparable or not (dtype: auto depends on the CPU; engines/hardware.py;
     threads come from the config, or from the actor's CPU reservation as Ray sets OMP_NUM_THREADS)."""
     dtypes, threads = {}, {}
-    for name, section in (*cfg.stages, ("augpe", cfg.augpe), ("dpsgd", cfg.dpsgd), ("rupta", cfg.rupta)):
+    sections = [*cfg.stages, *cfg.rpsg, *((m, getattr(cfg, m)) for m in METHODS if m != "rpsg")]
+    for name, section in sections:
         engine, resources = getattr(section, "engine", None), getattr(section, "resources", Resources())
         if isinstance(engine, Engine) and engine.kind != "echo":
             dtypes[name] = resolve_dtype(engine.dtype, on_gpu=resources.num_gpus > 0)

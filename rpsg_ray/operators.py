@@ -112,9 +112,12 @@ def fuse(name: str, ops: list[StageOp], resources: Resources) -> StageOp:
     return StageOp(name, Fused, {"ops": ops}, resources)
 
 
-def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.data.Dataset:
+def apply(
+    ds: ray.data.Dataset, op: StageOp, threads: int | None = None, batch_format: str = "pyarrow"
+) -> ray.data.Dataset:
     """Add one actor-pool operator. `threads` overrides the 1-thread default Ray gives 1-CPU actors.
-    The pool bundles small input blocks up to batch_size rows, so one task is about one batch."""
+    The pool bundles small input blocks up to batch_size rows, so one task is about one batch. Stages take
+    Arrow tables; an operator doing array arithmetic on a whole batch (AUG-PE's vote) may ask for numpy."""
     r = op.resources
     return ds.map_batches(
         op.cls,
@@ -123,7 +126,7 @@ def apply(ds: ray.data.Dataset, op: StageOp, threads: int | None = None) -> ray.
         num_cpus=r.num_cpus,
         num_gpus=r.num_gpus or None,
         batch_size=r.batch_size,
-        batch_format="pyarrow",
+        batch_format=batch_format,
         runtime_env={"env_vars": actor_env(threads, r.num_gpus)},
     )
 

@@ -19,14 +19,25 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+def summary_rows(manifest: dict[str, Any], counted: bool = True) -> list[tuple[str, str]]:
+    """The run in rows. `counted` False (a method whose relation protects a record's presence, so its ledger
+    says N is not published) leaves out every figure counted from the private records."""
     c = manifest["counts"]
+    published = ("published synthetic rows", str(c["published"]))
+    if not counted:
+        return [
+            published,
+            ("every row accounted for", "yes" if manifest["accounting"]["balanced"] else "NO"),
+            ("wall time", f"{manifest['wall_seconds']:.1f} s"),
+        ]
     rows = [
         ("input rows", str(manifest["accounting"]["input_rows_read"])),
         ("valid unique records (N)", str(manifest["input"]["valid_unique_records"])),
         ("seeds processed", str(manifest["input"]["seeds"])),
-        ("kept (synthetic rows)", str(c["kept"])),
+        published,
     ]
+    if manifest["release"]:  # a dataset-level method: its output is linked to no record
+        rows.append(("records that contributed (no output is linked to one)", str(c["kept"])))
     for stage, reasons in c["dropped"].items():
         for reason, n in reasons.items():
             rows.append((f"dropped by {stage}: {reason}", str(n)))
@@ -65,7 +76,9 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def terminal_summary(run_dir: Path, manifest: dict[str, Any], ledger: Ledger) -> str:
-    table = textwrap.indent(text_table(summary_rows(manifest)), "  ")
+    """What the command prints (it may reach job logs): the counted figures only where the ledger publishes N."""
+    counted = ledger.n_private_records is not None
+    table = textwrap.indent(text_table(summary_rows(manifest, counted)), "  ")
     files = "synthetic.parquet, manifest.json, ledger.json (shareable); private/ (never share: report, lineage...)"
     return "\n".join(["", f"run: {run_dir}", table, "", f"privacy: {ledger.summary()}", f"outputs: {files}", ""])
 
@@ -96,7 +109,7 @@ def _figure(counts: RunCounts, manifest: dict[str, Any]) -> Figure:
         "not sampled": c["not_sampled"],
     }
     funnel.update({f"dropped:\n{s}": sum(r.values()) for s, r in c["dropped"].items()})
-    funnel["kept"] = c["kept"]
+    funnel["contributed" if manifest["release"] else "kept"] = c["kept"]
     axes[0].barh(list(funnel)[::-1], list(funnel.values())[::-1], color="#4c72b0")
     axes[0].set_title("where the rows went")
     if panels == 3:

@@ -10,11 +10,11 @@ from rpsg_ray.config.sections import Engine, Resources, Section
 class AugpeConfig(Section):
     """AUG-PE (Private Evolution for text) on the same engines; defaults from AUG-PE's scripts."""
 
-    epsilon: float | None = Field(
+    epsilon: float = Field(
         4.0,
         gt=0,
-        description="ε of the whole released set (T noisy vote histograms; add/remove DP, see the ledger); "
-        "null: no noise, the ε = ∞ reference.",
+        description="ε of the whole released set (T noisy vote histograms; add/remove DP, see the ledger). "
+        "AUG-PE has no noise-free reference: its votes are its only use of the private records.",
     )
     engine: Engine = Engine()
     embedder: str = Field("all-minilm-l6-v2", description="Embedding model for nearest-neighbour voting.")

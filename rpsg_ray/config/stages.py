@@ -70,9 +70,8 @@ class QualityConfig(Section):
 
 
 class Stages(Section):
-    """The stages every per-record method shares (RPSG, RUPTA): the seed's label and scrub before any prompt,
-    and redaction, the copy guard and the quality check on the output. Redaction also runs on every
-    dataset-level method's output."""
+    """The stages more than one method runs: the seed's label and scrub before any prompt (RPSG, RUPTA),
+    redaction of every method's output, and RPSG's copy guard and quality check."""
 
     label: LabelConfig = LabelConfig()
     redact: RedactConfig = RedactConfig()

@@ -8,7 +8,7 @@ logits vLLM keeps. A row whose head holds less than p of the probability (a very
 whose top-k reaches past the head, goes through vLLM's own function. "The same" is up to floating-point
 rounding: both compute the mass ahead of each token, in another order, so a token whose mass ahead is within
 rounding of p, or one of several exactly tied tokens on the boundary, may be kept by one and not the other
-(tests/test_engines.py states that contract; exact texts would depend on the CPU).
+(tests/unit/test_engines.py states that contract; exact texts would depend on the CPU).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Read what is measured: a run directory's public rows, its private diagnostics if any, the real splits.
 
-Every method writes `synthetic.parquet` with `text` and `label`; RPSG runs add `synthetic_id` (AUG-PE
-runs have none, so ids are made from the row number). Only those three columns are read, so a run
+Every method writes `synthetic.parquet` with `synthetic_id`, `text` and `label` (a run written before
+every method kept ids gets ids made from the row number). Only those three columns are read, so a run
 from before or after the public/private split of the run directory reads the same way. The private
 diagnostics (`private/diagnostics.parquet`) are joined by `synthetic_id`, never by row order.
 """

@@ -76,8 +76,9 @@ def noisy_votes(counts: np.ndarray, sigma: float, seed: int, threshold: float) -
 
 
 def augpe_plan(ctx: RunContext) -> Release:
-    """T rounds of variation and noisy voting, each saved as a checkpoint (the kept population and the counts
-    so far); a resumed run continues after the last saved round, with the same keyed noise and sampling seeds."""
+    """T rounds of variation and noisy voting, each saved as a checkpoint (the population kept after the noisy
+    vote, and each round's timings and token counts); a resumed run continues after the last saved round, with
+    the same keyed noise and sampling seeds."""
     cfg, corpus, a = ctx.cfg, ctx.corpus, ctx.cfg.augpe
     key, sigma = corpus.key, corpus.ledger.sigma
     per_label = max(1, a.samples // len(a.labels))
@@ -110,12 +111,8 @@ def augpe_plan(ctx: RunContext) -> Release:
         varied, used = generator.generate(rows)
         population, pop_labels = kept + varied, labels + pop_labels
         pop_ref = ray.put({"embeddings": embedder.embed(population), "labels": np.array(pop_labels)})
-        hists = private.map_batches(
-            Vote,
-            fn_constructor_kwargs={"population": shared(pop_ref)},
-            batch_size=1024,
-            compute=ray.data.ActorPoolStrategy(size=1),
-        ).take_all()
+        vote = StageOp("vote", Vote, {"population": shared(pop_ref)}, Resources(batch_size=1024))
+        hists = apply(private, vote, batch_format="numpy").take_all()
         counts = np.sum([h["hist"] for h in hists], axis=0).astype(float)
         noisy = noisy_votes(counts, sigma, key.noise_seed("augpe", "vote", t), a.threshold)
         chosen = []

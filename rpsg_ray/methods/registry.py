@@ -1,4 +1,5 @@
-"""Every method by name: the run, the CLI, the config check and `rpsg account` read this table only.
+"""Every method by name: the run, the CLI and `rpsg account` read this table only (the config names the same
+methods, one section each; tests/unit/test_plan.py checks the two agree).
 
 Adding a method: its module (a `Method`), its config section, and one line here.
 """

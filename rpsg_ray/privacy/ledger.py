@@ -252,8 +252,6 @@ def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
     iterations = cfg.augpe.iterations
     d, source, notes = add_remove_delta(cfg)
     if sigma is None:
-        if cfg.augpe.epsilon is None:
-            raise PrivacyParameterError("AUG-PE needs augpe.epsilon or a sigma")
         sigma = calibrate_sigma(cfg.augpe.epsilon, d, 1.0, iterations)
     eps = GaussianComposition(1.0, sigma, iterations).epsilon(d)
     scope = "Covers the whole released synthetic set: the generator never sees private text; only noisy votes do."

@@ -16,11 +16,22 @@ from conftest import check_run_contract
 from rpsg_ray.config import load_config
 from rpsg_ray.io.layout import RunLayout
 from rpsg_ray.io.run_state import write_state
-from rpsg_ray.methods import augpe
+from rpsg_ray.methods import augpe, dpsgd
 from rpsg_ray.methods.augpe import noisy_votes
 from rpsg_ray.pipeline import generate
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def killed_copy(run: RunLayout, root: Path) -> RunLayout:
+    """A run as a kill during its release leaves it: its key, state (running), seed parts and checkpoints, no
+    released rows and no outputs."""
+    killed = RunLayout(root)
+    shutil.copytree(run.private, killed.private)
+    for leftover in (killed.released, killed.lineage, killed.diagnostics, killed.quarantine, killed.private_manifest):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    write_state(killed, json.loads(killed.state.read_text())["config_digest"], "running")
+    return killed
 
 
 @pytest.mark.e2e
@@ -82,11 +93,8 @@ def test_augpe_runs_and_accounts(
     # A run killed after its first iteration: its key, its state, the seed rows' parts and the first two
     # checkpoints (the initial samples, iteration 1). The resume votes once (iteration 2 only), with the
     # same keyed noise, and publishes exactly what the uninterrupted run published.
-    killed = RunLayout(tmp_path / "killed")
-    shutil.copytree(RunLayout(out).private, killed.private)
-    for leftover in (killed.released, killed.lineage, killed.diagnostics, killed.checkpoints / "step-0002.parquet"):
-        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-    write_state(killed, json.loads(killed.state.read_text())["config_digest"], "running")
+    killed = killed_copy(RunLayout(out), tmp_path / "killed")
+    (killed.checkpoints / "step-0002.parquet").unlink()
     drawn.clear()
     resumed = generate(cfg.model_copy(update={"output_dir": str(killed.root)}))
     assert resumed.manifest["resumed"] and drawn == [ledger["sigma"]]
@@ -95,9 +103,9 @@ def test_augpe_runs_and_accounts(
 
 
 @pytest.mark.e2e
-def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
-    from rpsg_ray.pipeline import generate
-
+def test_dpsgd_run_directory(
+    ray_session: None, demo_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "dpsgd"
     cfg = load_config(
         ROOT / "configs" / "demo.yaml",
@@ -121,6 +129,14 @@ def test_dpsgd_run_directory(ray_session: None, demo_corpus: Path, tmp_path: Pat
     ledger = json.loads((out / "ledger.json").read_text())
     assert ledger["method"] == "dpsgd" and ledger["composition"]["count"] == 2 == manifest["training"]["steps"]
     assert (out / "private" / "checkpoints" / "model" / "config.json").exists()
+
+    # Killed after training: the resume samples from the saved model and never trains again.
+    killed = killed_copy(RunLayout(out), tmp_path / "killed")
+    monkeypatch.setattr(dpsgd, "_train", None)  # a second training would fail on this
+    resumed = generate(cfg.model_copy(update={"output_dir": str(killed.root)}))
+    assert resumed.manifest["resumed"] and resumed.manifest["release"]["training"] == manifest["training"]
+    assert pq.read_table(killed.synthetic).equals(published)
+    check_run_contract(killed.root, "dpsgd")
 
 
 @pytest.mark.e2e

@@ -370,9 +370,10 @@ def _run_job(job: Job, fs: Path, out: Path) -> dict[str, Any]:
     probes.mkdir(parents=True)
     cfg = load_config(job.config)
     sizes = [
-        f"stages.{s}.resources.max_actors={getattr(cfg.stages, s).resources.min_actors}"
-        for s in type(cfg.stages).model_fields
-        if hasattr(getattr(cfg.stages, s), "resources")
+        f"{part}.{s}.resources.max_actors={getattr(getattr(cfg, part), s).resources.min_actors}"
+        for part in ("stages", "rpsg")
+        for s in type(getattr(cfg, part)).model_fields
+        if hasattr(getattr(getattr(cfg, part), s), "resources")
     ]
     cfg = load_config(
         job.config,

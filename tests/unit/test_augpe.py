@@ -1,5 +1,5 @@
-"""AUG-PE baseline end to end on the real packaged model: call counts, retained samples, and a ledger whose ε
-is the one `rpsg account --method augpe` prints."""
+"""AUG-PE's parts: the vote goes to the nearest sample of the same label, and the released histogram's noise is
+the ledger's σ (the whole run: tests/e2e/test_baselines.py)."""
 
 from __future__ import annotations
 

@@ -57,3 +57,11 @@ def test_rupta_plan_checks_and_keeps_its_rewrite_private() -> None:
 
     plan = plan_columns(rupta_plan(Ctx()).ops, ROW_SCHEMA.names)  # type: ignore[arg-type]
     assert "rupta_text" in plan.private and plan.diagnostics["rupta_rounds"] == "rupta_rounds"
+
+
+def test_the_registry_and_the_config_name_the_same_methods() -> None:
+    from rpsg_ray.config import METHODS as CONFIGURED
+    from rpsg_ray.methods.registry import METHODS as REGISTERED
+
+    assert list(REGISTERED) == list(CONFIGURED)
+    assert all(hasattr(load_config(None), name) for name in REGISTERED)  # each method has its section
