@@ -31,10 +31,10 @@ def cli(*args: str) -> None:
         sys.exit(f"failed: {' '.join(args)}\n{done.stderr[-3000:]}")
 
 
-def generate(method: str, out: Path, corpus: Path, sets: dict[str, object]) -> dict[str, Any]:
+def generate(method: str, out: Path, corpus: Path, sets: dict[str, object], config: Path = DEMO) -> dict[str, Any]:
     """One run of `method` on the demo config: retained rows (the public manifest's count, written the same way
     by every method), wall seconds and generated tokens (from the full manifest, private-derived)."""
-    args = ["generate", "--method", method, "--config", str(DEMO), "--input", str(corpus), "--output", str(out)]
+    args = ["generate", "--method", method, "--config", str(config), "--input", str(corpus), "--output", str(out)]
     for key, value in {**sets, "runtime.progress": "false"}.items():
         args += ["--set", f"{key}={value}"]
     cli(*args, "--overwrite")

@@ -42,20 +42,20 @@ BEFORE = {
 own 128-token KV blocks and full-vocabulary top-p sort."""
 
 
-def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float, before: bool = False) -> dict[str, Any]:
+def run_rpsg(out: Path, corpus: Path, seeds: int, epsilon: float, config: Path, before: bool = False) -> dict[str, Any]:
     from common import generate
 
     sets = {"input.seeds": seeds, "rpsg.epsilon": epsilon, **(BEFORE if before else {})}
-    return generate("rpsg", out, corpus, sets)
+    return generate("rpsg", out, corpus, sets, config)
 
 
-def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: float) -> dict[str, Any]:
+def run_augpe(out: Path, corpus: Path, samples: int, t: int, k: int, epsilon: float, config: Path) -> dict[str, Any]:
     """AUG-PE on the benchmark corpus, whose size is a published design parameter: its declared public size."""
     import pyarrow.parquet as pq
     from common import generate
 
     sets = {"augpe.samples": samples, "augpe.iterations": t, "augpe.variations": k, "augpe.epsilon": epsilon}
-    return generate("augpe", out, corpus, {**sets, "privacy.public_records": pq.read_metadata(corpus).num_rows})
+    return generate("augpe", out, corpus, {**sets, "privacy.public_records": pq.read_metadata(corpus).num_rows}, config)
 
 
 def scope(run_dir: Path) -> str:
@@ -113,7 +113,13 @@ def main() -> None:
     parser.add_argument("--epsilon", type=float, default=4.0)
     parser.add_argument("--corpus-rows", type=int, default=2000, help="private corpus size (rotten_tomatoes)")
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-rpsg-vs-augpe"))
+    parser.add_argument(
+        "--config",
+        default=str(ROOT / "configs" / "demo.yaml"),
+        help="engines of both methods (configs/dataplane.yaml: stand-ins, for smoke runs of the script only)",
+    )
     args = parser.parse_args()
+    config = Path(args.config)
     from common import save
 
     from rpsg_ray.demo_data import write_demo_corpus
@@ -128,15 +134,16 @@ def main() -> None:
     augpe: dict[tuple[int, int], dict[int, list[dict[str, Any]]]] = {s: {} for s in settings}
     for size in sizes:
         for rep in range(repeats):
-            r = run_rpsg(work / f"rpsg-{size}-{rep}", corpus, size, args.epsilon)
+            r = run_rpsg(work / f"rpsg-{size}-{rep}", corpus, size, args.epsilon, config)
             rpsg.setdefault(size, []).append(r)
             if args.before:
                 before.setdefault(size, []).append(
-                    run_rpsg(work / f"rpsg-before-{size}-{rep}", corpus, size, args.epsilon, before=True)
+                    run_rpsg(work / f"rpsg-before-{size}-{rep}", corpus, size, args.epsilon, config, before=True)
                 )
             for t, k in settings:  # same Ns as this RPSG run retained
                 out = work / f"augpe-T{t}-k{k}-{size}-{rep}"
-                augpe[(t, k)].setdefault(size, []).append(run_augpe(out, corpus, r["retained"], t, k, args.epsilon))
+                run = run_augpe(out, corpus, r["retained"], t, k, args.epsilon, config)
+                augpe[(t, k)].setdefault(size, []).append(run)
     top = sizes[-1]
     rows = [summarise("RPSG", f"K=4, {top} seeds", rpsg, scope(work / f"rpsg-{top}-0"))]
     dirs = [work / f"rpsg-{top}-0"]
@@ -165,8 +172,9 @@ def main() -> None:
         save(
             "rpsg_vs_augpe",
             {
-                "same": "generator vLLM SmolLM2-135M-Instruct (CPU, demo engine section, 2 threads), embedder "
-                "all-MiniLM-L6-v2, epsilon, machine, retained count",
+                "config": config.name,
+                "same": "engines of the config (demo.yaml: generator vLLM SmolLM2-135M-Instruct on CPU, 2 threads, "
+                "embedder all-MiniLM-L6-v2), epsilon, machine, retained count",
                 "target": "RPSG retained/s >= 3x AUG-PE at T=10, k=6 (measured)",
                 "verdict": "; ".join(verdicts),
                 "note": "fixed/marginal: line through the median wall times at sizes "

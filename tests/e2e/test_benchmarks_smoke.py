@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+DP = "configs/dataplane.yaml"
 
 
 @pytest.mark.e2e
@@ -24,7 +25,20 @@ ROOT = Path(__file__).resolve().parents[2]
         ("pii_recall.py", ["--people", "4", "--real", "10"]),
         (
             "rpsg_vs_augpe.py",
-            ["--sizes", "4", "--repeats", "1", "--augpe", "1x1", "--no-quality", "--corpus-rows", "200"],
+            # stand-in engines (configs/dataplane.yaml): the script's plumbing, not its figures
+            [
+                "--sizes",
+                "4",
+                "--repeats",
+                "1",
+                "--augpe",
+                "1x1",
+                "--no-quality",
+                "--corpus-rows",
+                "200",
+                "--config",
+                DP,
+            ],
         ),
     ],
 )

@@ -34,15 +34,14 @@ class _NoIndex:
 
 
 def _config(share: bool, rewrite_engine: dict | None = None) -> Config:
-    stages = {
-        "label": {"classifier": "keywords"},
+    rpsg = {
         "abstract": {"engine": ECHO},
         "select": {"embedder": "hashing", "classifier": "keywords"},
         "rewrite": {"engine": rewrite_engine or ECHO, "classifier": "keywords"},
-        "redact": {"ner_model": None},
         "share_generator": share,
     }
-    return Config.model_validate({"stages": stages})
+    stages = {"label": {"classifier": "keywords"}, "redact": {"ner_model": None}}
+    return Config.model_validate({"stages": stages, "rpsg": rpsg})
 
 
 def _generation(cfg: Config) -> list[StageOp]:
