@@ -93,7 +93,7 @@ def test_pipeline_on_real_models(real_run: tuple[Path, RunResult], demo_corpus: 
     assert list(rss) == ["inventory", "index_and_calibration", "stream", "finalize"]
     assert 0 < rss["inventory"] <= rss["index_and_calibration"] <= rss["stream"] <= rss["finalize"]
     report = layout.report.read_text()
-    assert f"<td>kept (synthetic rows)</td><td>{counts['kept']}</td>" in report
+    assert f"<td>published synthetic rows</td><td>{counts['published']}</td>" in report
     assert "What the selection buys" in report and "data:image/png;base64," in report
     check_run_contract(run_dir, "rpsg")
     public = json.loads(layout.manifest.read_text())
