@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TARGET_AUC = 0.55
+FAMILY_ALPHA = 0.05
+"""A leak is reported as distinguishable from chance when its family-wise p-value is below this."""
 
 
 def attack_verdict(run: AttackMetrics, controls: ControlVerdict | None) -> str:
@@ -40,11 +42,13 @@ def conclusion(audit: Audit) -> str:
             "The audit is too weak to conclude anything: no attack both saw the positive control and stayed at "
             "chance on the negative control."
         )
-    worst = max(audit.metrics["run"], key=lambda a: audit.metrics["run"][a].auc.value)
-    best = audit.metrics["run"][worst].auc
+    worst = max(usable, key=lambda a: audit.metrics["run"][a].auc.value)  # only attacks the controls vouch for
+    best, p = audit.metrics["run"][worst].auc, audit.family_p[worst]["auc"]
+    chance = "distinguishable from chance" if p < FAMILY_ALPHA else "not distinguishable from chance"
     return (
-        f"{len(usable)} of {len(verdicts)} attacks passed both controls ({', '.join(usable)}). Highest AUC on the "
-        f"run: {best.value:.3f} [{best.lo:.3f}, {best.hi:.3f}] ({worst}); target ≤ {TARGET_AUC}: "
+        f"{len(usable)} of {len(verdicts)} attacks passed both controls ({', '.join(usable)}). Strongest of them "
+        f"on the run: AUC {best.value:.3f} [{best.lo:.3f}, {best.hi:.3f}] ({worst}), family-wise p = {p:.3f} over "
+        f"all {len(verdicts)} attacks: {chance}; target ≤ {TARGET_AUC}: "
         + ("met." if best.value <= TARGET_AUC else "missed.")
     )
 
@@ -57,7 +61,9 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
     head = [
         "attack",
         "run AUC",
+        "family-wise p (AUC)",
         "run TPR@1%FPR",
+        "family-wise p (TPR)",
         "run TPR@0.1%FPR",
         "positive AUC",
         "positive TPR@1%FPR",
@@ -73,7 +79,9 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
             [
                 attack,
                 _fmt(run.auc),
+                f"{audit.family_p[attack]['auc']:.3f}",
                 _fmt(run.tpr_at_fpr[0.01]),
+                f"{audit.family_p[attack]['tpr']:.3f}",
                 _fmt(run.tpr_at_fpr[0.001]) + tail,
                 _fmt(pos and pos.auc),
                 _fmt(pos and pos.tpr_at_fpr[0.01]),
@@ -180,6 +188,7 @@ def metrics_json(audit: Audit) -> dict[str, object]:
                     for name in audit.metrics
                     if attack in audit.metrics[name]
                 },
+                "family_wise_p": audit.family_p[attack],
                 "controls": None if verdicts[attack] is None else asdict(verdicts[attack]),
                 "verdict": attack_verdict(audit.metrics["run"][attack], verdicts[attack]),
             }

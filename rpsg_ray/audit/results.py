@@ -43,6 +43,8 @@ class Audit:
     set_sizes: dict[str, int]
     scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     metrics: dict[str, dict[str, AttackMetrics]] = field(default_factory=dict)
+    family_p: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per attack on the run: family-wise p-values (max-T permutation over every attack) of its AUC and TPR@1%."""
     fields: list[PublishedField] = field(default_factory=list)
     dcr: dict[str, object] = field(default_factory=dict)
     canaries: list[CanaryResult] = field(default_factory=list)

@@ -14,6 +14,7 @@ from rpsg_ray.audit import lm_attacks
 from rpsg_ray.audit.attacks import SYNTHETIC_ONLY, TextSet
 from rpsg_ray.audit.controls import perturb, unrelated_records
 from rpsg_ray.audit.dcr import distance_to_closest_record
+from rpsg_ray.audit.family import family_p_values
 from rpsg_ray.audit.metrics import evaluate_scores
 from rpsg_ray.audit.published import published_attacks, read_published
 from rpsg_ray.audit.records import read_records, run_membership
@@ -143,6 +144,7 @@ def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir
             attack: evaluate_scores(s[audit.is_member], s[~audit.is_member], settings.bootstrap, settings.seed)
             for attack, s in audit.scores[name].items()
         }
+    audit.family_p = family_p_values(audit.scores["run"], audit.is_member, 0.01, seed=settings.seed)
     m = len(members)
     audit.dcr = distance_to_closest_record(sets["run"].embeddings, candidates.embeddings[:m], candidates.embeddings[m:])
     if settings.canaries is not None:

@@ -66,6 +66,8 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
     attacks = metrics["attacks"]
     assert attacks["nearest_similarity"]["run"]["auc"]["value"] > 0.9  # the leak is seen
     assert attacks["nearest_similarity"]["controls"] == {"positive_seen": True, "negative_clean": True}
+    assert attacks["nearest_similarity"]["family_wise_p"]["auc"] <= 0.01  # survives the correction for many attacks
+    assert "family-wise p = 0.00" in metrics["conclusion"] and "distinguishable from chance" in metrics["conclusion"]
     assert attacks["lm_loss"]["positive_control"]["auc"]["value"] > 0.6
     assert {"column:synthetic_id", "mentions:manifest.json", "mentions:ledger.json"} <= set(attacks)
     assert metrics["n_members"] == sum(1 for i in read_records(split.members).ids if i in _used(run))
