@@ -72,8 +72,20 @@ def rare_word_overlap(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
     return np.array(scores)
 
 
+def tfidf_similarity(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
+    """Highest cosine of a candidate's TF-IDF vector (words and word pairs) to any synthetic row's: a second
+    representation of another kind, since the similarity filter optimises against the neural embedder that
+    `nearest_similarity` uses. IDF is fitted on the synthetic corpus alone (what the attacker was given)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(synthetic.texts)
+    sims = vectorizer.transform(candidates.texts) @ vectorizer.transform(synthetic.texts).T
+    return np.asarray(sims.max(axis=1).todense()).ravel()
+
+
 SYNTHETIC_ONLY: dict[str, Attack] = {
     "nearest_similarity": nearest_similarity,
+    "tfidf_similarity": tfidf_similarity,
     "ngram_overlap": ngram_overlap,
     "rare_word_overlap": rare_word_overlap,
 }

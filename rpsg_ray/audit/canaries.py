@@ -7,6 +7,10 @@ person, possessive, sign-off), the way a first-person post would carry it. A *su
 prefix (the host record) followed by a high-perplexity suffix (random words). Each secret is carried by
 1, 2, 4 or 8 distinct host records: the pipeline drops duplicate records, so repeating one text would plant
 it once. The planted file and ``canaries.json`` hold the secrets: both are private.
+
+With ``one_run`` set, that many *audit* canaries are added for the one-run empirical ε (audit/one_run.py):
+fake people drawn from a fresh secret, each planted once or not at all by its own secret fair coin, so
+which of them a run could have seen is unknown to anyone without ``canaries.json``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
@@ -29,7 +34,7 @@ from rpsg_ray.audit.pii_recall import survives
 from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.tables import read_table
 
-KINDS = ("person", "suffix")
+KINDS = ("person", "suffix", "audit")
 SETTINGS = ("introduction", "third_person", "possessive", "sign_off")
 FIELDS = {"phone": "Call me at {}.", "email": "Write to me at {}.", "account": "My account is {}."}
 COUNTS = {1: 100, 2: 10, 4: 10, 8: 10}
@@ -40,7 +45,7 @@ PLANTED, CANARIES = "seeds_with_canaries.parquet", "canaries.json"
 FUZZY_SHARE, FUZZY_MIN_CHARS = 0.8, 5
 CONTEXT_WORDS = 12
 """Words of the host kept before the secret when scoring exposure (the trained LM's window is short)."""
-ALTERNATIVES_OFFSET, CONTROL_OFFSET = 1_000_003, 2_000_003
+ALTERNATIVES_OFFSET, CONTROL_OFFSET, COIN_OFFSET = 1_000_003, 2_000_003, 3_000_003
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class Canary:
     host_ids: list[str]
     context: str
     """The end of the first host's text: the in-distribution words the secret follows when ranked."""
+    included: bool = True
+    """Whether its copies entered the planted file (an audit canary enters by a secret fair coin)."""
 
     @property
     def secret(self) -> str:
@@ -96,10 +103,29 @@ def _planned(seed: int, counts: dict[int, int]) -> list[tuple[str, int, str, dic
     return plan
 
 
-def plant(source: Path, out_dir: Path, seed: int, counts: dict[int, int] = COUNTS) -> tuple[Path, Path, list[Canary]]:
-    """Write the source rows plus canary copies (``seeds_with_canaries.parquet``) and ``canaries.json``."""
+def _one_run_plan(count: int) -> tuple[list[tuple[str, int, str, dict[str, str], str]], list[bool]]:
+    """`count` audit canaries (one copy each) and their coins, both from a fresh secret that is not a seed a
+    reader of the command line could know (it is kept in canaries.json only)."""
+    secret = secrets.randbits(62)
+    people = draw_identities(secret, count)
+    coins = (np.random.default_rng(secret + COIN_OFFSET).random(count) < 0.5).tolist()
+    plan = []
+    for n, person in enumerate(people):
+        setting, field = SETTINGS[n % len(SETTINGS)], list(FIELDS)[n % len(FIELDS)]
+        sentence = person_sentence(setting, n // len(SETTINGS), person, field)
+        plan.append(("audit", 1, setting, {"name": person.name, field: getattr(person, field)}, sentence))
+    return plan, coins
+
+
+def plant(
+    source: Path, out_dir: Path, seed: int, counts: dict[int, int] = COUNTS, one_run: int = 0
+) -> tuple[Path, Path, list[Canary]]:
+    """Write the source rows plus canary copies (``seeds_with_canaries.parquet``) and ``canaries.json``; an
+    audit canary whose coin says out gets a host for its context but no copy."""
     table = read_table(source, required=("id", "text"))
-    plan = _planned(seed, counts)
+    audit_plan, coins = _one_run_plan(one_run)
+    plan = _planned(seed, counts) + audit_plan
+    included = [True] * (len(plan) - len(audit_plan)) + coins
     copies_needed = sum(repeats for _, repeats, *_ in plan)
     if copies_needed > table.num_rows:
         raise ConfigError(f"{source}: {table.num_rows} rows, but {copies_needed} distinct host records are needed")
@@ -107,17 +133,20 @@ def plant(source: Path, out_dir: Path, seed: int, counts: dict[int, int] = COUNT
     host_texts = table["text"].to_pylist()
     host_ids = pc.cast(table["id"], pa.string()).to_pylist()
     canaries, rows, new_ids, new_texts, cursor = [], [], [], [], 0
-    for n, (kind, repeats, setting, fields, sentence) in enumerate(plan):
+    for n, ((kind, repeats, setting, fields, sentence), planted_here) in enumerate(zip(plan, included, strict=True)):
         picked = hosts[cursor : cursor + repeats]
         cursor += repeats
-        copy_ids = [f"canary-{n:03d}-{c}" for c in range(repeats)]
-        rows += picked
-        new_ids += copy_ids
-        new_texts += [f"{host_texts[h].rstrip()} {sentence}" for h in picked]
+        copy_ids = [f"canary-{n:03d}-{c}" for c in range(repeats)] if planted_here else []
+        if planted_here:
+            rows += picked
+            new_ids += copy_ids
+            new_texts += [f"{host_texts[h].rstrip()} {sentence}" for h in picked]
         context = " ".join(host_texts[picked[0]].split()[-CONTEXT_WORDS:])
         hosts_of = [host_ids[h] for h in picked]
         canaries.append(
-            Canary(f"canary-{n:03d}", kind, setting, fields, sentence, repeats, copy_ids, hosts_of, context)
+            Canary(
+                f"canary-{n:03d}", kind, setting, fields, sentence, repeats, copy_ids, hosts_of, context, planted_here
+            )
         )
     copies = table.take(pa.array(rows))
     copies = copies.set_column(copies.column_names.index("id"), "id", pa.array(new_ids, copies.schema.field("id").type))
@@ -165,6 +194,14 @@ class CanaryResult:
     exposure: float | None
     rank: float | None
     alternatives: int
+    included: bool = True
+
+
+def one_run_score(result: CanaryResult) -> float:
+    """How strongly the output shows a canary, for the one-run guess: a value written out first (verbatim,
+    then the full name, then a piece), the LM's exposure (bits, well under one unit here) to order the rest."""
+    leak = 4 * result.verbatim_rows + 2 * result.full_name_rows + result.partial_rows
+    return leak + (result.exposure or 0.0) / 100
 
 
 def _surname(name: str) -> str:

@@ -94,7 +94,7 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
 
 def _canary_table(audit: Audit) -> tuple[list[str], list[list[str]]]:
     head = ["canary", "kind", "setting", "planted copies", "copies used", "verbatim rows", "full-name rows"]
-    head += ["partial rows", "exposure (bits)", "rank"]
+    head += ["partial rows", "exposure (bits)", "rank", "planted"]
     rows = [
         [
             c.canary_id,
@@ -107,6 +107,7 @@ def _canary_table(audit: Audit) -> tuple[list[str], list[list[str]]]:
             str(c.partial_rows),
             "–" if c.exposure is None else f"{c.exposure:.2f}",
             f"{c.rank:g} of {c.alternatives + 1}",
+            "yes" if c.included else "no (coin)",
         ]
         for c in audit.canaries
     ]
@@ -128,6 +129,26 @@ def canary_summary(audit: Audit) -> str:
     )
 
 
+def one_run_summary(audit: Audit) -> str | None:
+    """The empirical ε beside the claim; compared with it only where the claim covers the whole output."""
+    one, claim = audit.one_run, audit.claim
+    if one is None:
+        return None
+    measured = (
+        f"Empirical ε (one run, {one.confidence:.0%} lower bound): {one.epsilon:.2f}, from {one.correct} of "
+        f"{one.guesses} guesses right over {one.canaries} audit canaries (each planted by a secret coin)."
+    )
+    if claim.get("epsilon") is None:
+        return f"{measured} The ledger claims no ε: this is the leakage measured."
+    if not claim.get("dataset_level"):
+        return (
+            f"{measured} The ledger's ε = {claim['epsilon']:g} covers one component per record, not the output: "
+            "the bound is the measured dataset-level leakage, not a test of that claim."
+        )
+    held = "holds" if one.epsilon <= float(claim["epsilon"]) else "is BROKEN"
+    return f"{measured} The claimed ε = {claim['epsilon']:g} for the whole output {held} against it."
+
+
 def _info(audit: Audit) -> list[str]:
     s = audit.settings
     fields = "; ".join(f"{f.file}:{f.field} → {f.attack}" for f in audit.fields)
@@ -146,6 +167,8 @@ def _info(audit: Audit) -> list[str]:
     ]
     if audit.canaries:
         lines.append(canary_summary(audit))
+    if (one_run := one_run_summary(audit)) is not None:
+        lines.append(one_run)
     return lines
 
 
@@ -196,6 +219,8 @@ def metrics_json(audit: Audit) -> dict[str, object]:
         },
         "distance_to_closest_record": audit.dcr,
         "canaries": [asdict(c) for c in audit.canaries],
+        "one_run": None if audit.one_run is None else audit.one_run.to_dict(),
+        "claim": audit.claim,
         "canary_chance": None
         if audit.canary_chance is None
         else dict(zip(("matched", "of"), audit.canary_chance, strict=True)),

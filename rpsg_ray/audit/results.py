@@ -12,6 +12,7 @@ from rpsg_ray.audit import lm_attacks
 from rpsg_ray.audit.canaries import CanaryResult
 from rpsg_ray.audit.controls import ControlVerdict, verdict
 from rpsg_ray.audit.metrics import AttackMetrics
+from rpsg_ray.audit.one_run import EmpiricalEpsilon
 from rpsg_ray.audit.published import PublishedField
 from rpsg_ray.engines.registry import MINILM
 
@@ -48,6 +49,10 @@ class Audit:
     fields: list[PublishedField] = field(default_factory=list)
     dcr: dict[str, object] = field(default_factory=dict)
     canaries: list[CanaryResult] = field(default_factory=list)
+    one_run: EmpiricalEpsilon | None = None
+    """The one-run empirical ε lower bound from the audit canaries, when there were any."""
+    claim: dict[str, object] = field(default_factory=dict)
+    """The run's ledger: its ε, δ, scope and whether that ε covers the whole output (dataset-level)."""
     canary_chance: tuple[int, int] | None = None
     """Never-planted people with a partial match, of how many: the chance level of partial leaks."""
     lm: dict[str, object] = field(default_factory=dict)

@@ -16,6 +16,7 @@ from rpsg_ray.audit.controls import perturb, unrelated_records
 from rpsg_ray.audit.dcr import distance_to_closest_record
 from rpsg_ray.audit.family import family_p_values
 from rpsg_ray.audit.metrics import evaluate_scores
+from rpsg_ray.audit.one_run import audit_one_run
 from rpsg_ray.audit.published import published_attacks, read_published
 from rpsg_ray.audit.records import read_records, run_membership
 from rpsg_ray.audit.report import write_report
@@ -99,8 +100,14 @@ def _canary_phase(
                 value,
                 rank,
                 settings.canary_alternatives,
+                c.included,
             )
         )
+    drawn = [r for r in audit.canaries if r.kind == "audit"]
+    if drawn:
+        scores = np.array([canary_mod.one_run_score(r) for r in drawn])
+        included = np.array([r.included for r in drawn])
+        audit.one_run = audit_one_run(scores, included, float(audit.claim.get("delta") or 0.0))
     people = sum(c.kind == "person" for c in listing)
     audit.canary_chance = (canary_mod.chance_partials(seed, people, published_texts), people)
 
@@ -130,6 +137,8 @@ def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir
         {k: len(v) for k, v in sets.items()},
         settings=settings,
     )
+    ledger = files.ledger()
+    audit.claim = {k: ledger.get(k) for k in ("epsilon", "delta", "scope_summary", "dataset_level")}
     audit.seconds["load_and_embed"] = time.time() - started
     ids = audit.candidate_ids
     for name, synthetic in sets.items():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from rpsg_ray.errors import ConfigError
@@ -46,6 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")
     r.add_argument("--threads", type=int, help="torch threads for the models (default: all cores)")
     r.add_argument("--seed", type=int, default=0, help="seed of the controls (default 0)")
+    r.add_argument(
+        "--gate",
+        action="store_true",
+        help="exit with status 3 when a planted canary appears verbatim, or when the empirical ε exceeds an ε the "
+        "ledger claims for the whole output",
+    )
     r.set_defaults(func=_run)
 
     c = steps.add_parser(
@@ -58,6 +66,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("input", metavar="INPUT", help="private Parquet/JSONL/CSV file (the members)")
     c.add_argument("--output", required=True, help="folder for the planted file and canaries.json")
     c.add_argument("--seed", type=int, default=0, help="seed of the canary generator (default 0)")
+    c.add_argument(
+        "--one-run",
+        type=int,
+        default=0,
+        metavar="M",
+        help="also M audit canaries, each planted by a secret fair coin, for the one-run empirical ε of "
+        "`rpsg audit run` (drawn from a fresh secret, never from --seed)",
+    )
     c.add_argument(
         "--counts",
         help="person canaries per repetition, REPEATS:COUNT pairs (default 1:100,2:10,4:10,8:10; one suffix canary "
@@ -91,13 +107,22 @@ def _run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     print(run_audit(Path(args.run_dir), Path(args.members), Path(args.non_members), Path(args.output), settings))
-    return 0
+    if not args.gate:
+        return 0
+    from rpsg_ray.audit.gate import gate_failures
+
+    failures = gate_failures(json.loads((Path(args.output) / "metrics.json").read_text()))
+    for failure in failures:
+        print(f"gate: {failure}", file=sys.stderr)
+    return 3 if failures else 0
 
 
 def _canaries(args: argparse.Namespace) -> int:
     from rpsg_ray.audit.canaries import plant
 
-    planted, listing, canaries = plant(Path(args.input), Path(args.output), args.seed, _counts(args.counts))
+    planted, listing, canaries = plant(
+        Path(args.input), Path(args.output), args.seed, _counts(args.counts), args.one_run
+    )
     copies = sum(c.repeats for c in canaries)
     print(
         f"{len(canaries)} canaries in {copies} record copies: {planted}\n"

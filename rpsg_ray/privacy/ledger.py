@@ -107,6 +107,9 @@ class Ledger:
     published_private_derived: list[str] = field(default_factory=list)
     selection_utility: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    dataset_level: bool = False
+    """Whether ε covers the whole released set against one record's presence (what an empirical audit of the
+    output can test): AUG-PE's and DP-SGD's; RPSG's covers one component per record."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,6 +278,7 @@ def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         public_records=cfg.privacy.public_records,
         published_private_derived=PUBLISHED_ADD_REMOVE,
         warnings=notes,
+        dataset_level=True,
     )
 
 
@@ -346,6 +350,7 @@ def dpsgd_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         public_records=cfg.privacy.public_records,
         published_private_derived=PUBLISHED_ADD_REMOVE,
         warnings=notes,
+        dataset_level=True,
     )
 
 

@@ -3,6 +3,7 @@ counted, the controls pass, and no member text or secret reaches the report file
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from rpsg_ray.audit import canaries
 from rpsg_ray.audit.controls import perturb
+from rpsg_ray.audit.gate import gate_failures
 from rpsg_ray.audit.lm_attacks import LmBudget
 from rpsg_ray.audit.records import read_records
 from rpsg_ray.audit.results import AuditSettings
@@ -87,3 +89,48 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
 def _used(run: Path) -> set[str]:
     table = pq.read_table(RunLayout(run).lineage)
     return {i for i, s in zip(table["seed_id"].to_pylist(), table["status"].to_pylist(), strict=True) if s == "ok"}
+
+
+def _run_dir(root: Path, planted: Path, synthetic: list[str], ledger: dict) -> Path:
+    """A run directory over every planted record (all seeds used) publishing `synthetic`."""
+    seeds = read_records(planted)
+    layout = RunLayout(root)
+    layout.private.mkdir(parents=True)
+    ids = [f"s{n:04d}" for n in range(len(synthetic))]
+    pq.write_table(
+        pa.table({"synthetic_id": ids, "text": synthetic, "label": ["positive"] * len(ids)}), layout.synthetic
+    )
+    layout.manifest.write_text(json.dumps({"method": ledger["method"], "synthetic_rows": len(ids)}))
+    layout.ledger.write_text(json.dumps(ledger))
+    pq.write_table(pa.table({"seed_id": seeds.ids, "status": ["ok"] * len(seeds)}), layout.lineage)
+    return layout.root
+
+
+@pytest.mark.e2e
+def test_the_gate_stops_a_method_that_copies_members_and_passes_an_honest_one(
+    demo_corpus: Path, tmp_path: Path
+) -> None:
+    split = split_file(demo_corpus, 0.5, tmp_path / "split", np.random.default_rng(11))
+    planted, listing, _ = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 20}, one_run=40)
+    seeds = read_records(planted)
+    claim = {
+        "method": "augpe",
+        "epsilon": 4.0,
+        "delta": 1e-5,
+        "scope_summary": "the whole output",
+        "dataset_level": True,
+    }
+    settings = AuditSettings(
+        bootstrap=100, canaries=listing, threads=2, embedder=EMBEDDER, lm_budget=LmBudget(steps=20)
+    )
+    settings = dataclasses.replace(settings, canary_alternatives=19)
+    # Copies 5% of its input verbatim: every 20th planted row (the canary copies close the file, so some are hit).
+    leaky = _run_dir(tmp_path / "leaky", planted, seeds.texts[::20], claim)
+    run_audit(leaky, split.members, split.non_members, tmp_path / "leaky-audit", settings)
+    failures = gate_failures(json.loads((tmp_path / "leaky-audit" / "metrics.json").read_text()))
+    assert any("verbatim" in f for f in failures)
+    # Honest: publishes public text only (the non-members, lightly perturbed, never entered the run).
+    honest = _run_dir(tmp_path / "honest", planted, perturb(read_records(split.non_members).texts, 3), claim)
+    run_audit(honest, split.members, split.non_members, tmp_path / "honest-audit", settings)
+    metrics = json.loads((tmp_path / "honest-audit" / "metrics.json").read_text())
+    assert gate_failures(metrics) == [] and metrics["one_run"]["epsilon_empirical"] <= 4.0

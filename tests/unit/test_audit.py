@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rpsg_ray.audit import canaries
-from rpsg_ray.audit.attacks import Attack, TextSet, ngram_overlap, rare_word_overlap
+from rpsg_ray.audit.attacks import Attack, TextSet, ngram_overlap, rare_word_overlap, tfidf_similarity
 from rpsg_ray.audit.controls import perturb, unrelated_records, verdict
 from rpsg_ray.audit.metrics import evaluate_scores
 from rpsg_ray.audit.published import published_attacks
@@ -176,7 +176,7 @@ def real_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], lis
     return [texts[i] for i in order[:300]], [texts[i] for i in order[300:]]
 
 
-@pytest.mark.parametrize("attack", [ngram_overlap, rare_word_overlap])
+@pytest.mark.parametrize("attack", [ngram_overlap, rare_word_overlap, tfidf_similarity])
 def test_controls_on_real_text(attack: Attack, real_split: tuple[list[str], list[str]]) -> None:
     """Members lightly perturbed must be seen; unrelated tweets must not separate members from non-members."""
     members, non_members = real_split
