@@ -259,6 +259,19 @@ def exposure(
     return math.log2(len(texts)) - math.log2(rank), rank
 
 
+def rank_uniformity(results: list[CanaryResult]) -> float | None:
+    """One p-value for all canaries together (Fisher's method on each rank's one-sided p-value, rank/(A+1)):
+    the largest exposure of many canaries is high by chance (with 20 canaries and 199 alternatives, its median
+    is about 4.8 bits), while a model that ranks the true secrets low across the board is caught here."""
+    ranked = [r for r in results if r.rank is not None and r.included]
+    if not ranked:
+        return None
+    from scipy.stats import chi2
+
+    p = np.array([r.rank / (r.alternatives + 1) for r in ranked])
+    return float(chi2.sf(-2 * np.log(p).sum(), 2 * len(p)))
+
+
 def _swapped(canary: Canary, person: Identity) -> str:
     """The canary's sentence with another person's values in it."""
     sentence = canary.sentence

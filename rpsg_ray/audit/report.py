@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rpsg_ray.audit.canaries import rank_uniformity
 from rpsg_ray.audit.controls import POSITIVE_MIN_AUC, POSITIVE_MIN_TPR_AT_1PCT, ControlVerdict
 from rpsg_ray.audit.metrics import AttackMetrics, Interval, roc_curve_points
 from rpsg_ray.audit.results import Audit, control_verdicts
@@ -126,6 +127,7 @@ def canary_summary(audit: Audit) -> str:
         f"{people} people matched partially (surname alone, or digits re-spaced), against {chance[0]} of "
         f"{chance[1]} never-planted people by chance. Exposure is log2(alternatives + 1) − log2(rank) under the "
         "LM trained on the run's synthetic set (≈ 1 bit is chance)."
+        + ("" if (p := rank_uniformity(c)) is None else f" All planted canaries' ranks together: p = {p:.3f} (Fisher).")
     )
 
 
@@ -219,6 +221,7 @@ def metrics_json(audit: Audit) -> dict[str, object]:
         },
         "distance_to_closest_record": audit.dcr,
         "canaries": [asdict(c) for c in audit.canaries],
+        "canary_rank_p": rank_uniformity(audit.canaries),
         "one_run": None if audit.one_run is None else audit.one_run.to_dict(),
         "claim": audit.claim,
         "canary_chance": None

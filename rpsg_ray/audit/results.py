@@ -28,7 +28,7 @@ class AuditSettings:
     canaries: Path | None = None
     threads: int | None = None
     embedder: str = MINILM
-    canary_alternatives: int = 199
+    canary_alternatives: int = 999
     lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
 
 

@@ -32,9 +32,15 @@ def progress(message: str) -> None:
     print(f"[audit] {message}", file=sys.stderr, flush=True)
 
 
-def _candidates(run_dir: Path, members_path: Path, non_members_path: Path) -> tuple[Records, Records, str]:
+def _candidates(
+    run_dir: Path, members_path: Path, non_members_path: Path, canaries: Path | None
+) -> tuple[Records, Records, str]:
+    """Members the run used, never a canary's host (its copy makes it a member twice over), and non-members."""
     membership = run_membership(run_dir)
     members, non_members = read_records(members_path), read_records(non_members_path)
+    if canaries is not None:
+        hosts = {h for c in canary_mod.load_canaries(canaries) for h in c.host_ids}
+        members = members.subset([i not in hosts for i in members.ids])
     both = set(members.ids) & set(non_members.ids)
     if both:
         raise InputError(f"{len(both)} ids are in both the members and the non-members file")
@@ -114,7 +120,7 @@ def _canary_phase(
 
 def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir: Path, settings: AuditSettings) -> str:
     started = time.time()
-    members, non_members, source = _candidates(run_dir, members_path, non_members_path)
+    members, non_members, source = _candidates(run_dir, members_path, non_members_path, settings.canaries)
     files = RunFiles.open(run_dir)
     published = read_published(files)
     progress(f"{len(members)} members, {len(non_members)} non-members, {len(published.texts)} synthetic rows")

@@ -222,3 +222,16 @@ def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
     with pytest.raises(SystemExit) as usage:  # argparse: usage and exit 2
         main(["audit", "run", str(tmp_path), "--members", str(source)])
     assert usage.value.code == 2 and "--non-members, --output" in capsys.readouterr().err
+
+
+def test_canary_ranks_together_tell_a_leak_from_the_chance_maximum() -> None:
+    from rpsg_ray.audit.canaries import CanaryResult, rank_uniformity
+
+    def results(ranks: list[float]) -> list[CanaryResult]:
+        return [CanaryResult(f"c{i}", "person", "x", 1, 1, 0, 0, 0, 1.0, r, 199) for i, r in enumerate(ranks)]
+
+    rng = np.random.default_rng(0)
+    null = [rank_uniformity(results(list(rng.integers(1, 201, 20).astype(float)))) for _ in range(200)]
+    assert 0.02 <= np.mean(np.array(null) < 0.05) <= 0.09  # about 5% under no leak
+    leaked = rank_uniformity(results([1.0] * 5 + list(rng.integers(1, 201, 15).astype(float))))
+    assert leaked is not None and leaked < 0.01  # five secrets ranked first among 200
