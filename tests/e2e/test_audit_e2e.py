@@ -72,7 +72,8 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
     assert "family-wise p = 0.00" in metrics["conclusion"] and "distinguishable from chance" in metrics["conclusion"]
     assert attacks["lm_loss"]["positive_control"]["auc"]["value"] > 0.6
     assert {"column:synthetic_id", "mentions:manifest.json", "mentions:ledger.json"} <= set(attacks)
-    assert metrics["n_members"] == sum(1 for i in read_records(split.members).ids if i in _used(run))
+    hosts = {h for c in placed for h in c.host_ids}  # a host's copy carries a canary: not a plain member
+    assert metrics["n_members"] == sum(1 for i in read_records(split.members).ids if i in _used(run) - hosts)
     leaked = {c["canary_id"]: c for c in metrics["canaries"]}
     assert all(leaked[c.canary_id]["verbatim_rows"] == c.repeats for c in placed)
 
