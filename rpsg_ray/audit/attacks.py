@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rpsg_ray.stages.redact import PATTERNS
+
 NGRAM = 3
 WORD = re.compile(r"\w+")
 
@@ -83,7 +85,29 @@ def tfidf_similarity(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
     return np.asarray(sims.max(axis=1).todense()).ravel()
 
 
+CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+")
+
+
+def identifier_spans(text: str) -> set[str]:
+    """The spans of a record that may name someone: what the redactor's patterns match (e-mails, URLs, ids,
+    phone numbers), runs of two or more capitalised words (names, places, employers), and tokens of five
+    characters or more with a digit in them (an account id, a flat number; "555" alone would match anywhere)."""
+    spans = {m.group(0) for _, pattern in PATTERNS for m in pattern.finditer(text)}
+    for run in CAPITALISED_RUN.finditer(text):  # every stretch of two words or more ("Ask Marta Kowalczyk")
+        w = run.group(0).split()
+        spans |= {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 2, len(w) + 1)}
+    return spans | {t.strip(".,;:!?()") for t in text.split() if len(t) >= 5 and any(c.isdigit() for c in t)}
+
+
+def identifier_replay(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
+    """How many of a candidate's identifier spans the synthetic set writes out, as written: a member's name,
+    number or address reappearing is the leak a data owner fears most, whatever the text around it."""
+    corpus = "\n".join(synthetic.texts)
+    return np.array([sum(span in corpus for span in identifier_spans(t)) for t in candidates.texts], float)
+
+
 SYNTHETIC_ONLY: dict[str, Attack] = {
+    "identifier_replay": identifier_replay,
     "nearest_similarity": nearest_similarity,
     "tfidf_similarity": tfidf_similarity,
     "ngram_overlap": ngram_overlap,

@@ -235,3 +235,14 @@ def test_canary_ranks_together_tell_a_leak_from_the_chance_maximum() -> None:
     assert 0.02 <= np.mean(np.array(null) < 0.05) <= 0.09  # about 5% under no leak
     leaked = rank_uniformity(results([1.0] * 5 + list(rng.integers(1, 201, 15).astype(float))))
     assert leaked is not None and leaked < 0.01  # five secrets ranked first among 200
+
+
+def test_identifier_replay_scores_a_member_whose_name_and_number_reappear() -> None:
+    from rpsg_ray.audit.attacks import identifier_replay, identifier_spans
+
+    member = "Loved it. Ask Marta Kowalczyk at 0171 555 0193 about the Riverside Cinema."
+    other = "Loved it. Ask Jonas Berg at 0161 555 0111 about the Plaza Cinema."
+    assert {"Marta Kowalczyk", "0171 555 0193", "Riverside Cinema"} <= identifier_spans(member)
+    synthetic = ["A fine film; Marta Kowalczyk said so.", "Call 0171 555 0193 for tickets."]
+    sets = [TextSet(t, [""] * len(t), np.zeros((len(t), 1))) for t in ([member, other], synthetic)]
+    assert identifier_replay(*sets).tolist() == [2.0, 0.0]
