@@ -123,9 +123,11 @@ def _canaries(args: argparse.Namespace) -> int:
     planted, listing, canaries = plant(
         Path(args.input), Path(args.output), args.seed, _counts(args.counts), args.one_run
     )
-    copies = sum(c.repeats for c in canaries)
+    copies = sum(len(c.copy_ids) for c in canaries)
+    drawn = [c for c in canaries if c.kind == "audit"]
+    coins = f" ({len(drawn)} audit canaries, each planted or not by a secret coin)" if drawn else ""
     print(
-        f"{len(canaries)} canaries in {copies} record copies: {planted}\n"
+        f"{len(canaries)} canaries{coins} in {copies} record copies: {planted}\n"
         f"secrets: {listing} (private: never share)\n"
         f"generate from {planted.name}, then: rpsg audit run RUN_DIR ... --canaries {listing}"
     )
