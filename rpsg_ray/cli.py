@@ -9,11 +9,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from rpsg_ray.commands import account, audit, compare, evaluate, generate, prepare
+from rpsg_ray.commands import account, audit, card, compare, evaluate, generate, prepare
 from rpsg_ray.commands.common import Parser
 from rpsg_ray.errors import RpsgError
 
-COMMANDS = (generate, account, prepare, evaluate, compare, audit)
+COMMANDS = (generate, account, prepare, evaluate, compare, audit, card)
 """In the order `rpsg --help` lists them."""
 
 EPILOG = """examples:

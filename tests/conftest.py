@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +87,31 @@ def check_run_contract(run_dir: Path, method: str) -> None:
 
     pii = load_run(run_dir).pii_counts  # every method redacts its output; `rpsg evaluate` reports the counts
     assert pii is not None and "person" in pii, pii
+
+
+def chromium_check(report: Path, out: Path) -> tuple[str, str]:
+    """Screenshot report.html, and load a copy that records which images decoded; returns (image flags, log)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "apt-get install -y chromium"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    logging = ["--enable-logging=stderr", "--v=0"]  # console messages arrive on stderr as INFO:CONSOLE lines
+    shot = subprocess.run(
+        [chromium, *flags, *logging, f"--screenshot={out}", "--window-size=1280,3000", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    probe = report.with_name("probe.html")
+    checker = (
+        "<script>addEventListener('load',()=>{document.body.dataset.images=[...document.images]"
+        ".map(i=>i.complete&&i.naturalWidth>0?'1':'0').join('')})</script></body>"
+    )
+    probe.write_text(report.read_text().replace("</body>", checker))
+    dom = subprocess.run(
+        [chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    images = dom.split('data-images="', 1)[1].split('"', 1)[0] if 'data-images="' in dom else ""
+    return images, shot.stderr

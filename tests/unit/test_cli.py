@@ -65,7 +65,7 @@ def test_help_reads_well(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 ALIASES = [name for name in METHODS if name != "rpsg"]  # rpsg is `rpsg generate` itself
-CAPABILITIES = {"generate", "account", "prepare", "config-reference", "evaluate", "compare", "audit"}
+CAPABILITIES = {"generate", "account", "prepare", "config-reference", "evaluate", "compare", "audit", "card"}
 
 
 def test_the_command_tree(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,14 +7,13 @@ import csv
 import hashlib
 import importlib.util
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import chromium_check
 
 from rpsg_ray.demo_data import write_demo_corpus, write_real_splits
 from rpsg_ray.engines.causal_lm import LmBudget, SmallCausalLm
@@ -158,34 +157,6 @@ def test_every_run_layout_reads_the_same_public_rows(tmp_path: Path, layout: str
         assert run.sentiment_match is None
 
 
-def _chromium_check(report: Path, out: Path) -> tuple[str, str]:
-    """Screenshot report.html, and load a copy that records which images decoded; returns (image flags, log)."""
-    chromium = shutil.which("chromium")
-    assert chromium, "apt-get install -y chromium"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    logging = ["--enable-logging=stderr", "--v=0"]  # console messages arrive on stderr as INFO:CONSOLE lines
-    shot = subprocess.run(
-        [chromium, *flags, *logging, f"--screenshot={out}", "--window-size=1280,3000", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    probe = report.with_name("probe.html")
-    checker = (
-        "<script>addEventListener('load',()=>{document.body.dataset.images=[...document.images]"
-        ".map(i=>i.complete&&i.naturalWidth>0?'1':'0').join('')})</script></body>"
-    )
-    probe.write_text(report.read_text().replace("</body>", checker))
-    dom = subprocess.run(
-        [chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    images = dom.split('data-images="', 1)[1].split('"', 1)[0] if 'data-images="' in dom else ""
-    return images, shot.stderr
-
-
 def test_evaluate_writes_metrics_and_a_report_that_renders(splits: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """Two methods by the same code path: an RPSG run with known echo rows and an AUG-PE run of real text."""
     _, test_path, train_path = splits
@@ -215,7 +186,7 @@ def test_evaluate_writes_metrics_and_a_report_that_renders(splits: tuple[Path, P
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and ECHOES[0] in html
     assert (out / "report.md").read_text().count("data:image/png;base64,") == 3
-    images, log = _chromium_check(out / "report.html", tmp_path / "report.png")
+    images, log = chromium_check(out / "report.html", tmp_path / "report.png")
     assert images == "111"
     assert "CONSOLE" not in log
     shot = (tmp_path / "report.png").read_bytes()
