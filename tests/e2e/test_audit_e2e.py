@@ -76,6 +76,7 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
     assert metrics["n_members"] == sum(1 for i in read_records(split.members).ids if i in _used(run) - hosts)
     leaked = {c["canary_id"]: c for c in metrics["canaries"]}
     assert all(leaked[c.canary_id]["verbatim_rows"] == c.repeats for c in placed)
+    assert any("verbatim" in f for f in gate_failures(metrics))  # `--gate` stops this release
 
     logs = capsys.readouterr()
     private = read_records(split.members).texts + read_records(split.non_members).texts
@@ -108,12 +109,13 @@ def _run_dir(root: Path, planted: Path, synthetic: list[str], ledger: dict) -> P
 
 
 @pytest.mark.e2e
-def test_the_gate_stops_a_method_that_copies_members_and_passes_an_honest_one(
+def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the_claim(
     demo_corpus: Path, tmp_path: Path
 ) -> None:
+    """The leaky run of the test above is stopped by the gate; an honest one, publishing only public text (the
+    non-members, lightly perturbed, which never entered the run), passes it with audit canaries planted."""
     split = split_file(demo_corpus, 0.5, tmp_path / "split", np.random.default_rng(11))
-    planted, listing, _ = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 20}, one_run=40)
-    seeds = read_records(planted)
+    planted, listing, _ = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 4}, one_run=40)
     claim = {
         "method": "augpe",
         "epsilon": 4.0,
@@ -125,13 +127,8 @@ def test_the_gate_stops_a_method_that_copies_members_and_passes_an_honest_one(
         bootstrap=100, canaries=listing, threads=2, embedder=EMBEDDER, lm_budget=LmBudget(steps=20)
     )
     settings = dataclasses.replace(settings, canary_alternatives=19)
-    # Copies 5% of its input verbatim: every 20th planted row (the canary copies close the file, so some are hit).
-    leaky = _run_dir(tmp_path / "leaky", planted, seeds.texts[::20], claim)
-    run_audit(leaky, split.members, split.non_members, tmp_path / "leaky-audit", settings)
-    failures = gate_failures(json.loads((tmp_path / "leaky-audit" / "metrics.json").read_text()))
-    assert any("verbatim" in f for f in failures)
-    # Honest: publishes public text only (the non-members, lightly perturbed, never entered the run).
     honest = _run_dir(tmp_path / "honest", planted, perturb(read_records(split.non_members).texts, 3), claim)
     run_audit(honest, split.members, split.non_members, tmp_path / "honest-audit", settings)
     metrics = json.loads((tmp_path / "honest-audit" / "metrics.json").read_text())
     assert gate_failures(metrics) == [] and metrics["one_run"]["epsilon_empirical"] <= 4.0
+    assert metrics["one_run"]["canaries"] == 40
