@@ -204,9 +204,8 @@ def test_canary_listing_holds_no_unexpected_fields(tmp_path: Path) -> None:
     source = _write(tmp_path / "private.parquet", 100)
     listing = canaries.plant(source, tmp_path / "c", seed=1, counts={1: 1})[1]
     entry = json.loads(listing.read_text())["canaries"][0]
-    assert set(entry) == {"canary_id", "kind", "setting", "fields", "sentence", "repeats", "copy_ids", "host_ids"} | {
-        "context"
-    }
+    expected = {"canary_id", "kind", "setting", "fields", "sentence", "repeats", "copy_ids", "host_ids", "context"}
+    assert set(entry) == expected | {"included"}
 
 
 def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
