@@ -44,7 +44,7 @@ def load_real(path: Path) -> Records:
 
 def _sentiment_match(files: RunFiles, ids: list[str]) -> dict[str, bool] | None:
     """Each row's match with its seed's sentiment, where the method's stages recorded one (RPSG's rewrite)."""
-    table = files.diagnostics()
+    table = files.diagnostics(["synthetic_id", "sentiment_match"], ["synthetic_id"])  # decodes these two only
     if table is None or "sentiment_match" not in table.column_names:
         return None
     wanted = set(ids)
