@@ -20,8 +20,8 @@ DP = "configs/dataplane.yaml"
     ("script", "args"),
     [
         ("dataplane.py", ["--sizes", "500", "--allpairs-up-to", "500"]),  # the IVF and the exact path, once each
-        ("scaleout.py", ["--rows", "300"]),
-        ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1"]),
+        ("scaleout.py", ["--rows", "300", "--nodes", "1"]),  # the two-node Cluster: tests/e2e/test_multinode.py
+        ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1", "--engine", "echo"]),
         ("pii_recall.py", ["--people", "4", "--real", "10"]),
         (
             "rpsg_vs_augpe.py",
