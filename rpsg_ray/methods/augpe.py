@@ -34,7 +34,7 @@ from rpsg_ray.config import Domain, Resources
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.methods.base import Method, Release, RunContext
-from rpsg_ray.methods.checkpoints import last_step, save_step
+from rpsg_ray.methods.checkpoints import Step, last_step, save_step
 from rpsg_ray.methods.common import chat_row, label_chat, redact_released, released_rows
 from rpsg_ray.methods.private_index import EmbedRecords
 from rpsg_ray.operators import GeneratorPool, StageOp, apply, shared
@@ -79,14 +79,31 @@ def augpe_plan(ctx: RunContext) -> Release:
     """T rounds of variation and noisy voting, each saved as a checkpoint (the population kept after the noisy
     vote, and each round's timings and token counts); a resumed run continues after the last saved round, with
     the same keyed noise and sampling seeds."""
+    a = ctx.cfg.augpe
+    saved = last_step(ctx.checkpoints)
+    if saved is None or saved[0] < a.iterations:  # rounds left: only then start the generator and embed the corpus
+        saved = _evolve(ctx, saved)
+    _, population, phases = saved
+    kept, labels = population.column("text").to_pylist(), population.column("label").to_pylist()
+    every = [phases["init"], *phases["iterations"]]
+    calls = sum(p["requests"] for p in every)
+    details = {
+        "variant": "1 + k·T calls per final sample",
+        "llm_calls": calls,
+        "calls_per_retained": calls / len(kept),
+        "phases": phases,
+    }
+    tokens = {"augpe": sum(p["tokens"] for p in every)}
+    return Release(released_rows("augpe", kept, labels), redact_released(ctx.cfg), details, tokens, calls)
+
+
+def _evolve(ctx: RunContext, saved: Step | None) -> Step:
+    """The rounds after `saved` (all of them, initial population first, when None); returns the last round."""
     cfg, corpus, a = ctx.cfg, ctx.corpus, ctx.cfg.augpe
     key, sigma = corpus.key, corpus.ledger.sigma
     per_label = max(1, a.samples // len(a.labels))
-    embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
-    private = apply(corpus.records(), embed).materialize()  # private embeddings + labels stay in the object store
     sampling = Sampling(n=1, temperature=a.temperature, top_p=0.95, max_tokens=a.max_tokens)
     generator = GeneratorPool(a.engine, sampling, a.resources)
-    saved = last_step(ctx.checkpoints)
     if saved is None:
         started, labels = time.time(), [lab for lab in a.labels for _ in range(per_label)]
         rows = [
@@ -99,6 +116,8 @@ def augpe_plan(ctx: RunContext) -> Release:
         save_step(ctx.checkpoints, *saved)
     done, population, phases = saved
     kept, labels = population.column("text").to_pylist(), population.column("label").to_pylist()
+    embed = StageOp("private_index", EmbedRecords, {"embedder": a.embedder}, Resources(batch_size=256))
+    private = apply(corpus.records(), embed).materialize()  # private embeddings + labels stay in the object store
     embedder = load_embedder(a.embedder)  # the population is small and public: embed it on the driver
     for t in range(done + 1, a.iterations + 1):
         t0, rows, pop_labels = time.time(), [], []
@@ -121,17 +140,9 @@ def augpe_plan(ctx: RunContext) -> Release:
             chosen += idx[np.argsort(-noisy[idx], kind="stable")[:per_label]].tolist()
         kept, labels = [population[i] for i in chosen], [pop_labels[i] for i in chosen]
         phases["iterations"].append({"seconds": time.time() - t0, "tokens": used, "requests": len(rows)})
-        save_step(ctx.checkpoints, t, pa.table({"text": kept, "label": labels}), phases)
-    every = [phases["init"], *phases["iterations"]]
-    calls = sum(p["requests"] for p in every)
-    details = {
-        "variant": "1 + k·T calls per final sample",
-        "llm_calls": calls,
-        "calls_per_retained": calls / len(kept),
-        "phases": phases,
-    }
-    tokens = {"augpe": sum(p["tokens"] for p in every)}
-    return Release(released_rows("augpe", kept, labels), redact_released(cfg), details, tokens, calls)
+        saved = (t, pa.table({"text": kept, "label": labels}), phases)
+        save_step(ctx.checkpoints, *saved)
+    return saved
 
 
 AUGPE = Method(

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 META = b"rpsg_checkpoint"
+Step = tuple[int, pa.Table, dict[str, Any]]  # a step's number, its table and its meta
 
 
 def save_step(folder: Path, step: int, table: pa.Table, meta: dict[str, Any]) -> None:
@@ -23,7 +24,7 @@ def save_step(folder: Path, step: int, table: pa.Table, meta: dict[str, Any]) ->
     os.replace(tmp, folder / f"step-{step:04d}.parquet")
 
 
-def last_step(folder: Path) -> tuple[int, pa.Table, dict[str, Any]] | None:
+def last_step(folder: Path) -> Step | None:
     """The latest completed step, its table and its meta; None before the first."""
     steps = sorted(folder.glob("step-*.parquet"))
     if not steps:

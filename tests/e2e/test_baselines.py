@@ -101,6 +101,13 @@ def test_augpe_runs_and_accounts(
     assert pq.read_table(killed.synthetic).equals(published)
     check_run_contract(killed.root, "augpe")
 
+    # Killed during the release, every round saved: the resume neither generates nor votes again.
+    done = killed_copy(RunLayout(out), tmp_path / "released")
+    drawn.clear()
+    monkeypatch.setattr(augpe, "GeneratorPool", lambda *a: pytest.fail("a finished evolution started the generator"))
+    assert generate(cfg.model_copy(update={"output_dir": str(done.root)})).manifest["resumed"] and drawn == []
+    assert pq.read_table(done.synthetic).equals(published)
+
 
 @pytest.mark.e2e
 def test_dpsgd_run_directory(
