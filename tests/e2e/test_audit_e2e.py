@@ -23,6 +23,7 @@ from rpsg_ray.audit.split import split_file
 from rpsg_ray.io.layout import RunLayout
 
 EMBEDDER = "all-minilm-l6-v2"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _leaky_run(tmp: Path, planted: Path) -> Path:
@@ -51,7 +52,7 @@ def test_audit_sees_a_leaky_run_and_writes_no_private_text(
 ) -> None:
     # One fixed split: the negative control is a 95% interval, so over fresh secret splits it would miss 0.5
     # one time in twenty and the test would be flaky by design.
-    split = split_file(demo_corpus, 0.5, tmp_path / "split", np.random.default_rng(11))
+    split = split_file(demo_corpus, 0.5, tmp_path / "split", rng=np.random.default_rng(11))
     planted, listing, placed = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 4, 2: 2})
     run = _leaky_run(tmp_path, planted)
     settings = AuditSettings(
@@ -114,7 +115,7 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
 ) -> None:
     """The leaky run of the test above is stopped by the gate; an honest one, publishing only public text (the
     non-members, lightly perturbed, which never entered the run), passes it with audit canaries planted."""
-    split = split_file(demo_corpus, 0.5, tmp_path / "split", np.random.default_rng(11))
+    split = split_file(demo_corpus, 0.5, tmp_path / "split", rng=np.random.default_rng(11))
     planted, listing, _ = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 4}, one_run=40)
     claim = {
         "method": "augpe",
@@ -127,8 +128,59 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
         bootstrap=100, canaries=listing, threads=2, embedder=EMBEDDER, lm_budget=LmBudget(steps=20)
     )
     settings = dataclasses.replace(settings, canary_alternatives=19)
-    honest = _run_dir(tmp_path / "honest", planted, perturb(read_records(split.non_members).texts, 3), claim)
+    public = perturb(read_records(split.non_members).texts, 3)
+    honest = _run_dir(tmp_path / "honest", planted, public, claim)
     run_audit(honest, split.members, split.non_members, tmp_path / "honest-audit", settings)
     metrics = json.loads((tmp_path / "honest-audit" / "metrics.json").read_text())
     assert gate_failures(metrics) == [] and metrics["one_run"]["epsilon_empirical"] <= 4.0
     assert metrics["one_run"]["canaries"] == 40
+
+    # The planted leak: the same release plus 5% of the members copied verbatim. The gate stops it even when
+    # no canary happens to be among the copies.
+    members = read_records(split.members)
+    copied = [t for i, t in zip(members.ids, members.texts, strict=True) if not i.startswith("canary-")]
+    copied = copied[:: len(copied) // max(1, round(0.05 * len(copied)))][: round(0.05 * len(copied))]
+    leaky = _run_dir(tmp_path / "leaky", planted, public + copied, claim)
+    run_audit(leaky, split.members, split.non_members, tmp_path / "leaky-audit", settings)
+    metrics = json.loads((tmp_path / "leaky-audit" / "metrics.json").read_text())
+    assert metrics["verbatim"]["members_copied"] >= len(copied) > 0
+    assert any("members appear verbatim" in f for f in gate_failures(metrics))
+
+
+@pytest.mark.e2e
+def test_rerun_attack_on_a_real_run_finds_its_members(demo_corpus: Path, tmp_path: Path) -> None:
+    """A real per-record run on the stand-in engines (configs/dataplane.yaml: the echo generator writes a
+    thinned copy of its prompt, so each output keeps its seed's words): re-running the method on the candidates
+    must find the members, the paraphrase control is built from the members' own shadow outputs, the
+    non-members are the stated subsample, and no private text reaches the audit's files."""
+    from rpsg_ray.config import load_config
+    from rpsg_ray.pipeline import generate
+    from rpsg_ray.shadow import shadow_outputs
+
+    split = split_file(demo_corpus, 0.5, tmp_path / "split", control=0.2, rng=np.random.default_rng(3))
+    members = tmp_path / "members.parquet"
+    pq.write_table(pq.read_table(split.members).slice(0, 24), members)
+    cfg = load_config(ROOT / "configs" / "dataplane.yaml", [f"input.path={members}", f"output_dir={tmp_path / 'run'}"])
+    run = generate(cfg).run_dir
+    settings = AuditSettings(
+        bootstrap=50,
+        threads=2,
+        embedder=EMBEDDER,
+        lm_budget=LmBudget(steps=10),
+        negative_control=split.control,
+        rerun_non_members=24,
+    )
+    run_audit(run, members, split.non_members, tmp_path / "audit", settings, shadow_outputs)
+    metrics = json.loads((tmp_path / "audit" / "metrics.json").read_text())
+    attacks = metrics["attacks"]
+    assert metrics["rerun"]["ran"] and metrics["n_non_members"] == 24 < metrics["rerun"]["non_members_given"]
+    assert metrics["rerun"]["shadows"] > 24  # members and non-members got outputs of their own
+    for name in ("rerun_similarity", "rerun_tfidf"):
+        assert attacks[name]["run"]["auc"]["value"] > 0.9, name
+        assert "paraphrase_control" not in attacks[name]  # it would find its own outputs there
+    assert attacks["nearest_similarity"]["paraphrase_control"]["auc"]["value"] > 0.6
+    assert metrics["set_sizes"]["negative_control"] == 60  # the held-back control split, in domain
+    private = read_records(split.members).texts + read_records(split.non_members).texts
+    for name in ("metrics.json", "report.html", "report.md", "scores.parquet"):
+        written = (tmp_path / "audit" / name).read_bytes().decode("utf-8", "replace")
+        assert not [t for t in private if len(t) > 12 and t in written], name

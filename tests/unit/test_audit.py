@@ -13,7 +13,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from rpsg_ray.audit import canaries
-from rpsg_ray.audit.attacks import Attack, TextSet, ngram_overlap, rare_word_overlap, tfidf_similarity
+from rpsg_ray.audit.attacks import (
+    Attack,
+    TextSet,
+    ngram_overlap,
+    rare_word_overlap,
+    replay_by_type,
+    rerun_attacks,
+    tfidf_similarity,
+    verbatim_copies,
+)
 from rpsg_ray.audit.controls import perturb, unrelated_records, verdict
 from rpsg_ray.audit.metrics import evaluate_scores
 from rpsg_ray.audit.published import published_attacks
@@ -67,12 +76,25 @@ def test_split_is_disjoint_complete_in_order_and_fresh_each_time(tmp_path: Path)
     assert ma != read_records(b.members).ids  # a fresh secret per split (equal with probability ~1e-25)
     with pytest.raises(ConfigError):
         split_file(source, 1.0, tmp_path / "c")
+    assert a.control is None and not (tmp_path / "a" / "control.parquet").exists()
+
+
+def test_split_holds_back_a_control_in_neither_set(tmp_path: Path) -> None:
+    source = _write(tmp_path / "private.parquet", 100)
+    s = split_file(source, 0.3, tmp_path / "s", control=0.2)
+    assert s.control is not None
+    sides = [set(read_records(p).ids) for p in (s.members, s.non_members, s.control)]
+    assert [len(x) for x in sides] == [50, 30, 20] == list(s.counts)
+    assert set().union(*sides) == set(read_records(source).ids) and sum(map(len, sides)) == 100
+    with pytest.raises(ConfigError):
+        split_file(source, 0.5, tmp_path / "t", control=0.5)  # nothing left for the members
 
 
 def test_split_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = _write(tmp_path / "private.parquet", 10)
     assert main(["audit", "split", str(source), "--holdout", "0.5", "--output", str(tmp_path / "s")]) == 0
-    assert "5 rows" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "members.parquet (4 rows)" in out and "(5 rows)" in out and "control.parquet (1 rows" in out
 
 
 SMALL = {1: 8, 2: 2, 4: 1, 8: 1}
@@ -245,3 +267,62 @@ def test_identifier_replay_scores_a_member_whose_name_and_number_reappear() -> N
     synthetic = ["A fine film; Marta Kowalczyk said so.", "Call 0171 555 0193 for tickets."]
     sets = [TextSet(t, [""] * len(t), np.zeros((len(t), 1))) for t in ([member, other], synthetic)]
     assert identifier_replay(*sets).tolist() == [2.0, 0.0]
+
+
+PLACES = ["harbour", "orchard", "quarry", "lighthouse", "tannery", "monastery", "glacier", "vineyard", "foundry"]
+THINGS = ["violin", "ledger", "compass", "lantern", "saddle", "telescope", "kettle", "anvil", "loom", "sextant"]
+
+
+def test_rerun_attack_matches_each_candidates_own_output_not_its_text() -> None:
+    """Candidates' own texts share nothing with the released rows; a member's shadow output resembles its
+    released row (same particulars, other words), a non-member's resembles none. A candidate without a shadow
+    scores -1."""
+    rng = np.random.default_rng(0)
+    n, m = 40, 20
+    shadows = [f"the {THINGS[i % 10]} by the {PLACES[i // 10 % 9]} number {i} was lost" for i in range(n)]
+    released = [f"someone lost the {THINGS[i % 10]} near the {PLACES[i // 10 % 9]} number {i}" for i in range(m)]
+    vectors = rng.normal(size=(n, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    near = vectors[:m] + 0.2 * rng.normal(size=(m, 16))
+    candidates = TextSet(["an unrelated candidate text"] * n, [""] * n, np.eye(n, 16))
+    synthetic = TextSet(released, [""] * m, near / np.linalg.norm(near, axis=1, keepdims=True))
+    made = np.ones(n, bool)
+    made[[3, m + 3]] = False
+    attacks = rerun_attacks(TextSet(shadows, [""] * n, vectors), made)
+    for name, attack in attacks.items():
+        scores = attack(candidates, synthetic)
+        assert scores[3] == scores[m + 3] == -1.0, name
+        kept = np.flatnonzero(made)
+        auc = evaluate_scores(scores[kept[kept < m]], scores[kept[kept >= m]], 20, 0).auc.value
+        assert auc > 0.95, name
+    assert tfidf_similarity(candidates, synthetic).max() < 0.2  # the candidates' own texts see nothing
+
+
+def test_verbatim_copies_need_the_whole_record_and_a_telling_length() -> None:
+    texts = ["A quiet film about a lighthouse keeper and his dog.", "Great film.", "Another record, never copied."]
+    synthetic = TextSet(["intro " + texts[0] + " outro", "Great film. Great film."], ["", ""], np.zeros((2, 1)))
+    candidates = TextSet(["  " + texts[0] + " ", *texts[1:]], [""] * 3, np.zeros((3, 1)))
+    assert verbatim_copies(candidates, synthetic).tolist() == [True, False, False]
+
+
+def test_identifier_replay_is_counted_per_type_against_non_members() -> None:
+    texts = [
+        "Write to oona.virtanen@example.org about the refund.",  # member: its e-mail is replayed
+        "Ask Marta Kowalczyk at the desk, flat 12B44.",  # member: its name is replayed, its flat number is not
+        "Nothing to identify anyone here.",  # member without identifiers
+        "Call Tomasz Brzeski on Sunday.",  # non-member: its name is in the output (chance level)
+        "Mail kofi.mensah@example.net today.",  # non-member: not replayed
+    ]
+    is_member = np.array([True, True, True, False, False])
+    synthetic = TextSet(
+        ["Reach oona.virtanen@example.org soon.", "Marta Kowalczyk said so.", "Tomasz Brzeski agreed."],
+        ["", "", ""],
+        np.zeros((3, 1)),
+    )
+    ids = ["m0", "m1", "m2", "n0", "n1"]
+    out = replay_by_type(TextSet(texts, [""] * 5, np.zeros((5, 1))), ids, synthetic, is_member)
+    assert (out["EMAIL"].members_replayed, out["EMAIL"].members_with) == (1, 1)
+    assert (out["EMAIL"].non_members_replayed, out["EMAIL"].non_members_with) == (0, 1)
+    assert out["EMAIL"].member_ids == ["m0"] and out["NAME_LIKE"].member_ids == ["m1"]
+    assert (out["NAME_LIKE"].non_members_replayed, out["NAME_LIKE"].non_members_with) == (1, 1)
+    assert (out["DIGITS"].members_replayed, out["DIGITS"].members_with) == (0, 1)

@@ -45,3 +45,15 @@ def test_gate_stops_on_a_verbatim_canary_or_a_broken_whole_output_claim() -> Non
     assert gate_failures(metrics([0, 0], [True, False], 1.6, whole))  # the claim is broken
     component = {"epsilon": 1.0, "dataset_level": False}
     assert gate_failures(metrics([0, 0], [True, False], 1.6, component)) == []  # RPSG: measured, not compared
+
+
+def test_gate_stops_when_members_are_written_out_whole_more_often_than_non_members() -> None:
+    honest = metrics([0], [True], 0.1, {"epsilon": None})
+
+    def copied(members: int, non_members: int) -> dict:
+        counts = {"members_copied": members, "members": 200, "non_members_copied": non_members, "non_members": 400}
+        return {**honest, "verbatim": counts}
+
+    assert gate_failures(copied(0, 0)) == []
+    assert gate_failures(copied(2, 4)) == []  # the same rate as records that never entered: corpus duplicates
+    assert gate_failures(copied(10, 0)) == ["10 of 200 members appear verbatim in the output (0 of 400 non-members)"]
