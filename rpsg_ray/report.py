@@ -36,6 +36,10 @@ def summary_rows(manifest: dict[str, Any], counted: bool = True) -> list[tuple[s
         ("seeds processed", str(manifest["input"]["seeds"])),
         published,
     ]
+    found = manifest["input"].get("labels") or {}
+    if found:
+        listed = ", ".join(f"{label or '(none: the classifier labels it)'}: {n}" for label, n in sorted(found.items()))
+        rows.append(("valid rows per input label", listed))
     if manifest["release"]:  # a dataset-level method: its output is linked to no record
         rows.append(("records that contributed (no output is linked to one)", str(c["kept"])))
     for stage, reasons in c["dropped"].items():

@@ -8,6 +8,7 @@ rows from dropped and quarantined ones, so every input row is accounted for exac
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,18 @@ ROW_SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
+
+
+WHOLE_FLOAT = re.compile(r"^(-?\d+)\.0+$")
+
+
+def as_label(raw: Any) -> str | None:
+    """A label value as written in the input, as a string: 1 and 1.0 alike (JSON and CSV readers disagree on
+    numbers), None when missing or blank."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    value = None if raw is None else str(raw).strip() or None
+    return WHOLE_FLOAT.sub(r"\1", value) if value else None
 
 
 def with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rpsg_ray.demo_data import DEMO_DATA, REAL_TEST, REAL_TRAIN
+from rpsg_ray.demo_data import CORPORA
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,13 +13,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "prepare",
         help="convert the packaged models and write the demo corpus and the real splits",
         description="Convert the packaged models; write the private demo corpus (the first --demo-rows "
-        "labelled rotten_tomatoes snippets) and, from the snippets after it, a public real test split and a "
-        "real train pool for `rpsg evaluate` (disjoint from the private set and from each other).",
+        "labelled records of --corpus) and, from the records after it, a public real test split and a real "
+        "train pool for `rpsg evaluate` (disjoint from the private set and from each other). Corpora: "
+        "rotten_tomatoes (critic snippets, positive/negative; configs/demo.yaml), rotten_tomatoes_01 (the same, "
+        "labelled 0/1) and trec (questions, six answer types; configs/trec.yaml).",
     )
-    p.add_argument("--demo-data", default=str(DEMO_DATA))
+    p.add_argument("--corpus", choices=sorted(CORPORA), default="rotten_tomatoes", help="which packaged corpus")
+    p.add_argument("--demo-data", help="private corpus (default: data/<corpus>/...parquet)")
     p.add_argument("--demo-rows", type=int, default=2000)
-    p.add_argument("--real-test", default=str(REAL_TEST), help="public real test split (Parquet)")
-    p.add_argument("--real-train", default=str(REAL_TRAIN), help="public real train pool (Parquet)")
+    p.add_argument("--real-test", help="public real test split (Parquet; default beside the corpus)")
+    p.add_argument("--real-train", help="public real train pool (Parquet; default beside the corpus)")
     p.add_argument("--test-rows", type=int, default=2000, help="rows in the real test split")
     p.set_defaults(func=_prepare)
 
@@ -33,14 +36,13 @@ def _prepare(args: argparse.Namespace) -> int:
 
     for name in (SMOLLM2, MINILM):
         print(f"model {name}: {resolve_model_path(name)}")
-    path = write_demo_corpus(Path(args.demo_data), args.demo_rows)
-    print(f"demo corpus: {path} ({args.demo_rows} rows of rotten_tomatoes)")
-    test_rows, train_rows = write_real_splits(
-        Path(args.real_test), Path(args.real_train), args.demo_rows, args.test_rows
-    )
-    print(
-        f"real splits for `rpsg evaluate`: {args.real_test} ({test_rows} rows), {args.real_train} ({train_rows} rows)"
-    )
+    corpus = CORPORA[args.corpus]
+    private = Path(args.demo_data or corpus.private)
+    test, train = Path(args.real_test or corpus.real_test), Path(args.real_train or corpus.real_train)
+    path = write_demo_corpus(private, args.demo_rows, corpus.name)
+    print(f"demo corpus: {path} ({args.demo_rows} rows of {corpus.name})")
+    test_rows, train_rows = write_real_splits(test, train, args.demo_rows, args.test_rows, corpus.name)
+    print(f"real splits for `rpsg evaluate`: {test} ({test_rows} rows), {train} ({train_rows} rows)")
     return 0
 
 

@@ -22,7 +22,6 @@ class AugpeConfig(Section):
     variations: int = Field(6, ge=1, description="k: variations per kept sample each iteration (L = k + 1).")
     iterations: int = Field(10, ge=1, description="T: voting iterations (each one Gaussian histogram release).")
     threshold: float = Field(0.0, ge=0, description="Noisy counts below this are zeroed before ranking.")
-    labels: list[str] = Field(["positive", "negative"], description="Public label set for conditioned prompts.")
     temperature: float = Field(1.0, gt=0)
     max_tokens: int = Field(64, ge=8)
     resources: Resources = Resources(batch_size=32)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rpsg_ray.config.sections import Section
+
+SENTIMENTS = ("positive", "negative")
+"""The label set when none is declared."""
 
 
 class InputConfig(Section):
@@ -28,8 +31,8 @@ class InputConfig(Section):
     )
     label_field: str = Field(
         "label",
-        description="Sentiment label column (positive/negative/pos/neg), matched like text_field. Optional; "
-        "set explicitly, it must exist.",
+        description="Label column, matched like text_field: any values when domain.labels declares them (0/1, "
+        "stars, topics), else sentiment (positive/negative/pos/neg). Optional; set explicitly, it must exist.",
     )
     max_chars: int = Field(20_000, ge=1, description="Longer records are quarantined.")
     min_chars: int = Field(1, ge=1, description="Shorter records (after stripping) are quarantined.")
@@ -55,8 +58,46 @@ class Domain(Section):
         "(employers, banks, clinics) identify people, so redaction covers ORG by default; thanking or greeting a "
         "reader is normal there, so the quality detector does not count it as assistant chatter.",
     )
+    labels: dict[str, str] = Field(
+        {},
+        description="The label set, each input value (as written: 0, 4, sports) with a PUBLIC description that "
+        "prompts use (e.g. {0: a negative review, 1: a positive review}). Values outside it are quarantined. "
+        "Empty: sentiment labels (positive/negative), a classifier labelling rows that have none.",
+    )
+    label_embedder: str = Field(
+        "all-minilm-l6-v2",
+        description="Embedder of the zero-shot scorer that judges declared labels (closest description).",
+    )
     sentences: bool = Field(
         True,
         description="Records end with a full stop (reviews, summaries). False for tweets or chat, where a "
         "missing final stop is normal: the quality detector then treats only a dangling last word as cut off.",
     )
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_values_as_written(cls, value: object) -> object:
+        """YAML reads `0:` as an integer: labels are compared as the strings the input holds."""
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("labels")
+    @classmethod
+    def _two_classes_described(cls, value: dict[str, str]) -> dict[str, str]:
+        if value and (len(value) < 2 or not all(d.strip() for d in value.values())):
+            raise ValueError("declare at least two labels, each with a description")
+        return value
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The label set: the declared values, or the two sentiments."""
+        return tuple(self.labels) or SENTIMENTS
+
+    def knows(self, label: str | None) -> bool:
+        """Whether a seed's label is one of the set (not missing, not a classifier's `unknown`)."""
+        return label in self.classes
+
+    def label_phrase(self, label: str | None) -> str:
+        """How prompts name a seed's class: its declared description, the sentiment word, or nothing."""
+        if self.labels:
+            return self.labels.get(label or "", "")
+        return label if label in SENTIMENTS else ""

@@ -19,7 +19,6 @@ class DpsgdConfig(Section):
     model: str = Field("smollm2-135m-instruct", description="The public model fine-tuned with DP-SGD.")
     engine: Engine = Engine(kind="transformers", dtype="float32")
     samples: int = Field(64, ge=1, description="Synthetic samples generated (split evenly over labels, not data).")
-    labels: list[str] = Field(["positive", "negative"], description="Public label set for conditioned prompts.")
     steps: int = Field(40, ge=1, description="Optimizer steps (each one Poisson-sampled batch).")
     expected_batch_size: int = Field(
         64,

@@ -82,14 +82,20 @@ class EmbedderEngine(Protocol):
         ...
 
 
+UNKNOWN = "unknown"
+"""What a classifier answers when it cannot tell (a sentiment scorer on a neutral text)."""
+
+
 @dataclass(frozen=True)
-class Sentiment:
-    label: Literal["positive", "negative", "unknown"]
+class Prediction:
+    """A classifier's label for one text (one of its label set, or UNKNOWN) and its confidence in [0, 1]."""
+
+    label: str
     confidence: float
 
 
 class Classifier(Protocol):
-    def classify(self, texts: list[str]) -> list[Sentiment]: ...
+    def classify(self, texts: list[str]) -> list[Prediction]: ...
 
 
 @dataclass(frozen=True)

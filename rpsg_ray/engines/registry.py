@@ -148,6 +148,16 @@ def load_classifier(name: str) -> Classifier:
     return TransformersClassifier(resolve_model_path(name))
 
 
+def load_label_classifier(name: str, classes: dict[str, str], embedder: str) -> Classifier:
+    """The scorer for a run's label set: the sentiment classifier `name` when no set is declared, else the
+    zero-shot classifier over the classes' public descriptions (it reads no private data either way)."""
+    if not classes:
+        return load_classifier(name)
+    from rpsg_ray.engines.zero_shot import ZeroShotClassifier
+
+    return ZeroShotClassifier(load_embedder(embedder), classes)
+
+
 def load_ner(name: str, detector: str, labels: list[str]) -> NerEngine:
     """The entity detector the redactor runs after its regexes (`labels`: the NER kinds it replaces)."""
     if detector == "presidio":

@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Sampling, Sentiment, prompt_budgets
+from rpsg_ray.engines.base import Chat, Completion, EngineSpec, Prediction, Sampling, prompt_budgets
 from rpsg_ray.engines.chat import prompt_ids
 from rpsg_ray.engines.hardware import resolve_dtype
 from rpsg_ray.engines.torch_threads import on_cpu, set_threads
@@ -195,13 +195,13 @@ class TransformersClassifier:
 
         self.pipe = pipeline("text-classification", model=model_path, device=-1 if on_cpu() else 0)
 
-    def classify(self, texts: list[str]) -> list[Sentiment]:
+    def classify(self, texts: list[str]) -> list[Prediction]:
         results = self.pipe(texts, truncation=True, batch_size=32)
         out = []
         for r in results:
             label = r["label"].lower()
             known = label if label in ("positive", "negative") else "unknown"
-            out.append(Sentiment(label=known, confidence=float(r["score"])))
+            out.append(Prediction(label=known, confidence=float(r["score"])))
         return out
 
 

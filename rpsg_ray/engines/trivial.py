@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, prompt_budgets
+from rpsg_ray.engines.base import Chat, Completion, Prediction, Sampling, prompt_budgets
 
 DIM = 384  # the dimension of all-MiniLM-L6-v2, so the similarity index is benchmarked at a real size
 POSITIVE_WORDS = r"\b(good|great|best|love|loved|fun|funny|fine|beautiful|brilliant|enjoy|enjoyable|wonderful)\b"
@@ -73,10 +73,10 @@ def bucket_of(word: str) -> int:
 class KeywordClassifier:
     """Sentiment = which of two short word lists occurs more often (ties: unknown), counted by a regex kernel."""
 
-    def classify(self, texts: list[str]) -> list[Sentiment]:
+    def classify(self, texts: list[str]) -> list[Prediction]:
         lowered = pc.utf8_lower(pa.array(texts, pa.string()))
         pos = pc.count_substring_regex(lowered, POSITIVE_WORDS).to_numpy(zero_copy_only=False)
         neg = pc.count_substring_regex(lowered, NEGATIVE_WORDS).to_numpy(zero_copy_only=False)
         confidence = np.abs(pos - neg) / np.maximum(pos + neg, 1)
         labels = np.where(pos > neg, "positive", np.where(neg > pos, "negative", "unknown"))
-        return [Sentiment(str(lab), float(c)) for lab, c in zip(labels, confidence, strict=True)]
+        return [Prediction(str(lab), float(c)) for lab, c in zip(labels, confidence, strict=True)]

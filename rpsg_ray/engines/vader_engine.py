@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rpsg_ray.engines.base import Sentiment
+from rpsg_ray.engines.base import Prediction
 
 THRESHOLD = 0.05
 
@@ -13,14 +13,14 @@ class VaderClassifier:
 
         self.analyzer = SentimentIntensityAnalyzer()
 
-    def classify(self, texts: list[str]) -> list[Sentiment]:
+    def classify(self, texts: list[str]) -> list[Prediction]:
         out = []
         for text in texts:
             compound = self.analyzer.polarity_scores(text)["compound"]
             if compound > THRESHOLD:
-                out.append(Sentiment("positive", abs(compound)))
+                out.append(Prediction("positive", abs(compound)))
             elif compound < -THRESHOLD:
-                out.append(Sentiment("negative", abs(compound)))
+                out.append(Prediction("negative", abs(compound)))
             else:
-                out.append(Sentiment("unknown", 1.0 - abs(compound)))
+                out.append(Prediction("unknown", 1.0 - abs(compound)))
         return out

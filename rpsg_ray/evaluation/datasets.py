@@ -14,6 +14,7 @@ from pathlib import Path
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.run_reader import RunFiles
 from rpsg_ray.io.tables import Records, read_table
+from rpsg_ray.rows import as_label
 
 PUBLIC_COLUMNS = ("synthetic_id", "text", "label")
 
@@ -39,7 +40,8 @@ def load_real(path: Path) -> Records:
         raise InputError(f"{path}: not found (run `rpsg prepare`, or pass --real-test / --real-train)")
     table = read_table(path, ("id", "text", "label"), ("text", "label"))
     ids = table["id"].to_pylist() if "id" in table.column_names else range(table.num_rows)
-    return Records([str(i) for i in ids], table["text"].to_pylist(), table["label"].to_pylist())
+    labels = [as_label(x) or "" for x in table["label"].to_pylist()]  # 0/1 columns compare with published "0"/"1"
+    return Records([str(i) for i in ids], table["text"].to_pylist(), labels)
 
 
 def _sentiment_match(files: RunFiles, ids: list[str]) -> dict[str, bool] | None:

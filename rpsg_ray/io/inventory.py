@@ -30,6 +30,7 @@ class Inventory:
     duplicates: dict[str, int] = field(default_factory=dict)  # id -> pos of the first occurrence
     seed_threshold: int | None = None  # rows with sample_key <= threshold are seeds; None: all
     seeds: int = 0
+    labels: dict[str, int] = field(default_factory=dict)  # valid rows per input label ("" : none, classifier's)
 
 
 def _repeated(batch: pa.Table) -> pa.Table:
@@ -43,9 +44,11 @@ def _keys(batch: pa.Table, key: RunKey) -> pa.Table:
 
 def take_inventory(parsed: ray.data.Dataset, key: RunKey, seeds: int | None) -> Inventory:
     """Counts, duplicate ids and the seed sample: the `seeds` records of lowest keyed rank (secret, uniform)."""
-    ids = parsed.select_columns(["id", "pos", "status"]).materialize()  # ids only, kept in the object store
+    ids = parsed.select_columns(["id", "pos", "status", "label"]).materialize()  # no text: kept in the object store
     input_rows = ids.count()
-    valid = ids.map_batches(only_ok, batch_format="pyarrow").select_columns(["id", "pos"])
+    valid = ids.map_batches(only_ok, batch_format="pyarrow")
+    classes = valid.groupby("label", num_partitions=1).count().take_all()  # one row per class: one partition
+    valid = valid.select_columns(["id", "pos"])
     partitions = min(200, 1 + input_rows // 100_000)  # Ray's default of 200 costs ~10 s even for a tiny corpus
     grouped = valid.groupby("id", num_partitions=partitions).aggregate(
         Count(alias_name="n"), Min("pos", alias_name="first")
@@ -54,6 +57,7 @@ def take_inventory(parsed: ray.data.Dataset, key: RunKey, seeds: int | None) -> 
     unique = grouped.count()
     dups = grouped.map_batches(_repeated, batch_format="pyarrow").take_all()
     inventory = Inventory(input_rows, unique, {d["id"]: int(d["first"]) for d in dups}, None, unique)
+    inventory.labels = {c["label"] or "": int(c["count()"]) for c in classes}
     if seeds is not None and seeds < unique:
         keyed = grouped.map_batches(_keys, fn_kwargs={"key": key}, batch_format="pyarrow")
         inventory.seed_threshold = int(keyed.sort("key").limit(seeds).max("key"))
@@ -110,4 +114,5 @@ def describe(inventory: Inventory) -> dict[str, Any]:
         "valid_unique_records": inventory.valid_unique,
         "duplicate_ids": len(inventory.duplicates),
         "seeds": inventory.seeds,
+        "labels": inventory.labels,
     }

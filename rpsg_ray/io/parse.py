@@ -21,7 +21,7 @@ import pyarrow as pa
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.formats import BOM, MalformedJson, iter_json_array, open_binary, open_text, read_error
 from rpsg_ray.io.sources import POS_BITS
-from rpsg_ray.rows import QUARANTINED, ROW_SCHEMA
+from rpsg_ray.rows import QUARANTINED, ROW_SCHEMA, as_label
 
 LABELS = {"positive": "positive", "pos": "positive", "negative": "negative", "neg": "negative"}
 NUL_MARK = "\ue000"  # NUL bytes are swapped for this private-use char so csv can parse the row
@@ -66,13 +66,28 @@ def _problem(text: Any, unit: dict[str, Any]) -> str | None:
     return None
 
 
+def _label(raw: Any, declared: list[str]) -> tuple[str | None, str | None]:
+    """The row's label and, when it cannot be one, why. A declared set takes values as written (1 and 1.0
+    alike); without one, sentiment words are the set and a missing label is left for the classifier. A value
+    outside the set is never replaced; the reason does not repeat it (a label column may hold anything)."""
+    value = as_label(raw)
+    if declared:
+        if value is None:
+            return None, "label is missing (domain.labels declares the set)"
+        return (value, None) if value in declared else (None, "label is not one of domain.labels")
+    if value is None:
+        return None, None
+    sentiment = LABELS.get(value.lower())
+    return (sentiment, None) if sentiment else (None, "label is not positive/negative: declare domain.labels")
+
+
 def _row(raw: Raw, unit: dict[str, Any]) -> dict[str, Any]:
     raw_id, text, raw_label, source, offset = raw
     pos = (unit["file_index"] << POS_BITS) | offset
-    problem = _problem(text, unit)
+    label, problem = _label(raw_label, unit["labels"])
+    problem = _problem(text, unit) or problem
     rid = _normalise_id(raw_id)
     if problem is None:
-        label = LABELS.get(str(raw_label).strip().lower()) if raw_label is not None else None
         return {
             "id": rid or content_id(text),
             "text": text,

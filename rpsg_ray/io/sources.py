@@ -20,7 +20,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class ReadUnit:
     label_field: str
     max_chars: int
     min_chars: int
+    labels: tuple[str, ...] = ()  # the declared label set (domain.labels); empty: sentiment
 
     def as_item(self) -> dict[str, object]:
         return asdict(self)
@@ -284,8 +285,9 @@ def _file_units(path: Path, index: int, size: int, cfg: InputConfig) -> list[Rea
     return _jsonl_units(path, index, size, compression, head, cfg)
 
 
-def plan_read_units(cfg: InputConfig) -> list[ReadUnit]:
-    """All read units of the input, in a stable order; raises InputError for file-level problems."""
+def plan_read_units(cfg: InputConfig, labels: tuple[str, ...] = ()) -> list[ReadUnit]:
+    """All read units of the input, in a stable order, each carrying the declared label set the parser checks
+    values against; raises InputError for file-level problems."""
     if not cfg.path:
         raise InputError("no input: set input.path in the config or pass --input")
     root = Path(cfg.path)
@@ -303,4 +305,4 @@ def plan_read_units(cfg: InputConfig) -> list[ReadUnit]:
     if not units:
         names = ", ".join(str(p) for p in empty[:3])
         raise InputError(f"{names}: input is empty (no records)")
-    return units
+    return [replace(u, labels=labels) for u in units]

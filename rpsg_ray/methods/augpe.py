@@ -101,11 +101,11 @@ def _evolve(ctx: RunContext, saved: Step | None) -> Step:
     """The rounds after `saved` (all of them, initial population first, when None); returns the last round."""
     cfg, corpus, a = ctx.cfg, ctx.corpus, ctx.cfg.augpe
     key, sigma = corpus.key, corpus.ledger.sigma
-    per_label = max(1, a.samples // len(a.labels))
+    per_label = max(1, a.samples // len(cfg.domain.classes))
     sampling = Sampling(n=1, temperature=a.temperature, top_p=0.95, max_tokens=a.max_tokens)
     generator = GeneratorPool(a.engine, sampling, a.resources)
     if saved is None:
-        started, labels = time.time(), [lab for lab in a.labels for _ in range(per_label)]
+        started, labels = time.time(), [lab for lab in cfg.domain.classes for _ in range(per_label)]
         rows = [
             {**chat_row(label_chat(cfg.domain, lab)), "seed": key.sampling_seed(f"init{i}", "augpe")}
             for i, lab in enumerate(labels)
@@ -135,7 +135,7 @@ def _evolve(ctx: RunContext, saved: Step | None) -> Step:
         counts = np.sum([h["hist"] for h in hists], axis=0).astype(float)
         noisy = noisy_votes(counts, sigma, key.noise_seed("augpe", "vote", t), a.threshold)
         chosen = []
-        for lab in a.labels:
+        for lab in cfg.domain.classes:
             idx = np.flatnonzero(np.array(pop_labels) == lab)
             chosen += idx[np.argsort(-noisy[idx], kind="stable")[:per_label]].tolist()
         kept, labels = [population[i] for i in chosen], [pop_labels[i] for i in chosen]

@@ -9,15 +9,16 @@ from rpsg_ray.config import Config, Domain
 from rpsg_ray.engines.base import Chat
 from rpsg_ray.operators import StageOp
 from rpsg_ray.rows import OK
+from rpsg_ray.stages.prompts import record_kind
 from rpsg_ray.stages.redact import Redact
 
 
 def label_chat(domain: Domain, label: str | None) -> Chat:
     """A public, label-conditioned request for one record (no private data in it)."""
-    kind = f"{label} {domain.item}" if label else domain.item
+    kind = record_kind(domain, label, "short")
     return [
         {"role": "system", "content": f"You write short, realistic {domain.name} in the first person."},
-        {"role": "user", "content": f"Write a short {kind} of 20 to 40 words. Output only the text."},
+        {"role": "user", "content": f"Write a {kind} of 20 to 40 words. Output only the text."},
     ]
 
 

@@ -39,7 +39,7 @@ def _train(cfg: Config, valid: ray.data.Dataset, model_dir: str, training: DpTra
     records = valid.select_columns(["text", "label"]).take_all()
     scrubbed, _ = Redactor(cfg.stages.redact, cfg.domain)([r["text"] for r in records])
     examples = [
-        (label_chat(cfg.domain, r["label"] if r["label"] in cfg.dpsgd.labels else None), text)
+        (label_chat(cfg.domain, r["label"] if cfg.domain.knows(r["label"]) else None), text)
         for r, text in zip(records, scrubbed, strict=True)
     ]
     return asdict(dp_finetune(resolve_model_path(cfg.dpsgd.model), Path(model_dir), examples, training))
@@ -67,10 +67,10 @@ def _prompts(cfg: Config, key: RunKey) -> ray.data.Dataset:
     """Per-label counts from the config (no private data); one Ray Data actor pool over the prompts, run as part
     of the release stream (its generate operator comes before the redactor)."""
     d = cfg.dpsgd
-    per_label = max(1, d.samples // len(d.labels))
-    labels = [label for label in d.labels for _ in range(per_label)]
+    per_label = max(1, d.samples // len(cfg.domain.classes))
+    labels = [label for label in cfg.domain.classes for _ in range(per_label)]
     prompts = released_rows("dpsgd", [""] * len(labels), labels).drop_columns(["text"])
-    chat = {label: chat_row(label_chat(cfg.domain, label)) for label in d.labels}
+    chat = {label: chat_row(label_chat(cfg.domain, label)) for label in cfg.domain.classes}
 
     def prompt(row: dict[str, Any]) -> dict[str, Any]:
         return {**row, **chat[row["label"]], "seed": key.sampling_seed(row["id"], "dpsgd")}

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from rpsg_ray.config import Domain, RuptaConfig
 from rpsg_ray.engines.base import Chat, Sampling
-from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
+from rpsg_ray.engines.registry import load_embedder, load_generator, load_label_classifier
 from rpsg_ray.methods.base import Method, PerRecord, RunContext
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.operators import StageOp
@@ -32,11 +32,19 @@ from rpsg_ray.stages.redact import Redact, redact_patterns
 EMPTY = "generator returned only empty text"
 TRACEABLE = "It is still too close to the original: use different words and sentence structure throughout."
 PII = "It still contains personal details (names, numbers, contacts): remove or replace them."
-LOST_LABEL = "Its opinion no longer reads as {label}: make the {label} opinion clear."
+LOST_LABEL = "It no longer reads as {label}: make that clear."
+
+
+def keep_label(domain: Domain, label: str | None) -> str:
+    """What the prompt asks to keep: the sentiment, or the declared class by its public description."""
+    phrase = domain.label_phrase(label)
+    if not phrase:
+        return ""
+    return f" Keep it {phrase}." if domain.labels else f" Keep its {phrase} opinion."
 
 
 def anonymise_chat(domain: Domain, source: str, label: str | None, previous: str | None, feedback: str) -> Chat:
-    tone = f" Keep its {label} opinion." if label in ("positive", "negative") else ""
+    tone = keep_label(domain, label)
     ask = (
         f"Text: {source}\n\nRewrite this {domain.item} so that nobody can trace it back to its author: use different "
         f"wording, and remove or change names, places, dates, numbers and personal details.{tone} Output only the "
@@ -67,16 +75,16 @@ class RuptaRewrite(Stage):
         self.cfg, self.domain, self.key = cfg, domain, key
         self.generator = load_generator(cfg.engine.spec())
         self.embedder = load_embedder(cfg.embedder)
-        self.classifier = load_classifier(cfg.classifier)
+        self.classifier = load_label_classifier(cfg.classifier, domain.labels, domain.label_embedder)
 
     def _feedback(self, text: str, cos: float, sentiment: str, label: str | None) -> tuple[bool, bool, str]:
         """(private?, useful?, feedback): privacy is judged first, utility only once privacy holds."""
         has_pii = any(redact_patterns(text)[1].values())
         private = cos <= self.cfg.max_source_similarity and not has_pii
-        useful = label not in ("positive", "negative") or sentiment == label
+        useful = not self.domain.knows(label) or sentiment == label
         if not private:
             return private, useful, PII if has_pii else TRACEABLE
-        return private, useful, "" if useful else LOST_LABEL.format(label=label)
+        return private, useful, "" if useful else LOST_LABEL.format(label=self.domain.label_phrase(label))
 
     def process(self, rows: pa.Table) -> StageResult:
         ids, labels = rows.column("id").to_pylist(), rows.column("label").to_pylist()

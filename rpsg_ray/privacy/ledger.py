@@ -51,9 +51,10 @@ RPSG_NOT_COVERED = [
     "Dataset-level add/remove DP: a record's presence decides which rows exist, the seed sample's rank spans all "
     "ids, and first-occurrence de-duplication lets an added row displace another record.",
     "The candidates themselves: they are generated from the private record, so every option carries its content.",
-    "The sentiment label (from the input or a classifier) is treated as public: it goes into prompts and scores "
-    "without noise, decides whether the retry runs, and each published row carries it. The length target (from "
-    "the seed's word count) goes into prompts without noise.",
+    "The label (from the input; for sentiment labels missing from it, from a classifier) is treated as public: "
+    "its public description goes into prompts, it shifts scores without noise, decides whether the retry runs, "
+    "and each published row carries it. The length target (from the seed's word count) goes into prompts "
+    "without noise.",
     "The NLL filter's bounds are calibrated on a keyed random sample of private records, and the similarity filter "
     "compares every output with every private record; which rows survive depends on private data.",
     "Prompts sent to the generator carry private-derived text: the seed scrubbed of the identifiers the redactor "
@@ -185,6 +186,7 @@ def selection_utility(sigma: float, cfg: Config) -> dict[str, Any]:
     lo, hi = score_range(**_selection_weights(cfg))
     lead = s.w_agree + s.w_disagree
     return {
+        "label_scorer": label_scorer(cfg),
         "k": k,
         "uniform": 1.0 / k,
         "p_best_at_gap": {str(g): p_best_for_gap(g, sigma, k) for g in GAPS},
@@ -199,6 +201,17 @@ def selection_utility(sigma: float, cfg: Config) -> dict[str, Any]:
         "other by the gap; p_agreeing_pick.final: the distribution of the final pick, retry included. The run's own "
         "observed rates are in the private manifest",
     }
+
+
+def label_scorer(cfg: Config) -> str:
+    """Which public scorer judged agreement with the label (no private data in either)."""
+    d = cfg.domain
+    if d.labels:
+        return (
+            f"zero-shot: {d.label_embedder} embeddings, closest of the {len(d.labels)} declared classes' public "
+            "descriptions"
+        )
+    return f"sentiment classifier {cfg.rpsg.select.classifier} (positive/negative)"
 
 
 def rpsg_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:

@@ -68,12 +68,21 @@ def length_words(target_words: int) -> str:
     return "long, detailed"
 
 
+def record_kind(domain: Domain, label: str | None, size: str) -> str:
+    """The record asked for: a short positive movie review for sentiment; a short movie review (a question
+    about sports) for a declared class, whose public description is the user's own phrase."""
+    phrase = domain.label_phrase(label)
+    if domain.labels:
+        return f"{size} {domain.item}" + (f" ({phrase})" if phrase else "")
+    return f"{size} {phrase + ' ' if phrase else ''}{domain.item}"
+
+
 def rewrite_chat(domain: Domain, notes: str, label: str | None, target_words: int, second_pass: bool) -> Chat:
     """Instruction last, in the user turn: small instruction models follow it far better there."""
-    tone = f"{label} " if label in ("positive", "negative") else ""
     size = length_words(target_words)
+    kind = record_kind(domain, label, size)
     if second_pass:
-        ask = f"Here is a {domain.item}: {notes}\n\nWrite a new {size} {tone}{domain.item} with the same opinion."
+        ask = f"Here is a {domain.item}: {notes}\n\nWrite a new {kind} with the same opinion."
     else:
-        ask = f"Write a {size} {tone}{domain.item} about this: {notes}\nUse no names."
+        ask = f"Write a {kind} about this: {notes}\nUse no names."
     return [_system(domain), *_examples(domain), {"role": "user", "content": ask}]

@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from rpsg_ray.config import Domain, RewriteConfig
-from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment
-from rpsg_ray.engines.registry import load_classifier, load_generator
+from rpsg_ray.engines.base import Chat, Completion, Prediction, Sampling
+from rpsg_ray.engines.registry import load_generator, load_label_classifier
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.quality.detector import Verdict, judge, length_span
 from rpsg_ray.rows import Columns, Stage, StageResult, texts
@@ -53,10 +53,11 @@ def row_max_tokens(target: int, cfg: RewriteConfig, chat: Chat) -> int:
     return max(16, min(16 * math.ceil(need / 16), cfg.max_tokens, room))
 
 
-def guard(verdicts: list[Verdict], sentiments: list[Sentiment], label: str | None, target: int) -> tuple[str, bool]:
-    """Best attempt: passes the quality detector first, then sentiment match, then confidence, then
-    closeness to the length target. Returns (text after the detector's fixes, matched)."""
-    labelled = label in ("positive", "negative")
+def guard(verdicts: list[Verdict], sentiments: list[Prediction], label: str | None, target: int) -> tuple[str, bool]:
+    """Best attempt: passes the quality detector first, then label match (`label` None: the seed has no label
+    of the set), then confidence, then closeness to the length target. Returns (text after the detector's
+    fixes, matched)."""
+    labelled = label is not None
 
     def key(i: int) -> tuple[bool, bool, float, float]:
         match = sentiments[i].label == label if labelled else True
@@ -69,9 +70,9 @@ def guard(verdicts: list[Verdict], sentiments: list[Sentiment], label: str | Non
     return verdicts[best].text, key(best)[1]
 
 
-def settled(verdicts: list[Verdict], sentiments: list[Sentiment], label: str | None) -> bool:
+def settled(verdicts: list[Verdict], sentiments: list[Prediction], label: str | None) -> bool:
     """Some attempt passes the detector and (for a labelled seed) matches the label: no further round."""
-    labelled = label in ("positive", "negative")
+    labelled = label is not None
     return any(v.ok and (not labelled or s.label == label) for v, s in zip(verdicts, sentiments, strict=True))
 
 
@@ -87,7 +88,7 @@ class Rewrite(Stage):
         self.declared = self.columns(pass_index=pass_index, source=source)
         self.name = self.declared.stage
         self.generator = load_generator(cfg.engine.spec())
-        self.classifier = load_classifier(cfg.classifier)
+        self.classifier = load_label_classifier(cfg.classifier, domain.labels, domain.label_embedder)
 
     @classmethod
     def columns(cls, **kwargs: Any) -> Columns:
@@ -104,7 +105,7 @@ class Rewrite(Stage):
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
-        labels = rows.column("label").to_pylist()
+        labels = [lab if self.domain.knows(lab) else None for lab in rows.column("label").to_pylist()]
         if self.pass_index == 1:
             targets = [fit_target(target_words(t, self.cfg), self.cfg, self.domain) for t in texts(rows, "text")]
         else:
@@ -115,7 +116,7 @@ class Rewrite(Stage):
             for n, lab, t in zip(notes, labels, targets, strict=True)
         ]
         verdicts: list[list[Verdict]] = [[] for _ in ids]
-        sentiments: list[list[Sentiment]] = [[] for _ in ids]
+        sentiments: list[list[Prediction]] = [[] for _ in ids]
         tokens = [0] * len(ids)
         pending = list(range(len(ids)))
         for round_index in range(1 + self.cfg.extra_rounds):

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from rpsg_ray.config import AbstractConfig, Domain, SelectConfig
 from rpsg_ray.engines.base import Chat
-from rpsg_ray.engines.registry import load_classifier, load_embedder, load_generator
+from rpsg_ray.engines.registry import load_embedder, load_generator, load_label_classifier
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.mechanisms import noisy_argmax, score, selection_probability
 from rpsg_ray.rows import Stage, StageResult, texts
@@ -65,7 +65,7 @@ class Select(Stage):
     def __init__(self, cfg: SelectConfig, sigma: float, abstract: AbstractConfig, domain: Domain, key: RunKey) -> None:
         self.cfg, self.sigma, self.abstract, self.domain, self.key = cfg, sigma, abstract, domain, key
         self.embedder = load_embedder(cfg.embedder)
-        self.classifier = load_classifier(cfg.classifier)
+        self.classifier = load_label_classifier(cfg.classifier, domain.labels, domain.label_embedder)
         self.generator = load_generator(abstract.engine.spec()) if cfg.retry and abstract.candidates > 1 else None
 
     def _score(
@@ -81,7 +81,7 @@ class Select(Stage):
             end = start + len(row)
             cos = vecs[start:end] @ seed_vec
             agree = np.array([lab == label for lab in agree_all[start:end]], dtype=float)
-            labelled = label in ("positive", "negative")
+            labelled = label is not None
             scores = score(cos, agree, labelled, c.w_cos, c.w_agree, c.w_disagree, c.cos_min, c.cos_max)
             out.append((scores, cos, agree))
             start = end
@@ -107,7 +107,7 @@ class Select(Stage):
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
-        labels = rows.column("label").to_pylist()
+        labels = [lab if self.domain.knows(lab) else None for lab in rows.column("label").to_pylist()]
         seed_vecs = self.embedder.embed(texts(rows, "text"))  # private scoring only: nothing goes to a generator
         prompt_texts = texts(rows, "prompt_text")
         picks, passes, agrees, coss, diags, retry_rows = [], [], [], [], [], []
@@ -119,7 +119,7 @@ class Select(Stage):
             passes.append(1)
             coss.append(float(cos[choice]))
             diags.append(diag)
-            labelled = labels[r] in ("positive", "negative")
+            labelled = labels[r] is not None
             agrees.append(bool(agree[choice]) if labelled else None)
             if self.generator is not None and labelled and not agree[choice]:
                 retry_rows.append(r)

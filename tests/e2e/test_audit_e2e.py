@@ -21,6 +21,7 @@ from rpsg_ray.audit.results import AuditSettings
 from rpsg_ray.audit.runner import run_audit
 from rpsg_ray.audit.split import split_file
 from rpsg_ray.io.layout import RunLayout
+from rpsg_ray.io.tables import Records
 
 EMBEDDER = "all-minilm-l6-v2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,10 +114,10 @@ def _run_dir(root: Path, planted: Path, synthetic: list[str], ledger: dict) -> P
 def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the_claim(
     demo_corpus: Path, tmp_path: Path
 ) -> None:
-    """The leaky run of the test above is stopped by the gate; an honest one, publishing only public text (the
-    non-members, lightly perturbed, which never entered the run), passes it with audit canaries planted."""
-    split = split_file(demo_corpus, 0.5, tmp_path / "split", rng=np.random.default_rng(11))
-    planted, listing, _ = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 4}, one_run=40)
+    """The leaky run of the test above is stopped by the gate; an honest one, publishing only text from neither
+    set (the held-back control records, lightly perturbed), passes it with audit canaries planted."""
+    split = split_file(demo_corpus, 0.4, tmp_path / "split", control=0.2, rng=np.random.default_rng(11))
+    planted, listing, placed = canaries.plant(split.members, tmp_path / "canaries", seed=5, counts={1: 4}, one_run=40)
     claim = {
         "method": "augpe",
         "epsilon": 4.0,
@@ -124,11 +125,10 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
         "scope_summary": "the whole output",
         "dataset_level": True,
     }
-    settings = AuditSettings(
-        bootstrap=100, canaries=listing, threads=2, embedder=EMBEDDER, lm_budget=LmBudget(steps=20)
-    )
+    settings = AuditSettings(bootstrap=50, canaries=listing, threads=2, embedder=EMBEDDER, lm_budget=LmBudget(steps=10))
     settings = dataclasses.replace(settings, canary_alternatives=19)
-    public = perturb(read_records(split.non_members).texts, 3)
+    assert split.control is not None
+    public = perturb(read_records(split.control).texts, 3)
     honest = _run_dir(tmp_path / "honest", planted, public, claim)
     run_audit(honest, split.members, split.non_members, tmp_path / "honest-audit", settings)
     metrics = json.loads((tmp_path / "honest-audit" / "metrics.json").read_text())
@@ -138,7 +138,8 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
     # The planted leak: the same release plus 5% of the members copied verbatim. The gate stops it even when
     # no canary happens to be among the copies.
     members = read_records(split.members)
-    copied = [t for i, t in zip(members.ids, members.texts, strict=True) if not i.startswith("canary-")]
+    hosts = {h for c in placed for h in c.host_ids}  # the audit leaves canary hosts out of the members
+    copied = [t for i, t in zip(members.ids, members.texts, strict=True) if i not in hosts and "canary" not in i]
     copied = copied[:: len(copied) // max(1, round(0.05 * len(copied)))][: round(0.05 * len(copied))]
     leaky = _run_dir(tmp_path / "leaky", planted, public + copied, claim)
     run_audit(leaky, split.members, split.non_members, tmp_path / "leaky-audit", settings)
@@ -148,39 +149,53 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
 
 
 @pytest.mark.e2e
-def test_rerun_attack_on_a_real_run_finds_its_members(demo_corpus: Path, tmp_path: Path) -> None:
+def test_rerun_attack_runs_the_method_on_every_candidate(ray_session: None, demo_corpus: Path, tmp_path: Path) -> None:
     """A real per-record run on the stand-in engines (configs/dataplane.yaml: the echo generator writes a
-    thinned copy of its prompt, so each output keeps its seed's words): re-running the method on the candidates
-    must find the members, the paraphrase control is built from the members' own shadow outputs, the
-    non-members are the stated subsample, and no private text reaches the audit's files."""
+    thinned copy of its prompt, so each output keeps words of its own seed). The re-run hands each candidate its
+    own shadow output (not another's), the report carries the re-run attacks and the paraphrase control, the
+    non-members are the stated subsample, and no private text reaches the audit's files. The attack's power is
+    the unit test's (tests/unit/test_audit.py) and the real models' (docs/audit.md)."""
     from rpsg_ray.config import load_config
     from rpsg_ray.pipeline import generate
     from rpsg_ray.shadow import shadow_outputs
 
     split = split_file(demo_corpus, 0.5, tmp_path / "split", control=0.2, rng=np.random.default_rng(3))
     members = tmp_path / "members.parquet"
-    pq.write_table(pq.read_table(split.members).slice(0, 24), members)
+    pq.write_table(pq.read_table(split.members).slice(0, 16), members)
     cfg = load_config(ROOT / "configs" / "dataplane.yaml", [f"input.path={members}", f"output_dir={tmp_path / 'run'}"])
     run = generate(cfg).run_dir
+    seen: list[tuple[list[str], list[str | None]]] = []
+
+    def spy(run_dir: Path, candidates: Records) -> list[str | None]:
+        made = shadow_outputs(run_dir, candidates)
+        seen.append((candidates.texts, made))
+        return made
+
     settings = AuditSettings(
         bootstrap=50,
         threads=2,
         embedder=EMBEDDER,
         lm_budget=LmBudget(steps=10),
         negative_control=split.control,
-        rerun_non_members=24,
+        rerun_non_members=16,
     )
-    run_audit(run, members, split.non_members, tmp_path / "audit", settings, shadow_outputs)
+    run_audit(run, members, split.non_members, tmp_path / "audit", settings, spy)
     metrics = json.loads((tmp_path / "audit" / "metrics.json").read_text())
+    ((texts, made),) = seen
+    own = [_overlap(t, m) for t, m in zip(texts, made, strict=True) if m]
+    other = [_overlap(t, m) for t, m in zip(texts[1:] + texts[:1], made, strict=True) if m]
+    assert len(own) > 16 and np.mean(own) > 2 * np.mean(other)  # each shadow came from its own candidate
+    assert metrics["rerun"] == {"ran": True, "non_members": 16, "non_members_given": 150, "shadows": len(own)}
     attacks = metrics["attacks"]
-    assert metrics["rerun"]["ran"] and metrics["n_non_members"] == 24 < metrics["rerun"]["non_members_given"]
-    assert metrics["rerun"]["shadows"] > 24  # members and non-members got outputs of their own
-    for name in ("rerun_similarity", "rerun_tfidf"):
-        assert attacks[name]["run"]["auc"]["value"] > 0.9, name
-        assert "paraphrase_control" not in attacks[name]  # it would find its own outputs there
-    assert attacks["nearest_similarity"]["paraphrase_control"]["auc"]["value"] > 0.6
-    assert metrics["set_sizes"]["negative_control"] == 60  # the held-back control split, in domain
+    assert {"rerun_similarity", "rerun_tfidf"} <= set(attacks) and metrics["n_non_members"] == 16
+    assert "paraphrase_control" not in attacks["rerun_similarity"]  # it would find its own outputs there
+    assert "paraphrase_control" in attacks["nearest_similarity"]
+    assert metrics["settings"]["negative_control"] == str(split.control)  # held back from the same corpus
     private = read_records(split.members).texts + read_records(split.non_members).texts
     for name in ("metrics.json", "report.html", "report.md", "scores.parquet"):
         written = (tmp_path / "audit" / name).read_bytes().decode("utf-8", "replace")
         assert not [t for t in private if len(t) > 12 and t in written], name
+
+
+def _overlap(a: str, b: str) -> int:
+    return len(set(a.lower().split()) & set(b.lower().split()))

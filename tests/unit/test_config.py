@@ -91,3 +91,15 @@ def test_every_shipped_config_loads(path: Path) -> None:
 def test_selections_count_the_retry() -> None:
     assert Config().rpsg.select.selections == 2
     assert load_config(None, ["rpsg.select.retry=false"]).rpsg.select.selections == 1
+
+
+def test_declared_labels_from_yaml_are_the_strings_the_input_holds(tmp_path: Path) -> None:
+    path = tmp_path / "labels.yaml"
+    path.write_text("domain:\n  labels:\n    0: a negative review\n    1: a positive review\n")
+    domain = load_config(path).domain
+    assert domain.classes == ("0", "1") and domain.knows("1") and not domain.knows(1) and not domain.knows("2")  # type: ignore[arg-type]
+    assert domain.label_phrase("0") == "a negative review" and domain.label_phrase(None) == ""
+    sentiment = load_config(None).domain
+    assert sentiment.classes == ("positive", "negative") and sentiment.label_phrase("unknown") == ""
+    with pytest.raises(ConfigError, match="at least two labels"):
+        load_config(None, ["domain.labels={0: a review}"])

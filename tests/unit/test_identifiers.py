@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rpsg_ray.config import AbstractConfig, CopyGuardConfig, Domain, RedactConfig, SelectConfig
-from rpsg_ray.engines.base import Completion, Sentiment
+from rpsg_ray.engines.base import Completion, Prediction
 from rpsg_ray.io.sink import CommittedParquetSink
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.rows import ROW_SCHEMA
@@ -45,8 +45,8 @@ class Recorder:
 class Disagree:
     """STAND-IN classifier: every candidate disagrees with the seed, so the retry prompt is built too."""
 
-    def classify(self, texts: list[str]) -> list[Sentiment]:
-        return [Sentiment("negative", 1.0) for _ in texts]
+    def classify(self, texts: list[str]) -> list[Prediction]:
+        return [Prediction("negative", 1.0) for _ in texts]
 
 
 def test_scrub_replaces_what_the_redactor_finds_and_counts_it() -> None:
@@ -63,7 +63,7 @@ def test_no_prompt_carries_what_the_scrub_removed(monkeypatch: pytest.MonkeyPatc
     recorder = Recorder()
     monkeypatch.setattr(abstract, "load_generator", lambda spec: recorder)
     monkeypatch.setattr(select, "load_generator", lambda spec: recorder)
-    monkeypatch.setattr(select, "load_classifier", lambda name: Disagree())
+    monkeypatch.setattr(select, "load_label_classifier", lambda *a: Disagree())
     monkeypatch.setattr(select, "load_embedder", lambda name: _Ones())
     scrubbed = Scrub(RedactConfig(), Domain(personal=True))(rows())
     candidates = abstract.Abstract(AbstractConfig(candidates=2), Domain(), new_key())(scrubbed)

@@ -20,13 +20,13 @@ from rpsg_ray.io.parse import parse_units
 from rpsg_ray.io.sources import plan_read_units
 
 
-def units_of(path: Path, **settings: object) -> pa.Table:
+def units_of(path: Path, labels: tuple[str, ...] = (), **settings: object) -> pa.Table:
     cfg = InputConfig.model_validate({"path": str(path), **settings})
-    return pa.Table.from_pylist([u.as_item() for u in plan_read_units(cfg)])
+    return pa.Table.from_pylist([u.as_item() for u in plan_read_units(cfg, labels)])
 
 
-def parse_all(path: Path, **settings: object) -> pa.Table:
-    return pa.concat_tables(parse_units(units_of(path, **settings)))
+def parse_all(path: Path, labels: tuple[str, ...] = (), **settings: object) -> pa.Table:
+    return pa.concat_tables(parse_units(units_of(path, labels, **settings)))
 
 
 def counts(table: pa.Table) -> tuple[int, int]:
@@ -181,3 +181,33 @@ def test_jsonl_split_into_byte_ranges_keeps_every_line(tmp_path: Path) -> None:
     spans = pa.Table.from_pylist([dict(item, start=s, end=min(s + 10_000, size)) for s in range(0, size, 10_000)])
     ids = [i for t in parse_units(spans) for i in t.column("id").to_pylist()]
     assert spans.num_rows > 10 and ids == [f"r{i}" for i in range(5000)]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_declared_labels_are_kept_as_written_and_others_quarantined(suffix: str, tmp_path: Path) -> None:
+    """0/1 labels kept as "0"/"1" (1.0 from a float column too); a value outside the set and a missing one are
+    quarantined with a reason that does not repeat the value; without a declared set, 0/1 are not silently
+    replaced by a classifier's guess either."""
+    records = [
+        {"id": "a", "text": GOOD, "label": 0},
+        {"id": "b", "text": "Dull film.", "label": 1},
+        {"id": "c", "text": "A third film.", "label": 7},
+        {"id": "d", "text": "A fourth film.", "label": None},
+    ]
+    path = tmp_path / f"labels.{suffix}"
+    if suffix == "csv":
+        path.write_text(f'id,text,label\na,"{GOOD}",0\nb,Dull film.,1.0\nc,A third film.,7\nd,A fourth film.,\n')
+    elif suffix == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(records), path)
+    rows = {r["id"]: r for r in parse_all(path, ("0", "1")).to_pylist()}
+    assert (rows["a"]["label"], rows["b"]["label"]) == ("0", "1")
+    assert rows["c"]["status"] == rows["d"]["status"] == "quarantined"
+    assert rows["c"]["reason"] == "label is not one of domain.labels" and "7" not in rows["c"]["reason"]
+    assert rows["d"]["reason"].startswith("label is missing")
+    undeclared = {r["id"]: r for r in parse_all(path).to_pylist()}
+    assert [undeclared[i]["status"] for i in "abcd"] == ["quarantined"] * 3 + ["ok"]  # d: the classifier's
+    assert "declare domain.labels" in undeclared["a"]["reason"]

@@ -21,7 +21,7 @@ import pytest
 from scipy.stats import chisquare
 
 from rpsg_ray.config import AbstractConfig, Domain, SelectConfig, load_config
-from rpsg_ray.engines.base import Completion, Sentiment
+from rpsg_ray.engines.base import Completion, Prediction
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import rpsg_ledger
 from rpsg_ray.privacy.mechanisms import selection_probabilities
@@ -55,8 +55,8 @@ class CosineEmbedder:
 class LabelReader:
     """STAND-IN classifier: reads 'label=...' from the candidate."""
 
-    def classify(self, texts: list[str]) -> list[Sentiment]:
-        return [Sentiment(_fields(t)["label"], 1.0) for t in texts]
+    def classify(self, texts: list[str]) -> list[Prediction]:
+        return [Prediction(_fields(t)["label"], 1.0) for t in texts]
 
 
 class FixedFresh:
@@ -69,7 +69,7 @@ class FixedFresh:
 @pytest.fixture()
 def stage(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(select, "load_embedder", lambda name: CosineEmbedder())
-    monkeypatch.setattr(select, "load_classifier", lambda name: LabelReader())
+    monkeypatch.setattr(select, "load_label_classifier", lambda *a: LabelReader())
     monkeypatch.setattr(select, "load_generator", lambda spec: FixedFresh())
     ledger = rpsg_ledger(load_config(ROOT / "configs" / "demo.yaml", ["rpsg.epsilon=4"]), 2000)
     key = RunKey(bytes(range(32)))  # a fixed test key: the statistical checks give the same verdict every run

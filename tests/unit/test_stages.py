@@ -24,7 +24,7 @@ from rpsg_ray.config import (
     SimilarityFilterConfig,
 )
 from rpsg_ray.engines import registry
-from rpsg_ray.engines.base import Chat, Completion, Sampling, Sentiment, TextGenerator
+from rpsg_ray.engines.base import Chat, Completion, Prediction, Sampling, TextGenerator
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.mechanisms import score
@@ -177,12 +177,12 @@ def _verdicts(attempts: list[str]) -> list:
 
 def test_guard_prefers_quality_then_matching_sentiment() -> None:
     attempts = ["I hated it, a dull mess.", "I loved it so much, a joy.", ""]
-    sentiments = [Sentiment("negative", 0.9), Sentiment("positive", 0.5), Sentiment("unknown", 1.0)]
+    sentiments = [Prediction("negative", 0.9), Prediction("positive", 0.5), Prediction("unknown", 1.0)]
     assert guard(_verdicts(attempts), sentiments, "positive", 5) == ("I loved it so much, a joy.", True)
     assert guard(_verdicts(attempts), sentiments, "negative", 5) == ("I hated it, a dull mess.", True)
     assert guard(_verdicts(["", " "]), sentiments[:2], "positive", 5) == ("", False)
     chatty = ["Sure, here's a review: I loved it.", "I loved it, a joy.", "Rewritten review: A pure joy, loved it."]
-    confident = [Sentiment("positive", 0.99), Sentiment("negative", 0.6), Sentiment("positive", 0.5)]
+    confident = [Prediction("positive", 0.99), Prediction("negative", 0.6), Prediction("positive", 0.5)]
     # the chatter is more confident and matches, but a clean attempt wins; its heading is cut off
     assert guard(_verdicts(chatty), confident, "positive", 5) == ("A pure joy, loved it.", True)
     assert guard(_verdicts(chatty[:2]), confident[:2], "positive", 5) == ("I loved it, a joy.", False)
@@ -191,8 +191,8 @@ def test_guard_prefers_quality_then_matching_sentiment() -> None:
 class _Fixed:
     """A classifier that calls everything negative, so the guard's outcome per label is known."""
 
-    def classify(self, texts: list[str]) -> list[Sentiment]:
-        return [Sentiment("negative", 1.0) for _ in texts]
+    def classify(self, texts: list[str]) -> list[Prediction]:
+        return [Prediction("negative", 1.0) for _ in texts]
 
 
 class _Counting:
@@ -258,6 +258,17 @@ def test_rewrite_prompts_state_no_numbers(target: int) -> None:
     for second in (False, True):
         ask = rewrite_chat(DOMAIN, "a warm film", "positive", target, second_pass=second)[-1]["content"]
         assert not any(ch.isdigit() for ch in ask), ask
+
+
+def test_prompts_name_the_class_by_its_public_description() -> None:
+    """A declared class reaches the prompt as the user's description, never as its raw value ("3"); the
+    sentiment set keeps its word; a value outside the set (a classifier's "unknown") adds nothing."""
+    topics = Domain(item="question", labels={"3": "a question about sports", "4": "a question about cooking"})
+    ask = rewrite_chat(topics, "who won the final", "3", 20, second_pass=False)[-1]["content"]
+    assert "short question (a question about sports)" in ask and "3" not in ask
+    assert "(" not in rewrite_chat(topics, "who won", "unknown", 20, second_pass=False)[-1]["content"]
+    sentiment = rewrite_chat(DOMAIN, "a warm film", "positive", 20, second_pass=False)[-1]["content"]
+    assert "short positive movie review" in sentiment
 
 
 def test_domain_examples_are_earlier_answers() -> None:

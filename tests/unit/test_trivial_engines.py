@@ -30,3 +30,17 @@ def test_keyword_classifier_counts_word_lists() -> None:
     got = load_classifier("keywords").classify(TEXTS)
     assert [s.label for s in got] == ["positive", "unknown", "negative", "unknown", "negative"]
     assert got[0].confidence == 1.0 and got[4].confidence == 1 / 5  # 3 negative vs 2 positive words
+
+
+def test_zero_shot_classifier_picks_the_closest_public_description() -> None:
+    """The mechanism on the hashing stand-in (words shared with a description win); its accuracy with the real
+    embedder on a real corpus is benchmarks/label_scorer.py's."""
+    from rpsg_ray.engines.trivial import HashingEmbedder
+    from rpsg_ray.engines.zero_shot import ZeroShotClassifier
+
+    classes = {"1": "a question about sports and football", "2": "a question about cooking and recipes"}
+    scorer = ZeroShotClassifier(HashingEmbedder(), classes)
+    out = scorer.classify(["who won the football final", "best recipes for cooking rice", "sports or cooking"])
+    assert [p.label for p in out[:2]] == ["1", "2"]
+    assert out[0].confidence > 0.9 and out[2].confidence < out[0].confidence
+    assert scorer.classify([]) == []
