@@ -20,7 +20,11 @@ class AbstractConfig(Section):
 
 class SelectConfig(Section):
     embedder: str = Field("all-minilm-l6-v2", description="Embedding model for cos(seed, candidate).")
-    classifier: str = Field("vader", description="Sentiment classifier for agreement with the seed label.")
+    classifier: str = Field(
+        "vader",
+        description="Sentiment classifier for agreement with the seed label (declared domain.labels: the zero-shot "
+        "scorer instead).",
+    )
     w_cos: float = Field(0.75, description="Weight of the clipped cosine.")
     w_agree: float = Field(0.25, description="Bonus when the candidate's sentiment agrees with the seed's.")
     w_disagree: float = Field(0.15, description="Penalty when it disagrees (labelled seeds only).")

@@ -12,7 +12,11 @@ class RuptaConfig(Section):
 
     engine: Engine = Engine()
     embedder: str = Field("all-minilm-l6-v2", description="Embedding model of the privacy evaluator.")
-    classifier: str = Field("vader", description="Sentiment classifier of the utility evaluator.")
+    classifier: str = Field(
+        "vader",
+        description="Sentiment classifier of the utility evaluator (declared domain.labels: the zero-shot scorer "
+        "instead).",
+    )
     rounds: int = Field(3, ge=1, description="R: rewrite rounds at most per record.")
     max_source_similarity: float = Field(
         0.8,

@@ -57,3 +57,23 @@ def test_a_multi_class_run_keeps_every_label(ray_session: None, method: str, tmp
         assert all(by_id[r["synthetic_id"]] == seeds[r["seed_id"]] for r in lineage if r["synthetic_id"])
     else:  # the classes in equal shares, whatever the private balance
         assert sorted(r["label"] for r in published) == sorted([*labels] * 2)
+
+
+def test_zero_shot_scorer_beats_the_majority_floor_on_trec(tmp_path: Path) -> None:
+    """The scorer RPSG trusts for a declared set, with the real embedder on 300 real TREC questions of the public
+    test split: above always answering the commonest class (benchmarks/label_scorer.py has the full split)."""
+    from collections import Counter
+
+    from rpsg_ray.demo_data import write_real_splits
+    from rpsg_ray.engines.registry import load_label_classifier
+
+    labels = yaml.safe_load((ROOT / "configs" / "trec.yaml").read_text())["domain"]["labels"]
+    write_real_splits(tmp_path / "test.parquet", tmp_path / "train.parquet", 2000, 300, "trec")
+    test = pq.read_table(tmp_path / "test.parquet").to_pylist()
+    truth = [r["label"] for r in test]
+    predicted = [
+        p.label for p in load_label_classifier("vader", labels, "all-minilm-l6-v2").classify([r["text"] for r in test])
+    ]
+    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+    floor = Counter(truth).most_common(1)[0][1] / len(truth)
+    assert accuracy > floor + 0.1, (accuracy, floor)
