@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_multi_class_run_keeps_every_label(ray_session: None, method: str, tmp_path: Path) -> None:
     labels = yaml.safe_load((ROOT / "configs" / "trec.yaml").read_text())["domain"]["labels"]
     corpus = tmp_path / "trec.parquet"
-    table = pq.read_table(write_demo_corpus(tmp_path / "all.parquet", 120, "trec"))
+    table = pq.read_table(write_demo_corpus(tmp_path / "all.parquet", 60, "trec"))
     undeclared = pa.array(["ABBR", "OTHER", *table["label"].to_pylist()[2:]])  # row 2: not in the set
     pq.write_table(table.set_column(table.schema.get_field_index("label"), "label", undeclared), corpus)
     cfg = load_config(
@@ -39,7 +39,7 @@ def test_a_multi_class_run_keeps_every_label(ray_session: None, method: str, tmp
             "augpe.samples=12",
             "augpe.iterations=1",
             "augpe.variations=1",
-            "privacy.public_records=120",  # AUG-PE publishes no counted N: a declared public size sets δ
+            "privacy.public_records=60",  # AUG-PE publishes no counted N: a declared public size sets δ
             *(f"domain.labels.{k}={v}" for k, v in labels.items()),
         ],
     )
