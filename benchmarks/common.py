@@ -38,6 +38,11 @@ def generate(method: str, out: Path, corpus: Path, sets: dict[str, object], conf
     for key, value in {**sets, "runtime.progress": "false"}.items():
         args += ["--set", f"{key}={value}"]
     cli(*args, "--overwrite")
+    return run_figures(out)
+
+
+def run_figures(out: Path) -> dict[str, Any]:
+    """A finished run's retained rows, wall seconds and generated tokens, read from its manifests."""
     public = json.loads((out / "manifest.json").read_text())
     full = json.loads((out / "private" / "manifest.json").read_text())
     tokens = full["tokens_generated"]  # per stage for the streaming methods, one count for the others

@@ -6,7 +6,11 @@ For each method and ε (`inf` = no noise): generate from the members (`rpsg audi
 accuracy and MAUVE at matched sizes, beside the real-data ceiling), then `rpsg audit run` of each run against the
 held-out non-members with the in-domain negative control, the re-run attack for the per-record methods (RPSG,
 RUPTA) and the one-run empirical ε. `--runs rpsg:1 rpsg:4 rpsg:inf augpe:4 dpsgd:4 dpsgd:inf rupta:inf` picks
-the runs instead of every method at every ε (the seven-run comparison of docs/audit.md).
+the runs instead of every method at every ε (the seven-run comparison of docs/audit.md); `leak:inf` adds the
+planted leak, a release that publishes every seed verbatim (no method does that: it shows what the one-run ε
+and the gate report when a release leaks everything, and is audited, not evaluated).
+`--resume` keeps the work folder's split, canaries, finished runs and finished audits (the full re-audit takes
+longer than one sitting on 2 cores); without it everything is drawn and run afresh.
 Writes results/frontier.{json,md} and results/frontier.png (utility vs ε, utility vs seconds per retained
 sample). Each ε is the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and
 DP-SGD's the whole output (the `guarantee` column of the comparison table says which).
@@ -47,14 +51,17 @@ def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> 
     return {**per_method[method], **eps, "privacy.public_records": n}
 
 
-def split(work: Path, members: int, non_members: int) -> tuple[Path, Path, Path]:
+def split(work: Path, members: int, non_members: int, resume: bool) -> tuple[Path, Path, Path]:
     """Members and non-members of one random split of the demo corpus, cut to the requested sizes, and the
-    held-back control (the audit's in-domain negative control)."""
+    held-back control (the audit's in-domain negative control). With `resume`, the split already in `work`."""
     import pyarrow.parquet as pq
     from common import cli
 
     from rpsg_ray.demo_data import write_demo_corpus
 
+    kept = (work / f"members-{members}.parquet", work / f"non_members-{non_members}.parquet")
+    if resume and all(p.exists() for p in kept):
+        return kept[0], kept[1], work / "split" / "control.parquet"
     corpus = write_demo_corpus(work / "corpus.parquet", 2000)
     cli("audit", "split", str(corpus), "--holdout", "0.5", "--control", "0.1", "--output", str(work / "split"))
     out = []
@@ -64,6 +71,26 @@ def split(work: Path, members: int, non_members: int) -> tuple[Path, Path, Path]
         pq.write_table(table.slice(0, n), path)
         out.append(path)
     return out[0], out[1], work / "split" / "control.parquet"
+
+
+def planted_leak(out: Path, seeds: Path) -> None:
+    """A release that publishes every seed verbatim, with a lineage in which every seed was used and a ledger that
+    claims nothing: the audit's positive control at full strength."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rpsg_ray.audit.records import read_records
+    from rpsg_ray.io.layout import RunLayout
+
+    records = read_records(seeds)
+    layout = RunLayout(out)
+    layout.private.mkdir(parents=True, exist_ok=True)
+    ids = [f"leak-{n:05d}" for n in range(len(records.ids))]
+    labels = [label or "unknown" for label in records.labels] if any(records.labels) else ["unknown"] * len(ids)
+    pq.write_table(pa.table({"synthetic_id": ids, "text": records.texts, "label": labels}), layout.synthetic)
+    layout.manifest.write_text(json.dumps({"method": "planted-leak", "synthetic_rows": len(ids)}))
+    layout.ledger.write_text(json.dumps({"method": "planted-leak", "epsilon": None, "dataset_level": False}))
+    pq.write_table(pa.table({"seed_id": records.ids, "status": ["ok"] * len(ids)}), layout.lineage)
 
 
 def planned_runs(args: argparse.Namespace, epsilons: list[float]) -> list[tuple[str, float]]:
@@ -85,7 +112,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     inf_x = 2 * max(finite) if finite else 1.0  # ε = ∞ drawn to the right of the largest finite ε
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     for method in METHODS:
-        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["epsilon"])
+        mine = sorted((r for r in rows if r["method"] == method and "accuracy" in r), key=lambda r: r["epsilon"])
         if not mine:
             continue
         xs = [inf_x if math.isinf(r["epsilon"]) else r["epsilon"] for r in mine]
@@ -119,8 +146,9 @@ def main() -> None:
         "--rerun-non-members", type=int, metavar="N", help="non-members the re-run attack uses (default: members)"
     )
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-frontier"))
+    parser.add_argument("--resume", action="store_true", help="keep what the work folder already holds")
     args = parser.parse_args()
-    from common import RESULTS, cli, evaluate, generate, save
+    from common import RESULTS, cli, evaluate, generate, run_figures, save
 
     from rpsg_ray.comparison import comparison_table, leakage
 
@@ -129,40 +157,56 @@ def main() -> None:
     t, k = (int(x) for x in (args.augpe or ("2x2" if args.quick else "10x6")).split("x"))
     work = Path(args.work)
     started = time.time()
-    members, non_members, control = split(work, n, 2 * n)
+    members, non_members, control = split(work, n, 2 * n, args.resume)
     seeds, canary_args = members, []
     if args.one_run:
         planted = work / "canaries"
         coins = ["--counts", "1:0", "--one-run", str(args.one_run)]  # audit canaries only
-        cli("audit", "canaries", str(members), "--output", str(planted), *coins)
+        if not (args.resume and (planted / "canaries.json").exists()):
+            cli("audit", "canaries", str(members), "--output", str(planted), *coins)
         seeds, canary_args = planted / "seeds_with_canaries.parquet", ["--canaries", str(planted / "canaries.json")]
     runs: dict[Path, dict[str, Any]] = {}
     for method, eps in planned_runs(args, epsilons):
         out = work / f"{method}-eps{eps:g}"
-        figures = generate(method, out, seeds, method_sets(method, n, eps, (t, k)))
+        if method == "leak":
+            planted_leak(out, seeds)
+            runs[out] = {"method": method, "epsilon": eps}
+            continue
+        finished = args.resume and (out / "private" / "manifest.json").exists()
+        sets = method_sets(method, n, eps, (t, k))
+        figures = run_figures(out) if finished else generate(method, out, seeds, sets)
         runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
-    utility = evaluate(list(runs), work / "evaluate")
+    generated = [out for out, r in runs.items() if r["method"] != "leak"]
+    utility = evaluate(generated, work / "evaluate")
     audits = []
     rerun = ["--rerun", "--rerun-non-members", str(args.rerun_non_members or n)]
     for out, r in runs.items():
         audit = work / f"audit-{out.name}"
-        sides = ["--members", str(members), "--non-members", str(non_members), "--output", str(audit)]
-        sides += ["--negative-control", str(control), *canary_args, *(rerun if r["method"] in PER_RECORD else [])]
-        started_audit = time.time()
-        cli("audit", "run", str(out), *sides)
-        r["audit_s"] = time.time() - started_audit
+        timing = audit / "bench_audit_s.json"  # the audit's wall time, kept for --resume
+        if not (args.resume and timing.exists()):
+            sides = ["--members", str(members), "--non-members", str(non_members), "--output", str(audit)]
+            sides += ["--negative-control", str(control), *canary_args]
+            sides += rerun if r["method"] in PER_RECORD else []
+            started_audit = time.time()
+            cli("audit", "run", str(out), *sides)
+            timing.write_text(json.dumps(time.time() - started_audit))
+        r["audit_s"] = json.loads(timing.read_text())
         leak = leakage(json.loads((audit / "metrics.json").read_text()))
-        audits.append(audit)
         r.update(
-            accuracy=utility[out]["classifier_accuracy"]["mean"],
-            mauve=utility[out]["mauve"]["mean"],
             best_attack_auc=leak.auc,
             best_attack=leak.best_attack,
             family_p=leak.family_p,
             epsilon_empirical=leak.epsilon_empirical,
-            retained_per_s=r["retained"] / r["wall_s"],
-            s_per_retained=r["wall_s"] / r["retained"],
+            canaries_leaked=leak.canaries_leaked,
         )
+        if out in utility:
+            audits.append(audit)
+            r.update(
+                accuracy=utility[out]["classifier_accuracy"]["mean"],
+                mauve=utility[out]["mauve"]["mean"],
+                retained_per_s=r["retained"] / r["wall_s"],
+                s_per_retained=r["wall_s"] / r["retained"],
+            )
     rows = list(runs.values())
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(rows, RESULTS / "frontier.png")
