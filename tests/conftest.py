@@ -70,7 +70,7 @@ def check_run_contract(run_dir: Path, method: str) -> None:
     public = json.loads((run_dir / "manifest.json").read_text())
     assert set(public) == PUBLIC_MANIFEST_KEYS and public["method"] == method
     assert public["synthetic_rows"] == published.num_rows
-    if method in ("augpe", "dpsgd"):  # add/remove DP: the counted N would tell neighbours apart
+    if method in ("augpe", "dpsgd", "rpsg_dp"):  # add/remove DP: the counted N would tell neighbours apart
         assert public["n_private_records"] is None
     assert public["published_files"] == ["synthetic.parquet", "manifest.json", "ledger.json"]
     ledger = json.loads((run_dir / "ledger.json").read_text())

@@ -29,6 +29,7 @@ from rpsg_ray.config.rpsg import (
     SimilarityFilterConfig,
     SimilarityIndex,
 )
+from rpsg_ray.config.rpsg_dp import RpsgDpConfig
 from rpsg_ray.config.run import PrivacyConfig, RuntimeConfig
 from rpsg_ray.config.rupta import RuptaConfig
 from rpsg_ray.config.sections import Engine, Resources, Section
@@ -54,6 +55,7 @@ __all__ = [
     "Resources",
     "RewriteConfig",
     "RpsgConfig",
+    "RpsgDpConfig",
     "RuntimeConfig",
     "RuptaConfig",
     "SelectConfig",
@@ -64,14 +66,16 @@ __all__ = [
     "reference_markdown",
 ]
 
-Method = Literal["rpsg", "augpe", "dpsgd", "rupta"]
+Method = Literal["rpsg", "rpsg_dp", "augpe", "dpsgd", "rupta"]
 METHODS: tuple[str, ...] = get_args(Method)
 """The methods with a section here (each one's code registers in rpsg_ray/methods/registry.py)."""
 
 
 class Config(Section):
     method: Method = Field(
-        "rpsg", description="rpsg (this project), or a baseline of the paper: augpe, dpsgd, rupta; its section below."
+        "rpsg",
+        description="rpsg (this project), rpsg_dp (its dataset-level DP variant), or a baseline of the paper: augpe, "
+        "dpsgd, rupta; its section below.",
     )
     input: InputConfig = InputConfig()
     output_dir: str = Field("runs/latest", description="Run directory (local path or s3://, gs:// URI).")
@@ -83,6 +87,7 @@ class Config(Section):
     augpe: AugpeConfig = AugpeConfig()
     dpsgd: DpsgdConfig = DpsgdConfig()
     rupta: RuptaConfig = RuptaConfig()
+    rpsg_dp: RpsgDpConfig = RpsgDpConfig()
 
     def digest(self, exclude_runtime: bool = True) -> str:
         """Hash of everything that shapes a run's outputs (runtime knobs and other methods' sections do not)."""

@@ -12,10 +12,11 @@ from rpsg_ray.methods.augpe import AUGPE
 from rpsg_ray.methods.base import Method
 from rpsg_ray.methods.dpsgd import DPSGD
 from rpsg_ray.methods.rpsg import RPSG
+from rpsg_ray.methods.rpsg_dp import RPSG_DP
 from rpsg_ray.methods.rupta import RUPTA
 from rpsg_ray.privacy.ledger import Ledger
 
-METHODS: dict[str, Method] = {m.name: m for m in (RPSG, AUGPE, DPSGD, RUPTA)}
+METHODS: dict[str, Method] = {m.name: m for m in (RPSG, RPSG_DP, AUGPE, DPSGD, RUPTA)}
 
 
 def method(name: str) -> Method:

@@ -22,6 +22,8 @@ from rpsg_ray.privacy.accountant import (
     library_version,
 )
 from rpsg_ray.privacy.mechanisms import p_agreeing_pick, p_best_for_gap, score_range, selection_sensitivity
+from rpsg_ray.privacy.private_prediction import ACCOUNTANT as PREDICTION_ACCOUNTANT
+from rpsg_ray.privacy.private_prediction import PredictionBudget, calibrate_clip
 
 if TYPE_CHECKING:
     from rpsg_ray.config import Config
@@ -290,6 +292,77 @@ def augpe_ledger(cfg: Config, n_records: int | None, sigma: float | None = None)
         scope_summary=scope,
         public_records=cfg.privacy.public_records,
         published_private_derived=PUBLISHED_ADD_REMOVE,
+        warnings=notes,
+        dataset_level=True,
+    )
+
+
+RPSG_DP_SCOPE = (
+    "Covers the whole released synthetic set: every token of every draft is sampled by the exponential mechanism "
+    "from clipped, averaged logits; everything after (redaction, the quality check) reads only the drafts."
+)
+
+
+RPSG_DP_PUBLISHED = [
+    "The synthetic texts: the privately sampled drafts, redacted and checked by public rules (post-processing).",
+    "The published row count and the labels' counts: the drafts' count is fixed by the config (groups · labels · "
+    "m); the quality check's drops are a function of the drafts alone. N is not published (privacy.public_records, "
+    "a declared public figure, stands in for it).",
+]
+
+
+def rpsg_dp_ledger(cfg: Config, n_records: int | None, sigma: float | None = None) -> Ledger:
+    """RPSG-DP: per token, a bounded-range exponential mechanism (η = 2C/(sτ)); composed in zCDP over the tokens
+    of every draft of a record's own group (groups are disjoint), converted to (ε, δ). C is calibrated to
+    rpsg_dp.epsilon; null: no clip, no claim. Add/remove relation: the counted N is neither used nor written."""
+    d = cfg.rpsg_dp
+    mechanism = (
+        f"exponential mechanism per token over the public top-{d.top_k}: softmax(z̄/τ), z̄ = z_pub + (1/s)·Σ "
+        f"clip(z_i − z_pub, ±C), s = {d.group_size}, τ = {d.temperature:g}"
+    )
+    if d.epsilon is None:
+        return no_guarantee(
+            "rpsg_dp",
+            mechanism.replace("clip(z_i − z_pub, ±C)", "(z_i − z_pub)"),
+            None,
+            "Everything: the records' logit differences are not clipped, so one record can decide any token.",
+            "no formal guarantee: rpsg_dp.epsilon is null",
+            composition={"count": 0, "kind": "none", "clip": None},
+            published=RPSG_DP_PUBLISHED,
+            about_n=add_remove_n(cfg),
+            public_records=cfg.privacy.public_records,
+        )
+    delta, source, notes = add_remove_delta(cfg)
+    clip = calibrate_clip(d.epsilon, delta, d.group_size, d.temperature, d.max_tokens, d.outputs_per_group)
+    budget = PredictionBudget(clip, d.group_size, d.temperature, d.max_tokens, d.outputs_per_group)
+    from importlib.metadata import version
+
+    return Ledger(
+        "rpsg_dp",
+        mechanism,
+        budget.epsilon(delta),
+        delta,
+        d.temperature,
+        budget.eta,
+        {**budget.describe(delta), "clip": clip},
+        "Neighbours differ by the addition or removal of one private record: it sits in one group (by a keyed hash "
+        "of its own id, so no other record moves), where it adds one clipped term to every token's logits; every "
+        "row of a duplicated id is set aside.",
+        PREDICTION_ACCOUNTANT,
+        f"scipy {version('scipy')}; dp-accounting {version('dp-accounting')} RDP (cross-check)",
+        None,
+        source,
+        {
+            "covers": [RPSG_DP_SCOPE],
+            "not_covered": [
+                "The public model's own training data (assumed public).",
+                "PII redaction of the drafts is heuristic; it is post-processing and needs no guarantee.",
+            ],
+        },
+        about_n=add_remove_n(cfg),
+        scope_summary=RPSG_DP_SCOPE,
+        public_records=cfg.privacy.public_records,
+        published_private_derived=RPSG_DP_PUBLISHED,
         warnings=notes,
         dataset_level=True,
     )

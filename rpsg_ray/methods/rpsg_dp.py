@@ -1,0 +1,182 @@
+"""RPSG-DP: RPSG's premise (a public LLM, no training, realistic text from private seeds) with an add/remove
+guarantee over the whole released set, by private prediction (privacy/private_prediction.py has the mechanism,
+its sources and its accounting).
+
+The plan, all in Ray Data: every valid record is labelled (where the input has no label) and scrubbed of the
+identifiers the redactor finds; it joins one group of its label by a keyed hash of its own id (so adding or
+removing a record moves no other); every group, empty or not, yields m outputs, whose count is fixed by public
+quantities (groups per label · labels · m). Each output is decoded in an actor pool by the lock-step decoder,
+from the group's public prompt and one prompt per record. The drafts then pass the redactor and the quality
+check, which read the drafts alone (post-processing). The private side (the grouped, scrubbed records) stays
+in the object store; only drafts reach the published file.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyarrow as pa
+import ray.data
+
+from rpsg_ray.config import Config, Domain, Engine
+from rpsg_ray.engines.base import Chat
+from rpsg_ray.engines.lockstep import GroupPrompt, LockstepDecoder, TokenRule
+from rpsg_ray.engines.registry import resolve_model_path
+from rpsg_ray.errors import ConfigError
+from rpsg_ray.methods.base import Method, Release, RunContext
+from rpsg_ray.methods.common import label_chat, redact_released
+from rpsg_ray.methods.prepare import prepare_ops
+from rpsg_ray.operators import StageOp, run_stages
+from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.privacy.ledger import rpsg_dp_ledger
+from rpsg_ray.rows import OK, Columns
+from rpsg_ray.stages.quality import Quality
+
+GROUP_RANK = "rpsg_dp-group"
+"""The key's domain for a record's group (privacy/keys.py: one domain per use of the key)."""
+SHUFFLE_PARTITIONS = 16
+"""Ray Data's hash shuffle defaults to 200 partitions, one reduce task each: at a few hundred groups on 2 cores
+that is mostly scheduling. 16 keeps the reduce parallel on a node or two; a bigger cluster can raise it."""
+DRAFTS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("label", pa.string()),
+        ("records", pa.list_(pa.string())),
+        ("seed", pa.int64()),
+        ("target_words", pa.int64()),
+        ("status", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+"""One row per draft to decode: its group's scrubbed records (private), its keyed seed; no length target
+(the quality check judges the draft by the domain's rules alone)."""
+
+
+def groups_per_label(cfg: Config) -> int:
+    """rpsg_dp.groups_per_label, or privacy.public_records / (s · labels): from public figures only."""
+    d = cfg.rpsg_dp
+    if d.groups_per_label is not None:
+        return d.groups_per_label
+    if cfg.privacy.public_records is None:
+        raise ConfigError("rpsg_dp needs rpsg_dp.groups_per_label or privacy.public_records (a public size)")
+    return max(1, cfg.privacy.public_records // (d.group_size * len(cfg.domain.classes)))
+
+
+def example_chat(domain: Domain, label: str | None, record: str) -> Chat:
+    """The public request with one record shown as an example: only the example differs from `label_chat`, so
+    the record's logit difference to the public row is what it adds."""
+    public = label_chat(domain, label)
+    ask = f"Here is a {domain.item}:\n\n{record}\n\n{public[1]['content']} Write a new one on a similar subject."
+    return [public[0], {"role": "user", "content": ask}]
+
+
+def assign_groups(batch: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int) -> pa.Table:
+    """Each record's group: its label's block of `per_label` groups, at a keyed hash of its id (a record with no
+    known label takes a keyed label, so it still sits in exactly one group)."""
+    ids, labels = batch.column("id").to_pylist(), batch.column("label").to_pylist()
+    groups = []
+    for rid, label in zip(ids, labels, strict=True):
+        rank = key.rank(GROUP_RANK, rid)
+        index = classes.index(label) if label in classes else (rank // per_label) % len(classes)
+        groups.append(index * per_label + rank % per_label)
+    return pa.table({"group": pa.array(groups, pa.int64()), "record": batch.column("prompt_text")})
+
+
+def drafts_of_group(group: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int, m: int) -> pa.Table:
+    """The m draft rows of one group, from its records (the placeholder row every group has carries none)."""
+    number = group.column("group")[0].as_py()
+    records = [r for r in group.column("record").to_pylist() if r is not None]
+    ids = [f"rpsg_dp-{number}-{j}" for j in range(m)]
+    return pa.table(
+        {
+            "id": ids,
+            "label": [classes[number // per_label]] * m,
+            "records": [records] * m,
+            "seed": [key.sampling_seed(i, "rpsg_dp") for i in ids],
+            "target_words": [None] * m,
+            "status": [OK] * m,
+            "stage": [None] * m,
+            "reason": [None] * m,
+        },
+        schema=DRAFTS,
+    )
+
+
+class PrivateDecode:
+    """Draft rows → `text`, `tokens_rpsg_dp`: each decoded in lock-step from its group's records."""
+
+    @classmethod
+    def columns(cls, **kwargs: Any) -> Columns:
+        outputs = {"text": pa.string(), "tokens_rpsg_dp": pa.int64()}
+        return Columns("rpsg_dp_decode", ("label", "records", "seed"), outputs, private=("records",))
+
+    def __init__(self, engine: Engine, domain: Domain, rule: TokenRule, max_tokens: int, stop: list[str]) -> None:
+        self.decoder = LockstepDecoder(resolve_model_path(engine.model), engine.spec())
+        self.domain, self.rule, self.max_tokens, self.stop = domain, rule, max_tokens, tuple(stop)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        outputs = [
+            GroupPrompt(label_chat(self.domain, label), [example_chat(self.domain, label, r) for r in records], seed)
+            for label, records, seed in zip(
+                batch.column("label").to_pylist(),
+                batch.column("records").to_pylist(),
+                batch.column("seed").to_pylist(),
+                strict=True,
+            )
+        ]
+        drafts = self.decoder.decode(outputs, self.rule, self.max_tokens, self.stop)
+        return batch.append_column("text", pa.array([d.text for d in drafts], pa.string())).append_column(
+            "tokens_rpsg_dp", pa.array([d.tokens for d in drafts], pa.int64())
+        )
+
+
+def rpsg_dp_plan(ctx: RunContext) -> Release:
+    """Group the labelled, scrubbed records, then decode every group's drafts and post-process them."""
+    cfg, key, d = ctx.cfg, ctx.corpus.key, ctx.cfg.rpsg_dp
+    classes, per_label = cfg.domain.classes, groups_per_label(cfg)
+    clip = ctx.corpus.ledger.composition.get("clip")
+    rule = TokenRule(math.inf if clip is None else clip, d.group_size, d.temperature, d.top_k)
+    assigned = run_stages(ctx.corpus.records(), prepare_ops(cfg)).map_batches(
+        assign_groups,
+        fn_kwargs={"key": key, "classes": classes, "per_label": per_label},
+        batch_format="pyarrow",
+    )
+    every = len(classes) * per_label  # one placeholder per group, so an empty group still yields its m drafts
+    numbers = pa.array(range(every), pa.int64())
+    placeholders = ray.data.from_arrow(pa.table({"group": numbers, "record": pa.nulls(every, pa.string())}))
+    rows = (
+        assigned.union(placeholders)
+        .groupby("group", num_partitions=min(every, SHUFFLE_PARTITIONS))
+        .map_groups(
+            drafts_of_group,
+            fn_kwargs={"key": key, "classes": classes, "per_label": per_label, "m": d.outputs_per_group},
+            batch_format="pyarrow",
+        )
+        .materialize()  # private (the records); kept in the object store, read once by the release stream
+    )
+    decode = StageOp(
+        "rpsg_dp_decode",
+        PrivateDecode,
+        {"engine": d.engine, "domain": cfg.domain, "rule": rule, "max_tokens": d.max_tokens, "stop": d.stop},
+        d.resources,
+    )
+    st = cfg.stages
+    quality = StageOp(
+        "quality", Quality, {"cfg": st.quality, "domain": cfg.domain, "length_tolerance": 1.0}, st.quality.resources
+    )
+    details = {"groups": every, "groups_per_label": per_label, "drafts": every * d.outputs_per_group, "clip": clip}
+    return Release(rows, [decode, *redact_released(cfg), quality], details, {}, every * d.outputs_per_group)
+
+
+RPSG_DP = Method(
+    name="rpsg_dp",
+    title="RPSG-DP",
+    summary="RPSG with a dataset-level guarantee: drafts by private prediction over groups of records, then "
+    "public post-processing",
+    ledger=rpsg_dp_ledger,
+    plan=rpsg_dp_plan,
+    one_row_per_id=True,
+    seed_sample=False,
+)

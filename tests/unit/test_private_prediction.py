@@ -1,0 +1,177 @@
+"""Private prediction: the accountant's figures (and an independent library's), and the real decoding step on
+SmolLM2's logits: its token distribution is the exact mechanism, one record moves it by at most the accounted η,
+and a clip of 0 leaves no trace of the records."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from rpsg_ray.privacy.private_prediction import PredictionBudget, calibrate_clip, rdp_epsilon, zcdp_epsilon
+
+if TYPE_CHECKING:
+    from rpsg_ray.engines.lockstep import LockstepDecoder
+
+DELTA = 1e-5
+
+
+@pytest.mark.parametrize(
+    ("group_size", "outputs", "clip", "epsilon"),
+    [(16, 4, 1.0, 4.0), (32, 8, 1.0, 2.7), (32, 32, 0.5, 2.7)],  # the issue's budget sketch (N = 2,000, 48 tokens)
+)
+def test_budget_matches_the_worked_figures(group_size: int, outputs: int, clip: float, epsilon: float) -> None:
+    budget = PredictionBudget(clip, group_size, 1.0, 48, outputs)
+    assert budget.mechanisms == 48 * outputs
+    assert budget.rho == pytest.approx(48 * outputs * (2 * clip / group_size) ** 2 / 8)
+    assert budget.epsilon(DELTA) == pytest.approx(epsilon, abs=0.05)
+
+
+@pytest.mark.parametrize("rho", [1e-4, 0.01, 0.2, 1.0, 5.0])
+def test_zcdp_conversion_agrees_with_dp_accounting(rho: float) -> None:
+    """Our closed-form conversion against dp-accounting's RDP accountant, and never above the textbook bound."""
+    ours = zcdp_epsilon(rho, DELTA)
+    assert ours == pytest.approx(rdp_epsilon(rho, DELTA), rel=0.01)
+    assert ours <= rho + 2 * math.sqrt(rho * math.log(1 / DELTA)) + 1e-9
+
+
+def test_epsilon_composes_over_tokens_and_outputs() -> None:
+    """Twice the tokens (or twice the outputs per group) is twice ρ; a record's group alone counts (parallel)."""
+    one = PredictionBudget(1.0, 16, 1.0, 48, 4)
+    assert PredictionBudget(1.0, 16, 1.0, 96, 4).rho == pytest.approx(2 * one.rho)
+    assert PredictionBudget(1.0, 16, 1.0, 48, 8).rho == pytest.approx(2 * one.rho)
+    assert PredictionBudget(1.0, 16, 2.0, 48, 4).rho == pytest.approx(one.rho / 4)
+
+
+def test_calibrated_clip_spends_exactly_the_budget() -> None:
+    clip = calibrate_clip(2.0, DELTA, 16, 1.0, 48, 4)
+    assert PredictionBudget(clip, 16, 1.0, 48, 4).epsilon(DELTA) == pytest.approx(2.0, abs=1e-6)
+    assert clip < calibrate_clip(4.0, DELTA, 16, 1.0, 48, 4)
+
+
+# The decoding step on real logits ---------------------------------------------------------------------------------
+
+RECORDS = [
+    "A stunning, heartfelt film about a jazz pianist in Harlem and the daughter he never met.",
+    "The sharks in this ocean thriller are terrifying, and the cast of unknowns is superb.",
+    "A quiet drama about grief on a Scottish island, shot in long, grey, beautiful takes.",
+]
+
+
+def _chat(user: str) -> list[dict[str, str]]:
+    system = "You write short, realistic movie reviews."
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+PUBLIC = _chat("Write a positive movie review of 20 to 40 words. Output only the text.")
+PRIVATE = [_chat(f"Here is a positive movie review:\n\n{r}\n\nWrite a new one on a similar subject.") for r in RECORDS]
+
+
+@pytest.fixture(scope="module")
+def decoder() -> LockstepDecoder:
+    from rpsg_ray.engines.base import EngineSpec
+    from rpsg_ray.engines.lockstep import LockstepDecoder
+    from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
+
+    spec = EngineSpec(kind="transformers", model=SMOLLM2, dtype="float32", threads=2)
+    return LockstepDecoder(resolve_model_path(SMOLLM2), spec)
+
+
+@pytest.fixture(scope="module")
+def logits(decoder: LockstepDecoder) -> np.ndarray:
+    """Next-token logits of the public prompt (row 0) and the three private ones, first step."""
+    import torch
+
+    from rpsg_ray.engines.chat import prompt_ids
+
+    rows = [prompt_ids(decoder.tokenizer, c, 400) for c in [PUBLIC, *PRIVATE]]
+    ids, mask = decoder._left_padded(rows)
+    with torch.no_grad():
+        out = decoder.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0))
+    return out.logits[:, -1].float().numpy()
+
+
+def _exact(
+    z: np.ndarray, clip: float, group_size: int, temperature: float, top_k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mechanism written out independently in numpy: the top-k tokens of the public row and their probabilities."""
+    public, private = z[0], z[1:]
+    mixed = public + np.clip(private - public, -clip, clip).sum(axis=0) / group_size
+    top = np.argsort(-public)[:top_k]
+    scaled = mixed[top] / temperature
+    p = np.exp(scaled - scaled.max())
+    return top, p / p.sum()
+
+
+def _draws(logits: np.ndarray, clip: float, temperature: float, n: int) -> np.ndarray:
+    import torch
+
+    from rpsg_ray.engines.lockstep import TokenRule, private_logprobs, sample
+
+    z = torch.from_numpy(logits)
+    rule = TokenRule(clip, 2, temperature, 20)
+    logp = private_logprobs(z[:1], z[1:], torch.zeros(3, dtype=torch.long), rule)
+    generators = [torch.Generator().manual_seed(1000 + i) for i in range(n)]
+    return sample(logp.expand(n, -1), generators, rule.top_k).numpy()
+
+
+def _g_test(draws: np.ndarray, top: np.ndarray, p: np.ndarray) -> float:
+    """p-value of the draws under the distribution p over `top` (cells with expected count < 5 pooled)."""
+    observed = np.array([(draws == t).sum() for t in top], float)
+    expected = p * len(draws)
+    assert observed.sum() == len(draws)  # no draw outside the public top-k
+    small = expected < 5
+    observed = np.append(observed[~small], observed[small].sum())
+    expected = np.append(expected[~small], expected[small].sum())
+    keep = expected > 0
+    stat = 2 * np.sum(np.where(observed[keep] > 0, observed[keep] * np.log(observed[keep] / expected[keep]), 0.0))
+    return float(chi2.sf(stat, keep.sum() - 1))
+
+
+def test_decoding_step_draws_from_the_exact_mechanism(logits: np.ndarray) -> None:
+    """20,000 draws of the real step match the mechanism at its (C, τ), and reject it at C or τ off by 20%."""
+    clip, temperature = 1.5, 0.7
+    draws = _draws(logits, clip, temperature, 20_000)
+    assert _g_test(draws, *_exact(logits, clip, 2, temperature, 20)) > 1e-3
+    assert _g_test(draws, *_exact(logits, 1.2 * clip, 2, temperature, 20)) < 1e-6
+    assert _g_test(draws, *_exact(logits, clip, 2, 1.2 * temperature, 20)) < 1e-6
+
+
+def test_one_record_moves_each_token_by_at_most_eta(decoder: LockstepDecoder, logits: np.ndarray) -> None:
+    """Removing any one record changes no token's log-probability by more than η = 2C/(sτ), on real logits;
+    without the clip the same removal moves it far more (so the bound is the clip's doing)."""
+    import torch
+
+    from rpsg_ray.engines.lockstep import TokenRule, private_logprobs
+    from rpsg_ray.privacy.private_prediction import token_eta
+
+    z = torch.from_numpy(logits)
+    for clip in (0.5, 2.0):
+        rule = TokenRule(clip, 3, 0.8, 50)
+        full = private_logprobs(z[:1], z[1:], torch.zeros(3, dtype=torch.long), rule)
+        for gone in range(3):
+            kept = [i + 1 for i in range(3) if i != gone]
+            less = private_logprobs(z[:1], z[kept], torch.zeros(2, dtype=torch.long), rule)
+            finite = torch.isfinite(full)
+            moved = float((full[finite] - less[finite]).abs().max())
+            assert moved <= token_eta(clip, 3, 0.8) + 1e-5
+    unclipped = TokenRule(math.inf, 3, 0.8, 50)
+    full = private_logprobs(z[:1], z[1:], torch.zeros(3, dtype=torch.long), unclipped)
+    less = private_logprobs(z[:1], z[2:], torch.zeros(2, dtype=torch.long), unclipped)
+    assert float((full - less)[torch.isfinite(full)].abs().max()) > token_eta(2.0, 3, 0.8)
+
+
+def test_clip_zero_leaves_no_trace_of_the_records(decoder: LockstepDecoder) -> None:
+    """At C = 0 the records' rows cannot move a token: the output is the public prompt's alone, token for token,
+    with or without them; at C > 0 the same seed decodes something else."""
+    from rpsg_ray.engines.lockstep import GroupPrompt, TokenRule
+
+    blind = TokenRule(0.0, 3, 1.0, 50)
+    with_records = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, 7)], blind, 24, ())
+    without = decoder.decode([GroupPrompt(PUBLIC, [], 7)], blind, 24, ())
+    assert with_records == without and with_records[0].tokens > 5
+    seen = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, 7)], TokenRule(8.0, 3, 1.0, 50), 24, ())
+    assert seen != with_records
