@@ -32,9 +32,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-METHODS = ("rpsg", "augpe", "dpsgd", "rupta")
+METHODS = ("rpsg", "rpsg_dp", "augpe", "dpsgd", "rupta")
 PER_RECORD = ("rpsg", "rupta")
 """Methods whose every output comes from one record: the audit re-runs them on the candidates."""
+
+
+RPSG_DP_GROUP = 16
+"""rpsg_dp's group size s here (its default): with s drafts per group it publishes n rows, like the others."""
 
 
 def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> dict[str, object]:
@@ -43,6 +47,7 @@ def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> 
     The members file holds exactly the members (and the audit canaries): the per-record methods use every row."""
     per_method: dict[str, dict[str, object]] = {
         "rpsg": {},
+        "rpsg_dp": {"rpsg_dp.outputs_per_group": RPSG_DP_GROUP},  # n/s groups of s records, s drafts each: n rows
         "augpe": {"augpe.samples": n, "augpe.iterations": augpe[0], "augpe.variations": augpe[1]},
         "dpsgd": {"dpsgd.samples": n},
         "rupta": {},

@@ -55,6 +55,8 @@ def _account(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.method} adds no noise: --epsilon and --sigma do not apply")
     if noisy and (args.epsilon is None) == (args.sigma is None):
         raise ConfigError("give exactly one of --epsilon or --sigma")
+    if args.method == "rpsg_dp" and args.sigma is not None:
+        raise ConfigError("rpsg_dp adds no Gaussian noise: give --epsilon (the clip C is solved for it)")
     if args.selections not in (None, 1, 2):
         raise ConfigError("--selections is 1 (no retry pass) or 2 (with retry)")
     cfg = config(
@@ -76,6 +78,14 @@ def _account(args: argparse.Namespace) -> int:
             print(f"{ledger.summary()}\n{ledger.statement()}")
             return 0
         c = ledger.composition
+        if ledger.method == "rpsg_dp":
+            print(
+                f"{ledger.mechanism}; {c['count']} composed token mechanisms per record\n"
+                f"  clip C = {c['clip']:.6g}, per-token η = 2C/(sτ) = {c['eta_per_token']:.6g}, ρ = {c['rho']:.6g}\n"
+                f"  epsilon = {ledger.epsilon:.10g} at delta = {ledger.delta:g} ({ledger.delta_source}; RDP "
+                f"cross-check: {c['epsilon_rdp_crosscheck']:.6g})\n{ledger.summary()}\n{ledger.statement()}"
+            )
+            return 0
         if ledger.method == "dpsgd":
             check = dpsgd_pld_epsilon(ledger.sigma, ledger.delta, c["sample_rate"], c["count"])
         else:

@@ -44,4 +44,4 @@ class RpsgDpConfig(Section):
     top_k: int = Field(50, ge=1, description="Tokens are drawn among the public prompt's k most likely (free).")
     max_tokens: int = Field(48, ge=4, description="Tokens per draft at most: every one is counted by the ledger.")
     stop: list[str] = Field(["\n\n"], description="Strings that end a draft (a public function of its tokens).")
-    resources: Resources = Resources(batch_size=4)
+    resources: Resources = Resources(batch_size=1)  # groups per call: m drafts x (s + 1) rows each

@@ -32,12 +32,12 @@ class TokenRule:
 
 @dataclass(frozen=True)
 class GroupPrompt:
-    """One output to decode: the public chat, one chat per private record of its group (possibly none), and the
-    keyed seed of its sampling draws."""
+    """One group's drafts to decode: the public chat, one chat per private record of the group (possibly none),
+    and one keyed seed per draft (the drafts share the group's prompts, which are read once)."""
 
     public: Chat
     private: list[Chat]
-    seed: int
+    seeds: list[int]
 
 
 @dataclass(frozen=True)
@@ -80,38 +80,47 @@ class LockstepDecoder(TransformersGenerator):
         self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
 
     def decode(
-        self, outputs: list[GroupPrompt], rule: TokenRule, max_tokens: int, stop: tuple[str, ...]
-    ) -> list[Draft]:
-        """Decode every output in one batch: rows = each output's public prompt, then its private prompts."""
+        self, groups: list[GroupPrompt], rule: TokenRule, max_tokens: int, stop: tuple[str, ...]
+    ) -> list[list[Draft]]:
+        """Every group's drafts in one batch. Each group's prompts are read once (rows: its public prompt, then
+        its private ones); their KV caches are then copied once per draft, and each draft decodes on its own
+        copies: a group's m drafts cost one prefill, not m."""
         torch = self.torch
         budget = self.max_model_len - max_tokens - 1
-        rows, public_rows, private_rows, owner = [], [], [], []
-        for g, out in enumerate(outputs):
-            public_rows.append(len(rows))
-            rows.append(prompt_ids(self.tokenizer, out.public, budget))
-            for chat in out.private:
-                private_rows.append(len(rows))
-                owner.append(g)
-                rows.append(prompt_ids(self.tokenizer, chat, budget))
+        rows: list[list[int]] = []
+        of_group: list[list[int]] = []
+        for group in groups:
+            of_group.append(list(range(len(rows), len(rows) + 1 + len(group.private))))
+            rows += [prompt_ids(self.tokenizer, chat, budget) for chat in [group.public, *group.private]]
         ids, mask = self._left_padded(rows)
-        of_row = torch.tensor([g for g, out in enumerate(outputs) for _ in range(1 + len(out.private))])
-        pub, priv = torch.tensor(public_rows), torch.tensor(private_rows, dtype=torch.long)
-        owners = torch.tensor(owner, dtype=torch.long)
-        generators = [torch.Generator().manual_seed(out.seed % 2**63) for out in outputs]
-        tokens: list[list[int]] = [[] for _ in outputs]
-        done = [False] * len(outputs)
         position = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        drafts = [(g, seed) for g, group in enumerate(groups) for seed in group.seeds]
+        copies, public, private, owner = [], [], [], []
+        for d, (g, _) in enumerate(drafts):
+            public.append(len(copies))
+            private += range(len(copies) + 1, len(copies) + len(of_group[g]))
+            owner += [d] * (len(of_group[g]) - 1)
+            copies += of_group[g]
+        expand, pub = torch.tensor(copies), torch.tensor(public)
+        priv, owners = torch.tensor(private, dtype=torch.long), torch.tensor(owner, dtype=torch.long)
+        of_row = torch.tensor([d for d, (g, _) in enumerate(drafts) for _ in of_group[g]])
+        generators = [torch.Generator().manual_seed(seed % 2**63) for _, seed in drafts]
+        tokens: list[list[int]] = [[] for _ in drafts]
+        done = [False] * len(drafts)
         with torch.no_grad():
-            step = self.model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True)
+            step = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1
+            )
+            step.past_key_values.reorder_cache(expand.to(self.device))
+            logits, mask, position = step.logits[expand, -1].float(), mask[expand], position[expand]
             for _ in range(max_tokens):
-                logits = step.logits[:, -1].float()
                 chosen = sample(private_logprobs(logits[pub], logits[priv], owners, rule), generators, rule.top_k)
-                for g, token in enumerate(chosen.tolist()):
-                    if not done[g]:
-                        done[g] = token in self.eos
-                        if not done[g]:
-                            tokens[g].append(token)
-                            done[g] = any(s in self._text(tokens[g]) for s in stop)
+                for d, token in enumerate(chosen.tolist()):
+                    if not done[d]:
+                        done[d] = token in self.eos
+                        if not done[d]:
+                            tokens[d].append(token)
+                            done[d] = any(s in self._text(tokens[d]) for s in stop)
                 if all(done):
                     break
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
@@ -122,8 +131,13 @@ class LockstepDecoder(TransformersGenerator):
                     position_ids=position,
                     past_key_values=step.past_key_values,
                     use_cache=True,
+                    logits_to_keep=1,
                 )
-        return [Draft(_cut_at_stop(self._text(t), stop), len(t)) for t in tokens]
+                logits = step.logits[:, -1].float()
+        out: list[list[Draft]] = [[] for _ in groups]
+        for (g, _), t in zip(drafts, tokens, strict=True):
+            out[g].append(Draft(_cut_at_stop(self._text(t), stop), len(t)))
+        return out
 
     def _text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)

@@ -38,20 +38,29 @@ GROUP_RANK = "rpsg_dp-group"
 SHUFFLE_PARTITIONS = 16
 """Ray Data's hash shuffle defaults to 200 partitions, one reduce task each: at a few hundred groups on 2 cores
 that is mostly scheduling. 16 keeps the reduce parallel on a node or two; a bigger cluster can raise it."""
+GROUPS = pa.schema(
+    [
+        ("group", pa.int64()),
+        ("label", pa.string()),
+        ("records", pa.list_(pa.string())),
+        ("seeds", pa.list_(pa.int64())),
+    ]
+)
+"""One row per group: its scrubbed records (private) and one keyed seed per draft."""
 DRAFTS = pa.schema(
     [
         ("id", pa.string()),
         ("label", pa.string()),
-        ("records", pa.list_(pa.string())),
-        ("seed", pa.int64()),
+        ("text", pa.string()),
+        ("tokens_rpsg_dp", pa.int64()),
         ("target_words", pa.int64()),
         ("status", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
     ]
 )
-"""One row per draft to decode: its group's scrubbed records (private), its keyed seed; no length target
-(the quality check judges the draft by the domain's rules alone)."""
+"""The drafts as the release stream carries them: no length target (the quality check judges each by the
+domain's rules alone)."""
 
 
 def groups_per_label(cfg: Config) -> int:
@@ -84,52 +93,48 @@ def assign_groups(batch: pa.Table, key: RunKey, classes: tuple[str, ...], per_la
     return pa.table({"group": pa.array(groups, pa.int64()), "record": batch.column("prompt_text")})
 
 
-def drafts_of_group(group: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int, m: int) -> pa.Table:
-    """The m draft rows of one group, from its records (the placeholder row every group has carries none)."""
+def group_row(group: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int, m: int) -> pa.Table:
+    """One group's row: its records (the placeholder row every group has carries none) and its drafts' seeds."""
     number = group.column("group")[0].as_py()
     records = [r for r in group.column("record").to_pylist() if r is not None]
-    ids = [f"rpsg_dp-{number}-{j}" for j in range(m)]
+    seeds = [key.sampling_seed(draft_id(number, j), "rpsg_dp") for j in range(m)]
     return pa.table(
-        {
-            "id": ids,
-            "label": [classes[number // per_label]] * m,
-            "records": [records] * m,
-            "seed": [key.sampling_seed(i, "rpsg_dp") for i in ids],
-            "target_words": [None] * m,
-            "status": [OK] * m,
-            "stage": [None] * m,
-            "reason": [None] * m,
-        },
-        schema=DRAFTS,
+        {"group": [number], "label": [classes[number // per_label]], "records": [records], "seeds": [seeds]},
+        schema=GROUPS,
     )
 
 
+def draft_id(group: int, j: int) -> str:
+    return f"rpsg_dp-{group}-{j}"
+
+
 class PrivateDecode:
-    """Draft rows → `text`, `tokens_rpsg_dp`: each decoded in lock-step from its group's records."""
+    """Group rows → their drafts (m rows each): `text` decoded in lock-step from the group's records."""
 
     @classmethod
     def columns(cls, **kwargs: Any) -> Columns:
-        outputs = {"text": pa.string(), "tokens_rpsg_dp": pa.int64()}
-        return Columns("rpsg_dp_decode", ("label", "records", "seed"), outputs, private=("records",))
+        outputs = {f.name: f.type for f in DRAFTS}
+        return Columns("rpsg_dp_decode", ("group", "label", "records", "seeds"), outputs, private=("records",))
 
     def __init__(self, engine: Engine, domain: Domain, rule: TokenRule, max_tokens: int, stop: list[str]) -> None:
         self.decoder = LockstepDecoder(resolve_model_path(engine.model), engine.spec())
         self.domain, self.rule, self.max_tokens, self.stop = domain, rule, max_tokens, tuple(stop)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        outputs = [
-            GroupPrompt(label_chat(self.domain, label), [example_chat(self.domain, label, r) for r in records], seed)
-            for label, records, seed in zip(
-                batch.column("label").to_pylist(),
-                batch.column("records").to_pylist(),
-                batch.column("seed").to_pylist(),
-                strict=True,
+        labels, numbers = batch.column("label").to_pylist(), batch.column("group").to_pylist()
+        groups = [
+            GroupPrompt(label_chat(self.domain, label), [example_chat(self.domain, label, r) for r in records], seeds)
+            for label, records, seeds in zip(
+                labels, batch.column("records").to_pylist(), batch.column("seeds").to_pylist(), strict=True
             )
         ]
-        drafts = self.decoder.decode(outputs, self.rule, self.max_tokens, self.stop)
-        return batch.append_column("text", pa.array([d.text for d in drafts], pa.string())).append_column(
-            "tokens_rpsg_dp", pa.array([d.tokens for d in drafts], pa.int64())
-        )
+        drafted = self.decoder.decode(groups, self.rule, self.max_tokens, self.stop)
+        rows = [
+            {"id": draft_id(number, j), "label": label, "text": d.text, "tokens_rpsg_dp": d.tokens, "status": OK}
+            for number, label, drafts in zip(numbers, labels, drafted, strict=True)
+            for j, d in enumerate(drafts)
+        ]
+        return pa.Table.from_pylist(rows, schema=DRAFTS)
 
 
 def rpsg_dp_plan(ctx: RunContext) -> Release:
@@ -150,7 +155,7 @@ def rpsg_dp_plan(ctx: RunContext) -> Release:
         assigned.union(placeholders)
         .groupby("group", num_partitions=min(every, SHUFFLE_PARTITIONS))
         .map_groups(
-            drafts_of_group,
+            group_row,
             fn_kwargs={"key": key, "classes": classes, "per_label": per_label, "m": d.outputs_per_group},
             batch_format="pyarrow",
         )

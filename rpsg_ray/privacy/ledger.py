@@ -124,6 +124,13 @@ class Ledger:
     def summary(self) -> str:
         if self.epsilon is None:
             return f"{self.method}: no noise; NO formal privacy guarantee ({self.warnings[0]})."
+        if self.method == "rpsg_dp":
+            c = self.composition
+            head = (
+                f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g}), clip C={c['clip']:.4g}, "
+                f"η={self.sensitivity:.4g} per token, {c['count']} composed token mechanism(s) per record"
+            )
+            return f"{head}. {self.scope_summary}"
         head = (
             f"{self.method}: (ε={self.epsilon:g}, δ={self.delta:.3g}), σ={self.sigma:.4g}, Δ₂={self.sensitivity:.4g}, "
             f"{self.composition['count']} composed Gaussian release(s); {self.accountant.split(' (')[0]}"

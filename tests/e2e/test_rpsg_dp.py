@@ -25,7 +25,8 @@ def test_rpsg_dp_publishes_a_fixed_count_under_a_dataset_level_ledger(
     pq.write_table(pq.read_table(demo_corpus).slice(0, 40), seeds)
     out = tmp_path / "rpsg_dp"
     sets = ["rpsg_dp.groups_per_label=3", "rpsg_dp.outputs_per_group=2", "rpsg_dp.group_size=4"]
-    sets += ["rpsg_dp.max_tokens=12", "rpsg_dp.engine.threads=2", "privacy.public_records=40"]
+    sets += ["rpsg_dp.max_tokens=12", "rpsg_dp.engine.threads=2", "rpsg_dp.resources.batch_size=2"]
+    sets += ["privacy.public_records=40"]
     sets += ["stages.quality.enabled=false", f"input.path={seeds}", f"output_dir={out}", "method=rpsg_dp"]
     cfg = load_config(ROOT / "configs" / "demo.yaml", sets)
     result = generate(cfg)

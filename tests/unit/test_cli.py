@@ -167,6 +167,17 @@ def test_account_states_relation_n_and_scope(method: str, capsys: pytest.Capture
         assert f"q={64 / 331:.4g}" in out
 
 
+def test_account_prints_the_rpsg_dp_clip_that_buys_epsilon(capsys: pytest.CaptureFixture[str]) -> None:
+    """rpsg_dp's calculator solves the clip for ε: the printed C, put back into the budget, spends that ε."""
+    from rpsg_ray.privacy.private_prediction import PredictionBudget
+
+    assert main(["account", "--method", "rpsg_dp", "--epsilon", "2", "--public-records", "2000"]) == 0
+    out = capsys.readouterr().out
+    clip, delta = float(out.split("clip C = ")[1].split(",")[0]), printed(out, "delta")
+    assert PredictionBudget(clip, 16, 1.0, 48, 4).epsilon(delta) == pytest.approx(2.0, abs=1e-3)
+    assert main(["account", "--method", "rpsg_dp", "--sigma", "1"]) != 0
+
+
 def test_account_matches_the_published_augpe_sigma(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["account", "--method", "augpe", "--epsilon", "1", "--delta", "1.1824e-6", "--iterations", "10"]) == 0
     assert "sigma = 13.25" in capsys.readouterr().out

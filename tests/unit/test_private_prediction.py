@@ -165,13 +165,26 @@ def test_one_record_moves_each_token_by_at_most_eta(decoder: LockstepDecoder, lo
 
 
 def test_clip_zero_leaves_no_trace_of_the_records(decoder: LockstepDecoder) -> None:
-    """At C = 0 the records' rows cannot move a token: the output is the public prompt's alone, token for token,
-    with or without them; at C > 0 the same seed decodes something else."""
+    """At C = 0 the records' rows cannot move a token: every draft is the public prompt's alone, token for token,
+    with or without them; at C > 0 the same seeds decode something else."""
     from rpsg_ray.engines.lockstep import GroupPrompt, TokenRule
 
     blind = TokenRule(0.0, 3, 1.0, 50)
-    with_records = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, 7)], blind, 24, ())
-    without = decoder.decode([GroupPrompt(PUBLIC, [], 7)], blind, 24, ())
-    assert with_records == without and with_records[0].tokens > 5
-    seen = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, 7)], TokenRule(8.0, 3, 1.0, 50), 24, ())
-    assert seen != with_records
+    with_records = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, [7, 8])], blind, 12, ())
+    without = decoder.decode([GroupPrompt(PUBLIC, [], [7, 8])], blind, 12, ())
+    assert with_records == without and min(d.tokens for d in with_records[0]) > 3
+    seen = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, [7, 8])], TokenRule(8.0, 3, 1.0, 50), 12, ())
+    assert seen[0][0] != with_records[0][0] and seen[0][1] != with_records[0][1]
+
+
+def test_drafts_of_a_group_share_its_prefill_and_keep_their_own_seed(decoder: LockstepDecoder) -> None:
+    """A group's m drafts decoded together (one prefill, copied caches) are each the draft its seed gives when
+    decoded alone, beside another group in the same batch: no draft reads another's cache or draws."""
+    from rpsg_ray.engines.lockstep import GroupPrompt, TokenRule
+
+    rule = TokenRule(2.0, 3, 1.0, 50)
+    other = GroupPrompt(PUBLIC, PRIVATE[:1], [5])
+    together = decoder.decode([GroupPrompt(PUBLIC, PRIVATE, [11, 12]), other], rule, 10, ())
+    alone = [decoder.decode([GroupPrompt(PUBLIC, PRIVATE, [seed])], rule, 10, ())[0][0] for seed in (11, 12)]
+    assert together[0] == alone and together[0][0] != together[0][1]
+    assert together[1] == decoder.decode([other], rule, 10, ())[0]
