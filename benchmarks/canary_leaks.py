@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 TWEET_DOMAIN = {
     "domain.name": "tweets",
     "domain.item": "tweet",
-    "domain.personal": "true",
+    "domain.organisations_identify": "true",
+    "domain.audience": "someone",
     # Public examples written for this benchmark (never private records).
     "domain.examples": json.dumps(
         [

@@ -54,7 +54,7 @@ def main() -> None:
         "demo (critic snippets)": pq.read_table(demo, columns=["text"]).column("text").to_pylist(),
         "tweets": tweet_records()[0][: args.real],
     }
-    domain = Domain(name="posts", item="post", personal=True)  # ORG too: the first-person setting
+    domain = Domain(name="posts", item="post", organisations_identify=True)  # ORG too: the first-person setting
     recalls, fp = {}, {}
     for label, settings in DETECTORS.items():
         redactor = Redactor(RedactConfig(**settings), domain)

@@ -32,10 +32,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "as cut off",
     )
     e.add_argument(
-        "--personal",
+        "--to-someone",
         action="store_true",
-        help="records are written to people (posts, replies): thanking or greeting a reader is not counted as "
-        "assistant chatter (the config's domain.personal)",
+        help="records are addressed to a person (replies, messages): thanking or greeting a reader is not counted "
+        "as assistant chatter (the config's domain.audience: someone)",
     )
     e.set_defaults(func=_evaluate)
 
@@ -51,7 +51,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         max_rows=args.max_rows,
         item=args.item,
         sentences=not args.free_endings,
-        personal=args.personal,
+        to_someone=args.to_someone,
     )
     result = evaluate(
         [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rpsg_ray.config.sections import Section
 
@@ -52,11 +52,18 @@ class Domain(Section):
         description="A few short PUBLIC example records written for this domain (never private records): shown "
         "to the generator as answers to earlier requests, so it answers with a record and nothing else.",
     )
-    personal: bool = Field(
+    organisations_identify: bool = Field(
         False,
-        description="First-person records written to people (posts, messages, notes): organisation names "
-        "(employers, banks, clinics) identify people, so redaction covers ORG by default; thanking or greeting a "
-        "reader is normal there, so the quality detector does not count it as assistant chatter.",
+        description="Organisation names in the records point to the people who wrote them (employers, banks, "
+        "clinics in first-person posts and complaints): redaction then covers ORG by default. A redaction "
+        "question only.",
+    )
+    audience: Literal["no_one", "someone"] = Field(
+        "no_one",
+        description="Whom a record is written to. no_one: reviews, posts, complaints, summaries, written for "
+        "whoever reads them, so thanking, greeting or answering a reader, or speaking to the writer ('your "
+        "review', 'my dear patient'), is the model's voice and the quality detector flags it. someone: replies, "
+        "messages, tweets at an account, where greeting and thanking are normal.",
     )
     labels: dict[str, str] = Field(
         {},
@@ -73,6 +80,22 @@ class Domain(Section):
         description="Records end with a full stop (reviews, summaries). False for tweets or chat, where a "
         "missing final stop is normal: the quality detector then treats only a dangling last word as cut off.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _personal_was_split(cls, data: object) -> object:
+        if isinstance(data, dict) and "personal" in data:
+            raise ValueError(
+                "domain.personal was split in two: domain.organisations_identify (whether organisation names "
+                "identify the writer: redaction) and domain.audience (no_one or someone: who the text is written "
+                "to, for the quality detector)"
+            )
+        return data
+
+    @property
+    def to_someone(self) -> bool:
+        """Records addressed to a person (replies, messages): greeting and thanking are not chatter there."""
+        return self.audience == "someone"
 
     @field_validator("labels", mode="before")
     @classmethod

@@ -27,7 +27,8 @@ class RedactConfig(Section):
     )
     entity_types: list[str] | None = Field(
         None,
-        description="NER labels replaced by [LABEL] placeholders; null: PERSON, GPE, plus ORG where domain.personal.",
+        description="NER labels replaced by [LABEL] placeholders; null: PERSON, GPE, plus ORG where "
+        "domain.organisations_identify.",
     )
 
     @model_validator(mode="after")
@@ -43,7 +44,7 @@ class RedactConfig(Section):
     def labels(self, domain: Domain) -> list[str]:
         if self.entity_types is not None:
             return list(self.entity_types)
-        return ["PERSON", "GPE", "ORG"] if domain.personal else ["PERSON", "GPE"]
+        return ["PERSON", "GPE", "ORG"] if domain.organisations_identify else ["PERSON", "GPE"]
 
     resources: Resources = Resources(num_cpus=0.5, batch_size=64)
 

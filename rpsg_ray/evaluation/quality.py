@@ -28,8 +28,8 @@ class DefectCounts:
         return {"any": self.flagged / self.rows, **{k: v / self.rows for k, v in self.per_kind.items()}}
 
 
-def count_defects(texts: list[str], item: str, sentences: bool = True, personal: bool = False) -> DefectCounts:
-    verdicts = [inspect(t, item=item, sentences=sentences, personal=personal) for t in texts]
+def count_defects(texts: list[str], item: str, sentences: bool = True, to_someone: bool = False) -> DefectCounts:
+    verdicts = [inspect(t, item=item, sentences=sentences, to_someone=to_someone) for t in texts]
     per_kind = {kind: sum(kind in v.reasons for v in verdicts) for kind in REASONS}
     return DefectCounts(len(texts), sum(not v.ok for v in verdicts), per_kind, verdicts)
 

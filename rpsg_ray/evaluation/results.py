@@ -27,7 +27,7 @@ class EvaluationSettings:
     threads: int | None = None
     item: str = "movie review"
     sentences: bool = True  # records end with a full stop (False for tweets: see the detector's `truncated`)
-    personal: bool = False  # records written to people (posts): greeting a reader is not chatter
+    to_someone: bool = False  # records addressed to a person (replies): greeting a reader is not chatter
     lm: LmBudget = field(default_factory=LmBudget)
 
 

@@ -21,10 +21,10 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
   - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
-    Where records are written to no one (``personal=False``: reviews, summaries), thanking or greeting
+    Where records are written to no one (``to_someone=False``: reviews, posts, summaries), thanking or greeting
     a reader ("Thank you for your kindness", "I'm so glad you enjoyed it"), answering one ("That's a
     great idea."), a sentence in which "I" speaks to "you" ("I'm going to give you a gift."; quotes
-    aside) and "the review" are chatter and meta talk too; in posts and replies (``personal=True``)
+    aside) and "the review" are chatter and meta talk too; in replies and messages (``to_someone=True``)
     people do write that way.
   - ``placeholder``: a template slot instead of content ("Dear [user's name]", "[Your Name]", "<link>");
     the pipeline's own redaction tags ([PERSON], [ORG], ...) are not slots.
@@ -42,7 +42,7 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
 
 Thresholds are set so that real records pass: the tests hold the false-positive rate under 2% on 1,000
 real rotten_tomatoes snippets, on 1,000 real plot summaries and on 2,000 real tweets (``sentences=False``,
-``personal=True``).
+``to_someone=True``).
 """
 
 from __future__ import annotations
@@ -129,13 +129,13 @@ _META_WORDS = (
 
 
 @functools.lru_cache(maxsize=64)
-def _meta(item: str, personal: bool) -> re.Pattern[str]:
+def _meta(item: str, to_someone: bool) -> re.Pattern[str]:
     """Meta words, plus the record's own name when it has two words ("movie review"): real ones never use it.
     Records written to no one never say "the review" either (0 of 12,808 real reviews); tweets do."""
     words = item.lower().split()
     noun = re.escape(words[-1])
     own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
-    about_itself = "" if personal else rf"|\bthe {noun}s?\b"
+    about_itself = "" if to_someone else rf"|\bthe {noun}s?\b"
     return re.compile(_META_WORDS.format(noun=noun) + own_name + about_itself, re.IGNORECASE)
 
 
@@ -159,7 +159,7 @@ _CHATTER_ANY = (
     r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
 # The model answering a reader who is not there: in records written to no one, 0 of 12,808 real reviews and
-# 0 of 1,097 real plot summaries say this; 1.6% of real tweets do ("@united thanks for ..."), hence `personal`.
+# 0 of 1,097 real plot summaries say this; 1.6% of real tweets do ("@united thanks for ..."), hence `to_someone`.
 _ADDRESSES_READER = (
     r"|\bthank(?:s| you) (?:so much )?for\b|\bglad (?:that )?you (?:enjoyed|liked|loved)\b"
     r"|\bi'?m (?:so |really |very )?(?:glad|happy|thrilled|delighted) (?:to see |to hear |that )?(?:you|your)\b"
@@ -179,9 +179,9 @@ def _speaks_to_someone(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _chatter(item: str, personal: bool) -> re.Pattern[str]:
+def _chatter(item: str, to_someone: bool) -> re.Pattern[str]:
     noun = re.escape(item.lower().split()[-1])
-    reader = "" if personal else _ADDRESSES_READER
+    reader = "" if to_someone else _ADDRESSES_READER
     return re.compile(
         _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + reader,
         re.IGNORECASE | re.MULTILINE,
@@ -275,10 +275,10 @@ def inspect(
     item: str = "movie review",
     target_words: tuple[int, int] | None = None,
     sentences: bool = True,
-    personal: bool = False,
+    to_someone: bool = False,
 ) -> Verdict:
     """Fix what is fixable (heading, wrapping quotes), then run every rule on the fixed text. `sentences`:
-    records of this kind end with a full stop (see ``truncated``); `personal`: they are written to people,
+    records of this kind end with a full stop (see ``truncated``); `to_someone`: they are written to a person,
     so thanking or greeting a reader is not chatter (see ``assistant_chatter``)."""
     fixed = strip_quotes(text)
     fixed, had_heading = strip_heading(fixed, item)
@@ -288,9 +288,9 @@ def inspect(
     fired: set[str] = set()
     if _ECHO.search(fixed):
         fired.add("instruction_echo")
-    if _meta(item, personal).search(fixed):
+    if _meta(item, to_someone).search(fixed):
         fired.add("meta_talk")
-    if _chatter(item, personal).search(fixed) or (not personal and _speaks_to_someone(fixed)):
+    if _chatter(item, to_someone).search(fixed) or (not to_someone and _speaks_to_someone(fixed)):
         fired.add("assistant_chatter")
     if _PLACEHOLDER.search(fixed):
         fired.add("placeholder")
@@ -316,11 +316,11 @@ def repair(
     item: str = "movie review",
     target_words: tuple[int, int] | None = None,
     sentences: bool = True,
-    personal: bool = False,
+    to_someone: bool = False,
 ) -> Verdict:
     """:func:`inspect`, and for a text cut off mid-sentence, the verdict on it up to its last full sentence.
     For stages that may repair their own output (the quality stage, the rewrite guard); evaluation uses inspect."""
-    kinds = {"item": item, "target_words": target_words, "sentences": sentences, "personal": personal}
+    kinds = {"item": item, "target_words": target_words, "sentences": sentences, "to_someone": to_someone}
     verdict = inspect(text, **kinds)
     if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text, sentences)):
         return inspect(trimmed, **kinds)
@@ -338,7 +338,7 @@ def judge(text: str, domain: Domain, target_words: tuple[int, int] | None, trim:
     when `trim` is off), flagged as an echo too where it copies one of the domain's public examples."""
     check = repair if trim else inspect
     verdict = check(
-        text, item=domain.item, target_words=target_words, sentences=domain.sentences, personal=domain.personal
+        text, item=domain.item, target_words=target_words, sentences=domain.sentences, to_someone=domain.to_someone
     )
     return with_echo(verdict, tuple(domain.examples))
 

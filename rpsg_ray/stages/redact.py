@@ -2,7 +2,7 @@
 
 Regexes catch e-mails, URLs, phone numbers and long digit runs / account-like ids (NER models miss
 these); then Presidio's recognizers on the packaged spaCy model (engines/presidio_engine.py) find names,
-places, organisations where the domain is personal (first-person posts name employers, banks and clinics),
+places, organisations where they identify the writer (first-person posts name employers, banks and clinics),
 cards and other checksummed numbers, and names given away by their context ("my name is ...").
 Heuristic, so the ledger lists it as not covered by any guarantee. The same `Redactor` scrubs each seed
 before it goes into a prompt (stages/scrub.py) and cleans each method's output here. Its recall per kind

@@ -42,6 +42,10 @@ def test_override_and_digest() -> None:
         ("privacy.delta=1", "delta"),
         ("privacy.delta=1.5", "delta"),
         ("rpsg.nll_filter.lo=5", None),
+        ("domain.personal=true", "organisations_identify"),  # split in two: the error names the new fields
+        ("domain.audience=readers", "audience"),
+        ("rpsg_dp.engine.kind=vllm", "kind"),  # lock-step decoding needs the transformers engine
+        ("rpsg_dp.epsilon=0", "epsilon"),
     ],
 )
 def test_bad_configs_are_one_line_errors(override: str, fragment: str | None) -> None:

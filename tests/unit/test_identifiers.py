@@ -50,7 +50,7 @@ class Disagree:
 
 
 def test_scrub_replaces_what_the_redactor_finds_and_counts_it() -> None:
-    out = Scrub(RedactConfig(), Domain(personal=True))(rows()).to_pylist()[0]
+    out = Scrub(RedactConfig(), Domain(organisations_identify=True))(rows()).to_pylist()[0]
     assert "[EMAIL]" in out["prompt_text"] and "[PHONE]" in out["prompt_text"]
     assert "John Smith" not in out["prompt_text"] and out["pii_seed_person"] >= 1
     assert out["pii_seed_email"] == 1 and out["pii_seed_phone"] == 1
@@ -65,7 +65,7 @@ def test_no_prompt_carries_what_the_scrub_removed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(select, "load_generator", lambda spec: recorder)
     monkeypatch.setattr(select, "load_label_classifier", lambda *a: Disagree())
     monkeypatch.setattr(select, "load_embedder", lambda name: _Ones())
-    scrubbed = Scrub(RedactConfig(), Domain(personal=True))(rows())
+    scrubbed = Scrub(RedactConfig(), Domain(organisations_identify=True))(rows())
     candidates = abstract.Abstract(AbstractConfig(candidates=2), Domain(), new_key())(scrubbed)
     picked = select.Select(SelectConfig(retry=True), 1.0, AbstractConfig(candidates=2), Domain(), new_key())(candidates)
     assert picked.column("select_pass").to_pylist() == [2] and len(recorder.prompts) >= 4

@@ -13,7 +13,7 @@ from rpsg_ray.config import Domain, RedactConfig
 from rpsg_ray.engines.introduced_names import introduced_names
 from rpsg_ray.stages.redact import Redactor
 
-PERSONAL = Domain(name="posts", item="post", personal=True)
+PERSONAL = Domain(name="posts", item="post", organisations_identify=True)
 
 # (kind counted, text, what must be gone)
 EXAMPLES = [

@@ -98,15 +98,15 @@ def test_domain_item_drives_headings_and_meta_talk() -> None:
 def test_thanking_a_reader_is_chatter_only_where_records_are_written_to_no_one() -> None:
     reply = "Thanks for the ride home, @sam! Best Monday in ages, and I'm so glad you liked the playlist."
     assert "assistant_chatter" in inspect(reply, item="tweet", sentences=False).reasons
-    assert inspect(reply, item="tweet", sentences=False, personal=True).ok
+    assert inspect(reply, item="tweet", sentences=False, to_someone=True).ok
     shared = "Read the tweet before you share it, folks."
     assert "meta_talk" in inspect(shared, item="tweet").reasons
-    assert inspect(shared, item="tweet", personal=True).ok
+    assert inspect(shared, item="tweet", to_someone=True).ok
     # the same sentence with "I" and "you" in a title or quoted speech is not a conversation
     assert inspect("I laughed at Catch Me If You Can, and the line 'I know you' still stings.").ok
-    tweets = Domain(name="tweets", item="tweet", sentences=False, personal=True)
+    tweets = Domain(name="tweets", item="tweet", sentences=False, audience="someone")
     assert judge(reply, tweets, None).ok  # the pipeline's stages judge by the config's domain
-    assert not judge(reply, tweets.model_copy(update={"personal": False}), None).ok
+    assert not judge(reply, tweets.model_copy(update={"audience": "no_one"}), None).ok
 
 
 def test_redaction_tags_and_bracketed_quotes_are_not_placeholders() -> None:
@@ -162,7 +162,7 @@ def test_false_positive_rate_on_real_tweets_and_plot_summaries_is_under_two_perc
     with bz2.open(corpus_path(), "rb") as f:
         rows = csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))
         plots = [r["text"] for r in itertools.islice((r for r in rows if r["category"] == "plot" and r["text"]), 1000)]
-    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False, personal=True).ok]
+    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False, to_someone=True).ok]
     flagged_plots = [t for t in plots if not inspect(t, item="movie plot summary").ok]
     assert len(plots) == 1000
     assert len(flagged_tweets) / len(tweets) < 0.02 and len(flagged_plots) / len(plots) < 0.02

@@ -374,16 +374,16 @@ def test_redact_leaves_plain_text_alone(text: str) -> None:
     assert redact_patterns(text) == (text, {"EMAIL": 0, "URL": 0, "ID": 0, "PHONE": 0})
 
 
-def test_redact_covers_organisations_where_the_domain_is_personal() -> None:
+def test_redact_covers_organisations_where_they_identify_the_writer() -> None:
     text = "I moved my savings from Barclays to HSBC after the branch in Leeds closed."
-    personal = Redact(RedactConfig(), Domain(name="posts", item="post", personal=True), "rewrite_1")
+    personal = Redact(RedactConfig(), Domain(name="posts", item="post", organisations_identify=True), "rewrite_1")
     out = personal(batch([("p1", "seed", None)], rewrite_1=[text]))
     cleaned = out.column("synthetic_text").to_pylist()[0]
     assert "Barclays" not in cleaned and "HSBC" not in cleaned and "[ORG]" in cleaned
     assert out.column("pii_org").to_pylist()[0] >= 1
     critics = Redact(RedactConfig(), DOMAIN, "rewrite_1")
     assert "pii_org" not in critics(batch([("p1", "seed", None)], rewrite_1=[text])).column_names
-    assert RedactConfig(entity_types=["PERSON"]).labels(Domain(personal=True)) == ["PERSON"]
+    assert RedactConfig(entity_types=["PERSON"]).labels(Domain(organisations_identify=True)) == ["PERSON"]
 
 
 def test_nll_filter_drops_outside_bounds() -> None:
