@@ -53,6 +53,7 @@ def private_logprobs(public: Any, private: Any, owner: Any, rule: TokenRule) -> 
     private row."""
     import torch
 
+    owner = owner.to(public.device)
     shift = (private - public[owner]).clamp(-rule.clip, rule.clip)
     mixed = public.clone().index_add_(0, owner, shift, alpha=1.0 / rule.group_size)
     k = min(rule.top_k, public.shape[1])
@@ -71,50 +72,72 @@ def sample(logprobs: Any, generators: list[Any], top_k: int) -> Any:
     return allowed.gather(1, (p / noise.to(p.device)).argmax(dim=1, keepdim=True))[:, 0]
 
 
+class _Stream:
+    """Prompts read once in one batch, their KV caches then copied once per draft (`copies`: the prompt row of each
+    copy), and every copy stepped with the token its draft drew: a group's m drafts cost one prefill."""
+
+    def __init__(self, decoder: LockstepDecoder, rows: list[list[int]], copies: list[int]) -> None:
+        torch = self.torch = decoder.torch
+        self.model = decoder.model
+        ids, mask = decoder._left_padded(rows)
+        position = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        step = self.model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
+        index = torch.tensor(copies, dtype=torch.long, device=decoder.device)
+        step.past_key_values.reorder_cache(index)
+        self.cache, self.mask, self.position = step.past_key_values, mask[index], position[index]
+        self.logits = step.logits[index, -1].float()
+
+    def advance(self, tokens: Any) -> None:
+        torch = self.torch
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        self.position = self.position[:, -1:] + 1
+        step = self.model(
+            input_ids=tokens[:, None],
+            attention_mask=self.mask,
+            position_ids=self.position,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        self.cache, self.logits = step.past_key_values, step.logits[:, -1].float()
+
+
 class LockstepDecoder(TransformersGenerator):
     """The transformers engine's model and tokenizer, decoding private-prediction outputs."""
 
     def __init__(self, model_path: str, spec: EngineSpec) -> None:
         super().__init__(model_path, spec)
         eos = self.model.generation_config.eos_token_id
+        if eos is None:  # some checkpoints name it only in the tokenizer
+            eos = self.tokenizer.eos_token_id
         self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
 
     def decode(
         self, groups: list[GroupPrompt], rule: TokenRule, max_tokens: int, stop: tuple[str, ...]
     ) -> list[list[Draft]]:
-        """Every group's drafts in one batch. Each group's prompts are read once (rows: its public prompt, then
-        its private ones); their KV caches are then copied once per draft, and each draft decodes on its own
-        copies: a group's m drafts cost one prefill, not m."""
+        """Every group's drafts in one call, on two streams: the public prompts alone, and the private ones. Run
+        apart, the public logits (and the top-k set drawn from them) depend on public values only, not even at
+        rounding level on which records share the batch (padding width, batch shape)."""
         torch = self.torch
         budget = self.max_model_len - max_tokens - 1
+        drafts = [(g, seed) for g, group in enumerate(groups) for seed in group.seeds]
         rows: list[list[int]] = []
         of_group: list[list[int]] = []
         for group in groups:
-            of_group.append(list(range(len(rows), len(rows) + 1 + len(group.private))))
-            rows += [prompt_ids(self.tokenizer, chat, budget) for chat in [group.public, *group.private]]
-        ids, mask = self._left_padded(rows)
-        position = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        drafts = [(g, seed) for g, group in enumerate(groups) for seed in group.seeds]
-        copies, public, private, owner = [], [], [], []
-        for d, (g, _) in enumerate(drafts):
-            public.append(len(copies))
-            private += range(len(copies) + 1, len(copies) + len(of_group[g]))
-            owner += [d] * (len(of_group[g]) - 1)
-            copies += of_group[g]
-        expand, pub = torch.tensor(copies), torch.tensor(public)
-        priv, owners = torch.tensor(private, dtype=torch.long), torch.tensor(owner, dtype=torch.long)
-        of_row = torch.tensor([d for d, (g, _) in enumerate(drafts) for _ in of_group[g]])
+            of_group.append(list(range(len(rows), len(rows) + len(group.private))))
+            rows += [prompt_ids(self.tokenizer, chat, budget) for chat in group.private]
+        owner = [d for d, (g, _) in enumerate(drafts) for _ in of_group[g]]
+        owners = torch.tensor(owner, dtype=torch.long, device=self.device)
         generators = [torch.Generator().manual_seed(seed % 2**63) for _, seed in drafts]
         tokens: list[list[int]] = [[] for _ in drafts]
         done = [False] * len(drafts)
         with torch.no_grad():
-            step = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1
-            )
-            step.past_key_values.reorder_cache(expand.to(self.device))
-            logits, mask, position = step.logits[expand, -1].float(), mask[expand], position[expand]
+            publics = [prompt_ids(self.tokenizer, g.public, budget) for g in groups]
+            public = _Stream(self, publics, [g for g, _ in drafts])
+            private = _Stream(self, rows, [r for g, _ in drafts for r in of_group[g]]) if owner else None
             for _ in range(max_tokens):
-                chosen = sample(private_logprobs(logits[pub], logits[priv], owners, rule), generators, rule.top_k)
+                theirs = private.logits if private else public.logits[:0]
+                chosen = sample(private_logprobs(public.logits, theirs, owners, rule), generators, rule.top_k)
                 for d, token in enumerate(chosen.tolist()):
                     if not done[d]:
                         done[d] = token in self.eos
@@ -123,17 +146,10 @@ class LockstepDecoder(TransformersGenerator):
                             done[d] = any(s in self._text(tokens[d]) for s in stop)
                 if all(done):
                     break
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-                position = position[:, -1:] + 1
-                step = self.model(
-                    input_ids=chosen[of_row][:, None].to(self.device),
-                    attention_mask=mask,
-                    position_ids=position,
-                    past_key_values=step.past_key_values,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-                logits = step.logits[:, -1].float()
+                chosen = chosen.to(self.device)
+                public.advance(chosen)
+                if private:
+                    private.advance(chosen[owners])
         out: list[list[Draft]] = [[] for _ in groups]
         for (g, _), t in zip(drafts, tokens, strict=True):
             out[g].append(Draft(_cut_at_stop(self._text(t), stop), len(t)))

@@ -364,6 +364,12 @@ def rpsg_dp_ledger(cfg: Config, n_records: int | None, sigma: float | None = Non
             "not_covered": [
                 "The public model's own training data (assumed public).",
                 "PII redaction of the drafts is heuristic; it is post-processing and needs no guarantee.",
+                "Floating point: the private prompts of a call run in one batch, so a record's presence can move "
+                "the other records' logits at rounding level (padding width, batch shape), beyond C/s; the public "
+                "logits and their top-k run apart and depend on public values only. Not hardened, like floating-"
+                "point DP implementations generally (Mironov 2012).",
+                "A group far larger than s (a skewed label, or a real N far above privacy.public_records) costs "
+                "memory in proportion: a run that fails for it reveals that much.",
             ],
         },
         about_n=add_remove_n(cfg),

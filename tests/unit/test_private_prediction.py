@@ -188,3 +188,28 @@ def test_drafts_of_a_group_share_its_prefill_and_keep_their_own_seed(decoder: Lo
     alone = [decoder.decode([GroupPrompt(PUBLIC, PRIVATE, [seed])], rule, 10, ())[0][0] for seed in (11, 12)]
     assert together[0] == alone and together[0][0] != together[0][1]
     assert together[1] == decoder.decode([other], rule, 10, ())[0]
+
+
+def test_a_record_joins_one_group_that_no_other_record_moves() -> None:
+    """Adding records leaves every other record's group as it was (the parallel composition's premise), a record
+    of an unknown label still lands in exactly one group, and an empty group still yields its m drafts."""
+    import pyarrow as pa
+
+    from rpsg_ray.methods.rpsg_dp import assign_groups, group_row
+    from rpsg_ray.privacy.keys import new_key
+
+    key, classes = new_key(), ("negative", "positive")
+
+    def groups(n: int) -> dict[str, int]:
+        ids = [f"r{i}" for i in range(n)]
+        labels = [classes[i % 2] if i % 7 else None for i in range(n)]
+        table = pa.table({"id": ids, "label": labels, "prompt_text": ["x"] * n})
+        return dict(zip(ids, assign_groups(table, key, classes, 5).column("group").to_pylist(), strict=True))
+
+    small, large = groups(40), groups(80)
+    assert all(large[i] == g for i, g in small.items())
+    assert all(0 <= g < 10 for g in large.values())
+    assert all(large[f"r{i}"] // 5 == i % 2 for i in range(80) if i % 7)  # a known label keeps its own block
+    empty = group_row(pa.table({"group": [7], "record": pa.nulls(1, pa.string())}), key, classes, 5, 3)
+    assert empty.column("records").to_pylist() == [[]] and len(empty.column("seeds")[0]) == 3
+    assert empty.column("label").to_pylist() == ["positive"]
