@@ -24,6 +24,7 @@ from rpsg_ray.privacy.accountant import (
 from rpsg_ray.privacy.mechanisms import p_agreeing_pick, p_best_for_gap, score_range, selection_sensitivity
 from rpsg_ray.privacy.private_prediction import ACCOUNTANT as PREDICTION_ACCOUNTANT
 from rpsg_ray.privacy.private_prediction import PredictionBudget, calibrate_clip
+from rpsg_ray.privacy.private_prediction import library_version as prediction_library_version
 
 if TYPE_CHECKING:
     from rpsg_ray.config import Config
@@ -323,14 +324,15 @@ def rpsg_dp_ledger(cfg: Config, n_records: int | None, sigma: float | None = Non
     of every draft of a record's own group (groups are disjoint), converted to (ε, δ). C is calibrated to
     rpsg_dp.epsilon; null: no clip, no claim. Add/remove relation: the counted N is neither used nor written."""
     d = cfg.rpsg_dp
+    term = "(z_i − z_pub)" if d.epsilon is None else "clip(z_i − z_pub, ±C)"
     mechanism = (
         f"exponential mechanism per token over the public top-{d.top_k}: softmax(z̄/τ), z̄ = z_pub + (1/s)·Σ "
-        f"clip(z_i − z_pub, ±C), s = {d.group_size}, τ = {d.temperature:g}"
+        f"{term}, s = {d.group_size}, τ = {d.temperature:g}"
     )
     if d.epsilon is None:
         return no_guarantee(
             "rpsg_dp",
-            mechanism.replace("clip(z_i − z_pub, ±C)", "(z_i − z_pub)"),
+            mechanism,
             None,
             "Everything: the records' logit differences are not clipped, so one record can decide any token.",
             "no formal guarantee: rpsg_dp.epsilon is null",
@@ -342,8 +344,6 @@ def rpsg_dp_ledger(cfg: Config, n_records: int | None, sigma: float | None = Non
     delta, source, notes = add_remove_delta(cfg)
     clip = calibrate_clip(d.epsilon, delta, d.group_size, d.temperature, d.max_tokens, d.outputs_per_group)
     budget = PredictionBudget(clip, d.group_size, d.temperature, d.max_tokens, d.outputs_per_group)
-    from importlib.metadata import version
-
     return Ledger(
         "rpsg_dp",
         mechanism,
@@ -351,12 +351,12 @@ def rpsg_dp_ledger(cfg: Config, n_records: int | None, sigma: float | None = Non
         delta,
         d.temperature,
         budget.eta,
-        {**budget.describe(delta), "clip": clip},
+        budget.describe(delta),
         "Neighbours differ by the addition or removal of one private record: it sits in one group (by a keyed hash "
         "of its own id, so no other record moves), where it adds one clipped term to every token's logits; every "
         "row of a duplicated id is set aside.",
         PREDICTION_ACCOUNTANT,
-        f"scipy {version('scipy')}; dp-accounting {version('dp-accounting')} RDP (cross-check)",
+        prediction_library_version(),
         None,
         source,
         {

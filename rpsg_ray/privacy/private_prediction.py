@@ -59,6 +59,12 @@ def zcdp_epsilon(rho: float, delta: float) -> float:
     return max(0.0, float(min(best.fun, rho + 2 * math.sqrt(rho * math.log(1 / delta)))))
 
 
+def library_version() -> str:
+    from importlib.metadata import version
+
+    return f"scipy {version('scipy')}; dp-accounting {version('dp-accounting')} RDP (cross-check)"
+
+
 def rdp_epsilon(rho: float, delta: float) -> float:
     """The same ε from dp-accounting's RDP accountant (an independent library, for the tests)."""
     import dp_accounting
