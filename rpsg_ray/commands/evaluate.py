@@ -32,10 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "as cut off",
     )
     e.add_argument(
-        "--to-someone",
-        action="store_true",
-        help="records are addressed to a person (replies, messages): thanking or greeting a reader is not counted "
-        "as assistant chatter (the config's domain.audience: someone)",
+        "--audience",
+        choices=("no_one", "organisation", "someone"),
+        default="no_one",
+        help="whom records are written to, as the config's domain.audience: no_one (reviews, posts), organisation "
+        "(complaints to a company), someone (replies, messages); it decides what the detector counts as chatter",
     )
     e.set_defaults(func=_evaluate)
 
@@ -51,7 +52,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         max_rows=args.max_rows,
         item=args.item,
         sentences=not args.free_endings,
-        to_someone=args.to_someone,
+        audience=args.audience,
     )
     result = evaluate(
         [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings

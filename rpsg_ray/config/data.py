@@ -12,6 +12,10 @@ SENTIMENTS = ("positive", "negative")
 """The label set when none is declared."""
 
 
+Audience = Literal["no_one", "organisation", "someone"]
+"""Whom a record is written to (see Domain.audience)."""
+
+
 class InputConfig(Section):
     path: str | None = Field(
         None,
@@ -58,12 +62,14 @@ class Domain(Section):
         "clinics in first-person posts and complaints): redaction then covers ORG by default. A redaction "
         "question only.",
     )
-    audience: Literal["no_one", "someone"] = Field(
+    audience: Audience = Field(
         "no_one",
-        description="Whom a record is written to. no_one: reviews, posts, complaints, summaries, written for "
-        "whoever reads them, so thanking, greeting or answering a reader, or speaking to the writer ('your "
-        "review', 'my dear patient'), is the model's voice and the quality detector flags it. someone: replies, "
-        "messages, tweets at an account, where greeting and thanking are normal.",
+        description="Whom a record is written to; it decides what the quality detector counts as the model's own "
+        "voice. no_one: reviews, posts, summaries, written for whoever reads them, so thanking, greeting or "
+        "answering a reader is flagged. organisation: complaints and requests sent to a company or an authority, "
+        "where saying 'you' to it and thanking it are normal. In both, speaking to the writer as a helper answers "
+        "them ('thank you for sharing your story', 'I'm so sorry to hear that', 'my dear patient') is flagged. "
+        "someone: replies, messages, tweets at an account, where people write all of that.",
     )
     labels: dict[str, str] = Field(
         {},
@@ -87,15 +93,10 @@ class Domain(Section):
         if isinstance(data, dict) and "personal" in data:
             raise ValueError(
                 "domain.personal was split in two: domain.organisations_identify (whether organisation names "
-                "identify the writer: redaction) and domain.audience (no_one or someone: who the text is written "
-                "to, for the quality detector)"
+                "identify the writer: redaction) and domain.audience (no_one, organisation or someone: who the "
+                "text is written to, for the quality detector)"
             )
         return data
-
-    @property
-    def to_someone(self) -> bool:
-        """Records addressed to a person (replies, messages): greeting and thanking are not chatter there."""
-        return self.audience == "someone"
 
     @field_validator("labels", mode="before")
     @classmethod

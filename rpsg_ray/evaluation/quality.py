@@ -8,8 +8,12 @@ published (no length target: the evaluator does not know the prompt that made th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rpsg_ray.quality.detector import REASONS, Verdict, inspect
+
+if TYPE_CHECKING:
+    from rpsg_ray.config.data import Audience
 
 DETECTOR_SETTINGS = {"detector": "rpsg_ray.quality.detector.inspect", "target_words": None}
 
@@ -28,8 +32,8 @@ class DefectCounts:
         return {"any": self.flagged / self.rows, **{k: v / self.rows for k, v in self.per_kind.items()}}
 
 
-def count_defects(texts: list[str], item: str, sentences: bool = True, to_someone: bool = False) -> DefectCounts:
-    verdicts = [inspect(t, item=item, sentences=sentences, to_someone=to_someone) for t in texts]
+def count_defects(texts: list[str], item: str, sentences: bool = True, audience: Audience = "no_one") -> DefectCounts:
+    verdicts = [inspect(t, item=item, sentences=sentences, audience=audience) for t in texts]
     per_kind = {kind: sum(kind in v.reasons for v in verdicts) for kind in REASONS}
     return DefectCounts(len(texts), sum(not v.ok for v in verdicts), per_kind, verdicts)
 

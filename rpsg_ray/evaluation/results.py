@@ -4,10 +4,14 @@ neither imports the other)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rpsg_ray.engines.causal_lm import LmBudget
+
+if TYPE_CHECKING:
+    from rpsg_ray.config.data import Audience
 from rpsg_ray.engines.registry import MINILM
 from rpsg_ray.evaluation.quality import DefectCounts
 from rpsg_ray.evaluation.stats import Estimate
@@ -27,7 +31,7 @@ class EvaluationSettings:
     threads: int | None = None
     item: str = "movie review"
     sentences: bool = True  # records end with a full stop (False for tweets: see the detector's `truncated`)
-    to_someone: bool = False  # records addressed to a person (replies): greeting a reader is not chatter
+    audience: Audience = "no_one"  # whom records are written to: what counts as the model's voice (see the detector)
     lm: LmBudget = field(default_factory=LmBudget)
 
 

@@ -75,7 +75,7 @@ def _settings_for(name: str, s: EvaluationSettings, n: int) -> dict[str, object]
             **DETECTOR_SETTINGS,
             "item": s.item,
             "sentences": s.sentences,
-            "to_someone": s.to_someone,
+            "audience": s.audience,
             "rows": "every row drawn in any repeat",
         },
     }[name]
@@ -129,7 +129,7 @@ def _measure(
     per["next_token_accuracy"], per["next_token_perplexity"] = [lm.accuracy], [lm.perplexity]
 
     union_texts = [population.texts[i] for i in union]
-    defects = count_defects(union_texts, s.item, s.sentences, s.to_someone)
+    defects = count_defects(union_texts, s.item, s.sentences, s.audience)
     group = {
         "classifier_accuracy": "classifier",
         "classifier_macro_f1": "classifier",

@@ -21,11 +21,15 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
   - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
-    Where records are written to no one (``to_someone=False``: reviews, posts, summaries), thanking or greeting
-    a reader ("Thank you for your kindness", "I'm so glad you enjoyed it"), answering one ("That's a
-    great idea."), a sentence in which "I" speaks to "you" ("I'm going to give you a gift."; quotes
-    aside) and "the review" are chatter and meta talk too; in replies and messages (``to_someone=True``)
-    people do write that way.
+    Who a record is written to (``audience``) decides what else is the model's voice:
+    ``no_one`` (reviews, posts, summaries): thanking or greeting a reader ("Thank you for your kindness",
+    "I'm so glad you enjoyed it"), answering one ("That's a great idea."), a sentence in which "I" speaks
+    to "you" ("I'm going to give you a gift."; quotes aside) and "the review" are chatter and meta talk.
+    ``organisation`` (complaints, requests to a company or an authority): people say "you" to it, thank it
+    and name their own complaint, so only speaking to the writer counts.
+    Both: speaking to the person who wrote the seed, as a helper answers them ("Thank you for sharing your
+    story", "I'm so sorry to hear that", "Welcome to our forum", "proud of you", "my dear patient").
+    ``someone`` (replies, messages): people do write every one of those, so none is flagged.
   - ``placeholder``: a template slot instead of content ("Dear [user's name]", "[Your Name]", "<link>");
     the pipeline's own redaction tags ([PERSON], [ORG], ...) are not slots.
   - ``heading_prefix``: a heading that cannot be cut off cleanly: nothing after it, a second heading
@@ -41,8 +45,8 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
     chat: a third of real tweets have no final stop) only a dangling last word counts.
 
 Thresholds are set so that real records pass: the tests hold the false-positive rate under 2% on 1,000
-real rotten_tomatoes snippets, on 1,000 real plot summaries and on 2,000 real tweets (``sentences=False``,
-``to_someone=True``).
+real rotten_tomatoes snippets, on 1,000 real plot summaries, on 2,000 real tweets (``sentences=False``,
+``audience="someone"``) and on 2,000 real consumer complaints (``audience="organisation"``).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rpsg_ray.config import Domain
+    from rpsg_ray.config.data import Audience
 
 REASONS = (
     "instruction_echo",
@@ -116,7 +121,7 @@ _ECHO = re.compile(
 _META_WORDS = (
     r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\brephras\w*|\bword count\b"
     r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
-    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|{noun}s?)\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence)\b"
     r"|\bthe original (?:message|post) (?:was|is|reads)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"
@@ -124,47 +129,74 @@ _META_WORDS = (
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
     r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
     r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
+)
+
+
+_SELF_REFERENCE = (
     r"|\b(?:this|the|my|your|that)\s+{noun}\s+(?:is|was|has|reads|captures|highlights|conveys|describes|provides)\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?{noun}s?\b"
 )
 
 
 @functools.lru_cache(maxsize=64)
-def _meta(item: str, to_someone: bool) -> re.Pattern[str]:
+def _meta(item: str, audience: Audience) -> re.Pattern[str]:
     """Meta words, plus the record's own name when it has two words ("movie review"): real ones never use it.
-    Records written to no one never say "the review" either (0 of 12,808 real reviews); tweets do."""
+    Records written to no one never say "the review" either (0 of 12,808 real reviews); tweets do. A record
+    sent to an organisation names itself ("This complaint is about ...", "consumer complaint"), so none of
+    the three applies there."""
     words = item.lower().split()
     noun = re.escape(words[-1])
+    if audience == "organisation":
+        return re.compile(_META_WORDS.format(noun=noun), re.IGNORECASE)
     own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
-    about_itself = "" if to_someone else rf"|\bthe {noun}s?\b"
-    return re.compile(_META_WORDS.format(noun=noun) + own_name + about_itself, re.IGNORECASE)
+    about_itself = "" if audience == "someone" else rf"|\bthe {noun}s?\b"
+    return re.compile(
+        _META_WORDS.format(noun=noun) + _SELF_REFERENCE.format(noun=noun) + own_name + about_itself, re.IGNORECASE
+    )
 
 
 _DID = r"(?:re-?written|written|revised|created|made|crafted|kept|removed|changed|added|tried|focused)"
 _CHATTER_START = (
     r"^\W*(?:(?:sure|certainly|of course|absolutely)\s*(?:[!.]\s+|,\s*(?:here|i)\b)|i'?m (?:glad|happy) to help"
     r"|i'?m sorry,? (?:but )?i\b|i'?d (?:be happy|love to)"
-    r"|i (?:can|will|'ll) (?:help|do|write|rewrite|try)|i (?:have|'ve) "
-    + _DID
-    + r"|i'?ve "
-    + _DID
-    + r"|as an ai|thank you for|you'?re welcome|your\s+(?:\w+\s+)?(?:{noun}|text|notes|writing|version)\b"
-    r"|you (?:did|have done|'ve done))\b"
+    r"|i (?:can|will|'ll) (?:help|do|write|rewrite|try)"
+    r"|as an ai|your\s+(?:\w+\s+)?(?:{noun}|text|notes|writing|version)\b)\b"
 )
 _CHATTER_ANY = (
-    r"\blet me know\b|\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
+    r"\bi hope (?:this|that) (?:helps|works|captures|meets)\b"
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
     r"|\bi hope (?:that )?you(?:'ll| will)\b|^\W*dear [\w\[\] .]{{1,30}},?\s*\n"
-    r"|\blanguage model\b|\bhappy to help\b|\bassist you\b|\bhelp you with your\b"
+    r"|\blanguage model\b|\bhappy to help\b|\bhelp you with your\b"
     r"|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
     r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
+# An offer of more help ("Let me know if ...", "to assist you"): letters to a company close that way too.
+_OFFERS_HELP = r"|\blet me know\b|\bassist you\b"
 # The model answering a reader who is not there: in records written to no one, 0 of 12,808 real reviews and
-# 0 of 1,097 real plot summaries say this; 1.6% of real tweets do ("@united thanks for ..."), hence `to_someone`.
+# 0 of 1,097 real plot summaries say this; 1.6% of real tweets do ("@united thanks for ..."), and complaints
+# thank the company they are sent to, hence `audience`. An opener reporting an edit ("I've kept ...") too:
+# first-person records open that way ("I have tried to call them").
 _ADDRESSES_READER = (
     r"|\bthank(?:s| you) (?:so much )?for\b|\bglad (?:that )?you (?:enjoyed|liked|loved)\b"
     r"|\bi'?m (?:so |really |very )?(?:glad|happy|thrilled|delighted) (?:to see |to hear |that )?(?:you|your)\b"
     r"|^\W*(?:that'?s|what) (?:a )?(?:great|good|wonderful) (?:idea|question|point)\b"
     r"|^\W*your (?:\w+ )?(?:film|movie|work|story)\b"
+    rf"|^\W*(?:i (?:have|'ve) |i'?ve ){_DID}\b|^\W*(?:you'?re welcome|you (?:did|have done|'ve done))\b"
+)
+# The model speaking to the person who wrote the seed, as a helper answers them ("Thank you for sharing your
+# story", "I'm so sorry to hear that", "Welcome to our forum!", "my dear patient"): first-person records are
+# written by that person, so they never do, whoever they are written to.
+_ADDRESSES_WRITER = (
+    r"|\bthank(?:s| you)(?: so much)? for (?:sharing|reaching out|bringing|telling|opening up|trusting"
+    r"|your (?:\w+ )?(?:review|post|story|feedback|words|thoughts|honesty|openness|question|message))\b"
+    r"|\bi'?m (?:so |very |really |truly )?sorry (?:to hear|that you|for what you|about your|you)\b"
+    r"|\bi (?:completely |totally |fully |can )?understand (?:how|your|what you)\b|\bit sounds like you\b"
+    r"|\bwelcome to (?:the|our|my)\b|\bproud of you\b|\bhappy for you\b|\bgreat news to share\b"
+    r"|\bmy dear\b|\bdear (?:patient|friend|reader|customer|user)\b|\byou(?:'re| are) not alone\b"
+    r"|\bi'?m (?:so |really |very )?glad (?:to hear|(?:that )?you (?:found|are|were|got))|\bglad you'?re\b"
+    r"|\bdon'?t hesitate to\b|\bwishing you\b|\bhang in there\b|\bstay strong\b|\bkeep up the \w+ work\b"
+    r"|\bi'?m here (?:to|for) (?:help|you|listen|support)\b"
+    r"|\byour (?:[\w']+ )?(?:story|post|experience|journey|feelings|frustration|concerns?|situation|honesty)\b"
 )
 # "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
 # real plot summaries, against about 10% of the demo's generated rows ("I'm going to give you a gift.").
@@ -179,11 +211,13 @@ def _speaks_to_someone(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _chatter(item: str, to_someone: bool) -> re.Pattern[str]:
+def _chatter(item: str, audience: Audience) -> re.Pattern[str]:
     noun = re.escape(item.lower().split()[-1])
-    reader = "" if to_someone else _ADDRESSES_READER
+    reader = _ADDRESSES_READER if audience == "no_one" else ""
+    writer = "" if audience == "someone" else _ADDRESSES_WRITER
+    offers = "" if audience == "organisation" else _OFFERS_HELP
     return re.compile(
-        _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + reader,
+        _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + offers + reader + writer,
         re.IGNORECASE | re.MULTILINE,
     )
 
@@ -253,6 +287,18 @@ def trim_to_sentence(text: str, sentences: bool = True) -> str:
     return text[: ends[-1]].strip() if ends else ""
 
 
+# A masked value: the redactor's own tags ([PERSON], [ORG]) and the all-X masks public datasets use for dates and
+# numbers (CFPB complaints: "XXXX", "XX/XX/2019", "{$820.00}"). A record listing three masked accounts repeats
+# its masks, not its words; 5.8% of real complaints would read as loops.
+_MASK = re.compile(r"\[[A-Z_]+\]|\bX{2,}(?:[/-]X{2,}|/\d+)*\b|\{\$[\d,.]+\}")
+
+
+def _unmasked(text: str) -> tuple[str, list[str]]:
+    """The text with its masks removed, and its words: what the repetition rule reads."""
+    text = re.sub(r"\s+", " ", _MASK.sub(" · ", text))  # a gap, so "and XXXX and" is no "and and"
+    return text, _words(text)
+
+
 def _repetition(text: str, words: list[str]) -> bool:
     if _LOOP.search(text):
         return True
@@ -275,11 +321,11 @@ def inspect(
     item: str = "movie review",
     target_words: tuple[int, int] | None = None,
     sentences: bool = True,
-    to_someone: bool = False,
+    audience: Audience = "no_one",
 ) -> Verdict:
     """Fix what is fixable (heading, wrapping quotes), then run every rule on the fixed text. `sentences`:
-    records of this kind end with a full stop (see ``truncated``); `to_someone`: they are written to a person,
-    so thanking or greeting a reader is not chatter (see ``assistant_chatter``)."""
+    records of this kind end with a full stop (see ``truncated``); `audience`: whom they are written to, which
+    decides what counts as the model's own voice (see ``assistant_chatter``)."""
     fixed = strip_quotes(text)
     fixed, had_heading = strip_heading(fixed, item)
     fixed = strip_quotes(fixed)
@@ -288,16 +334,16 @@ def inspect(
     fired: set[str] = set()
     if _ECHO.search(fixed):
         fired.add("instruction_echo")
-    if _meta(item, to_someone).search(fixed):
+    if _meta(item, audience).search(fixed):
         fired.add("meta_talk")
-    if _chatter(item, to_someone).search(fixed) or (not to_someone and _speaks_to_someone(fixed)):
+    if _chatter(item, audience).search(fixed) or (audience == "no_one" and _speaks_to_someone(fixed)):
         fired.add("assistant_chatter")
     if _PLACEHOLDER.search(fixed):
         fired.add("placeholder")
     stray = any(_heading(item).match(c) for c in _clauses(fixed)) or len(_LABEL_LINE.findall(fixed)) >= 2
     if (had_heading and not words) or stray:
         fired.add("heading_prefix")
-    if words and _repetition(fixed, words):
+    if words and _repetition(*_unmasked(fixed)):
         fired.add("repetition")
     lo, hi = target_words if target_words is not None else (None, None)
     if len(words) < (max(3, lo // 2) if lo is not None else 3):
@@ -316,11 +362,11 @@ def repair(
     item: str = "movie review",
     target_words: tuple[int, int] | None = None,
     sentences: bool = True,
-    to_someone: bool = False,
+    audience: Audience = "no_one",
 ) -> Verdict:
     """:func:`inspect`, and for a text cut off mid-sentence, the verdict on it up to its last full sentence.
     For stages that may repair their own output (the quality stage, the rewrite guard); evaluation uses inspect."""
-    kinds = {"item": item, "target_words": target_words, "sentences": sentences, "to_someone": to_someone}
+    kinds = {"item": item, "target_words": target_words, "sentences": sentences, "audience": audience}
     verdict = inspect(text, **kinds)
     if "truncated" in verdict.reasons and (trimmed := trim_to_sentence(verdict.text, sentences)):
         return inspect(trimmed, **kinds)
@@ -338,7 +384,7 @@ def judge(text: str, domain: Domain, target_words: tuple[int, int] | None, trim:
     when `trim` is off), flagged as an echo too where it copies one of the domain's public examples."""
     check = repair if trim else inspect
     verdict = check(
-        text, item=domain.item, target_words=target_words, sentences=domain.sentences, to_someone=domain.to_someone
+        text, item=domain.item, target_words=target_words, sentences=domain.sentences, audience=domain.audience
     )
     return with_echo(verdict, tuple(domain.examples))
 

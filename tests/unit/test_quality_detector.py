@@ -11,7 +11,7 @@ import pytest
 
 from rpsg_ray.audit.controls import unrelated_records
 from rpsg_ray.config import Domain
-from rpsg_ray.demo_data import LABELS, corpus_path
+from rpsg_ray.demo_data import CORPORA, LABELS, corpus_path
 from rpsg_ray.quality.detector import REASONS, inspect, is_truncated, judge, trim_to_sentence, with_echo
 
 GOOD = "A warm, funny film with two terrific lead performances and a script that never talks down to its audience."
@@ -98,15 +98,47 @@ def test_domain_item_drives_headings_and_meta_talk() -> None:
 def test_thanking_a_reader_is_chatter_only_where_records_are_written_to_no_one() -> None:
     reply = "Thanks for the ride home, @sam! Best Monday in ages, and I'm so glad you liked the playlist."
     assert "assistant_chatter" in inspect(reply, item="tweet", sentences=False).reasons
-    assert inspect(reply, item="tweet", sentences=False, to_someone=True).ok
+    assert inspect(reply, item="tweet", sentences=False, audience="someone").ok
     shared = "Read the tweet before you share it, folks."
     assert "meta_talk" in inspect(shared, item="tweet").reasons
-    assert inspect(shared, item="tweet", to_someone=True).ok
+    assert inspect(shared, item="tweet", audience="someone").ok
     # the same sentence with "I" and "you" in a title or quoted speech is not a conversation
     assert inspect("I laughed at Catch Me If You Can, and the line 'I know you' still stings.").ok
     tweets = Domain(name="tweets", item="tweet", sentences=False, audience="someone")
     assert judge(reply, tweets, None).ok  # the pipeline's stages judge by the config's domain
     assert not judge(reply, tweets.model_copy(update={"audience": "no_one"}), None).ok
+
+
+SPEAKS_TO_THE_WRITER = [  # generated rows quoted in issue 31: the model answers the person it should be
+    "Your review is truly exceptional and I'm so proud of you for sticking with the treatment.",
+    "I'm glad you found the recommended medication helpful. It worked for my back pain too.",
+    "Great news to share with you, my dear patient: the new dose finally let me sleep.",
+    "Welcome to our personal finance forum! I'm excited to hear your thoughts on budgeting.",
+    "Thank you for sharing your story. Paying off the card took me two years as well.",
+    "I'm so sorry to hear about the late fees. The bank charged me twice for the same payment.",
+    "It sounds like you had a hard time with the lender. They never answered my letters either.",
+    "Your friend's story reminds me of my own trouble with the mortgage servicer last spring.",
+]
+WRITTEN_TO_AN_ORGANISATION = [  # real complaint openings and closings: "you" is the company, not the writer
+    "You did not mail me my rights to dispute the validity of this debt, and you reported it anyway.",
+    "I believe that I had made my payments to you when I received my statements. Thank you for your help.",
+    "This complaint is about my mortgage servicer. I have tried to call them four times this month.",
+    "I have written to XXXX twice about the account. Please let me know what I should do.",
+    "My original complaint was closed without an answer, and the collection is still on my report.",
+]
+
+
+@pytest.mark.parametrize("text", SPEAKS_TO_THE_WRITER)
+def test_speaking_to_the_writer_is_chatter_whoever_the_record_is_written_to(text: str) -> None:
+    for audience in ("no_one", "organisation"):
+        assert "assistant_chatter" in inspect(text, item="post", audience=audience).reasons, audience
+    assert inspect(text, item="post", audience="someone").ok  # a reply may say all of it
+
+
+@pytest.mark.parametrize("text", WRITTEN_TO_AN_ORGANISATION)
+def test_a_complaint_may_address_and_name_itself_to_the_organisation(text: str) -> None:
+    assert inspect(text, item="consumer complaint", audience="organisation").ok
+    assert not inspect(text, item="consumer complaint", audience="no_one").ok  # a review never says these
 
 
 def test_redaction_tags_and_bracketed_quotes_are_not_placeholders() -> None:
@@ -162,10 +194,21 @@ def test_false_positive_rate_on_real_tweets_and_plot_summaries_is_under_two_perc
     with bz2.open(corpus_path(), "rb") as f:
         rows = csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))
         plots = [r["text"] for r in itertools.islice((r for r in rows if r["category"] == "plot" and r["text"]), 1000)]
-    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False, to_someone=True).ok]
+    flagged_tweets = [t for t in tweets if not inspect(t, item="tweet", sentences=False, audience="someone").ok]
     flagged_plots = [t for t in plots if not inspect(t, item="movie plot summary").ok]
     assert len(plots) == 1000
     assert len(flagged_tweets) / len(tweets) < 0.02 and len(flagged_plots) / len(plots) < 0.02
+
+
+def test_false_positive_rate_on_real_complaints_is_under_two_percent() -> None:
+    """First-person records sent to an organisation: the address and register rules (chatter, meta talk) and
+    every rule together, on 2,000 real CFPB complaints with their masks (XXXX, {$820.00}) as published."""
+    complaints = [r["text"] for r in CORPORA["complaints"].records()[:2000]]
+    verdicts = [inspect(t, item="consumer complaint", audience="organisation") for t in complaints]
+    voice = [v for v in verdicts if {"assistant_chatter", "meta_talk"} & set(v.reasons)]
+    assert len(complaints) == 2000
+    assert len(voice) / len(complaints) < 0.01, [v.text[:80] for v in voice[:5]]
+    assert sum(not v.ok for v in verdicts) / len(complaints) < 0.025
 
 
 def test_detector_is_fast() -> None:
