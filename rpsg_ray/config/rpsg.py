@@ -45,8 +45,19 @@ class SelectConfig(Section):
         return 2 if self.retry else 1
 
 
+PromptStyle = Literal["chat", "chat_without_system", "document"]
+"""How the rewrite asks for a record (see stages/prompts.py: rewrite_chat)."""
+
+
 class RewriteConfig(Section):
     engine: Engine = Engine()
+    prompt_style: PromptStyle = Field(
+        "chat",
+        description="chat: a system turn, the domain's public examples as earlier answers, then the request. "
+        "chat_without_system: the same without the system turn. document: no chat template; the prompt is the "
+        "start of a page of such records (the examples as earlier entries) ending on the next one's heading, "
+        "with its kind and the abstraction as its topic, for the generator to continue.",
+    )
     attempts: int = Field(
         3, ge=1, description="Samples per call; the guard keeps the best by quality detector, then sentiment."
     )

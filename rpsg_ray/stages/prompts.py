@@ -10,7 +10,9 @@ requests, so a small model answers with a record and nothing around it.
 from __future__ import annotations
 
 from rpsg_ray.config import Domain
+from rpsg_ray.config.rpsg import PromptStyle
 from rpsg_ray.engines.base import Chat
+from rpsg_ray.engines.chat import DOCUMENT
 
 CHARS_PER_TOKEN = 3.0
 """English BPE averages about 4 characters a token; 3 makes a prompt estimate err on the long side."""
@@ -77,12 +79,30 @@ def record_kind(domain: Domain, label: str | None, size: str) -> str:
     return f"{size} {phrase + ' ' if phrase else ''}{domain.item}"
 
 
-def rewrite_chat(domain: Domain, notes: str, label: str | None, target_words: int, second_pass: bool) -> Chat:
-    """Instruction last, in the user turn: small instruction models follow it far better there."""
-    size = length_words(target_words)
-    kind = record_kind(domain, label, size)
+def rewrite_chat(
+    domain: Domain, notes: str, label: str | None, target_words: int, second_pass: bool, style: PromptStyle = "chat"
+) -> Chat:
+    """The rewrite prompt in the config's style. chat: a system turn, the public examples as earlier answers,
+    the instruction last in the user turn (small instruction models follow it far better there);
+    chat_without_system: the same without the system turn; document: no conversation at all (below)."""
+    kind = record_kind(domain, label, length_words(target_words))
+    if style == "document":
+        return _document(domain, notes, kind, second_pass)
     if second_pass:
         ask = f"Here is a {domain.item}: {notes}\n\nWrite a new {kind} with the same opinion."
     else:
         ask = f"Write a {kind} about this: {notes}\nUse no names."
-    return [_system(domain), *_examples(domain), {"role": "user", "content": ask}]
+    system = [_system(domain)] if style == "chat" else []
+    return [*system, *_examples(domain), {"role": "user", "content": ask}]
+
+
+def _document(domain: Domain, notes: str, kind: str, second_pass: bool) -> Chat:
+    """A completion-style prompt: the start of a page of such records (the public examples as earlier
+    entries), ending on the heading of the next one, which carries its kind and the abstraction as its topic.
+    An instruction model asked to "write" a first-person record answers the writer instead of being one; a
+    page to continue has no one to answer."""
+    item = domain.item[0].upper() + domain.item[1:]
+    page = f"{domain.name[0].upper() + domain.name[1:]}, as their writers posted them.\n\n"
+    page += "".join(f"{item}:\n{example}\n\n" for example in domain.examples)
+    topic = f"on the same points as this one: {notes}" if second_pass else f"topic: {notes}"
+    return [{"role": DOCUMENT, "content": f"{page}{item} ({kind}), {topic}\n"}]

@@ -38,7 +38,12 @@ def target_words(seed_text: str, cfg: RewriteConfig) -> int:
 def fit_target(target: int, cfg: RewriteConfig, domain: Domain) -> int:
     """The target capped so that pass 2 fits the context (its prompt holds the pass-1 text, up to the high
     end, and its generation needs tokens_per_word per word) and the high end fits the max_tokens ceiling."""
-    room = cfg.engine.max_model_len - 1 - SLACK_TOKENS - estimate_tokens(rewrite_chat(domain, "", None, target, True))
+    room = (
+        cfg.engine.max_model_len
+        - 1
+        - SLACK_TOKENS
+        - estimate_tokens(rewrite_chat(domain, "", None, target, True, cfg.prompt_style))
+    )
     high = min(
         room / (cfg.tokens_per_word + EST_TOKENS_PER_WORD), (cfg.max_tokens - SLACK_TOKENS) / cfg.tokens_per_word
     )
@@ -112,7 +117,7 @@ class Rewrite(Stage):
             targets = rows.column("target_words").to_pylist()
         notes = texts(rows, self.source)
         chats = [
-            rewrite_chat(self.domain, n, lab, t, self.pass_index > 1)
+            rewrite_chat(self.domain, n, lab, t, self.pass_index > 1, self.cfg.prompt_style)
             for n, lab, t in zip(notes, labels, targets, strict=True)
         ]
         verdicts: list[list[Verdict]] = [[] for _ in ids]

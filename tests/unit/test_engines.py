@@ -274,6 +274,17 @@ def test_prompt_ids_are_the_templates_ids_and_cut_in_the_middle() -> None:
     assert prompt_ids(tok, [], 4) == [1, 10, 15, 2]  # instructions and generation prompt survive
 
 
+def test_a_document_prompt_is_its_own_tokens_without_the_chat_template() -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_model_path(SMOLLM2))
+    page = "Movie reviews, as their writers posted them.\n\nMovie review:\nA fine film.\n\nMovie review, topic: x\n"
+    ids = prompt_ids(tok, [{"role": "document", "content": page}], 400)
+    assert tok.decode(ids) == page  # continued as written: no <|im_start|> turns around it
+    as_chat = prompt_ids(tok, [{"role": "user", "content": page}], 400)
+    assert "<|im_start|>" in tok.decode(as_chat) and len(as_chat) > len(ids)
+
+
 def test_vllm_arguments_for_cpu_and_multi_gpu_actors() -> None:
     spec = EngineSpec(kind="vllm", model="m", tensor_parallel_size=4, extra={"gpu_memory_utilization": 0.9})
     gpu = engine_kwargs("m", spec, cpu=False)

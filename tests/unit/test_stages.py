@@ -278,6 +278,22 @@ def test_domain_examples_are_earlier_answers() -> None:
     assert [chat[2]["content"], chat[4]["content"]] == domain.examples
 
 
+def test_a_document_prompt_is_a_page_to_continue() -> None:
+    """prompt_style document: one document message (no system turn, no request to answer), the public
+    examples as earlier entries, the abstraction as the next entry's topic, its kind and size in words."""
+    domain = Domain(examples=["A fine film.", "A dull film."])
+    first = rewrite_chat(domain, "a warm film", "positive", 20, False, "document")
+    assert [m["role"] for m in first] == ["document"]
+    page = first[0]["content"]
+    assert page.index("A fine film.") < page.index("A dull film.") < page.index("topic: a warm film")
+    assert page.endswith("Movie review (short positive movie review), topic: a warm film\n")
+    assert not any(ch.isdigit() for ch in page)
+    second = rewrite_chat(domain, "The film is warm.", "positive", 20, True, "document")[0]["content"]
+    assert second.endswith("on the same points as this one: The film is warm.\n")
+    bare = rewrite_chat(domain, "a warm film", "positive", 20, False, "chat_without_system")
+    assert [m["role"] for m in bare] == ["user", "assistant", "user", "assistant", "user"]
+
+
 def test_abstract_cuts_an_overlong_seed_on_purpose_and_flags_it() -> None:
     long_seed = " ".join(["The film follows a family through a long hard winter on the farm."] * 60)
     cfg = AbstractConfig(
