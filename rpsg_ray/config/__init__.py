@@ -33,7 +33,14 @@ from rpsg_ray.config.rpsg_dp import RpsgDpConfig
 from rpsg_ray.config.run import PrivacyConfig, RuntimeConfig
 from rpsg_ray.config.rupta import RuptaConfig
 from rpsg_ray.config.sections import Engine, Resources, Section
-from rpsg_ray.config.stages import CopyGuardConfig, LabelConfig, QualityConfig, RedactConfig, Stages
+from rpsg_ray.config.stages import (
+    CopyGuardConfig,
+    LabelConfig,
+    QualityConfig,
+    RedactConfig,
+    Stages,
+    SurrogateConfig,
+)
 from rpsg_ray.errors import ConfigError
 
 __all__ = [
@@ -62,6 +69,7 @@ __all__ = [
     "SimilarityFilterConfig",
     "SimilarityIndex",
     "Stages",
+    "SurrogateConfig",
     "load_config",
     "reference_markdown",
 ]

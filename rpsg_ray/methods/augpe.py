@@ -94,7 +94,9 @@ def augpe_plan(ctx: RunContext) -> Release:
         "phases": phases,
     }
     tokens = {"augpe": sum(p["tokens"] for p in every)}
-    return Release(released_rows("augpe", kept, labels), redact_released(ctx.cfg), details, tokens, calls)
+    return Release(
+        released_rows("augpe", kept, labels), redact_released(ctx.cfg, ctx.corpus.key), details, tokens, calls
+    )
 
 
 def _evolve(ctx: RunContext, saved: Step | None) -> Step:

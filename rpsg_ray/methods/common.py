@@ -8,9 +8,11 @@ import ray.data
 from rpsg_ray.config import Config, Domain
 from rpsg_ray.engines.base import Chat
 from rpsg_ray.operators import StageOp
+from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import OK
 from rpsg_ray.stages.prompts import record_kind
 from rpsg_ray.stages.redact import Redact
+from rpsg_ray.stages.surrogates import Surrogates
 
 
 def label_chat(domain: Domain, label: str | None) -> Chat:
@@ -36,7 +38,14 @@ def released_rows(method: str, texts: list[str], labels: list[str]) -> ray.data.
     )
 
 
-def redact_released(cfg: Config) -> list[StageOp]:
+def redact_released(cfg: Config, key: RunKey) -> list[StageOp]:
     """Every method's output is redacted like RPSG's (names and numbers a generator wrote out)."""
     st = cfg.stages
-    return [StageOp("redact", Redact, {"cfg": st.redact, "domain": cfg.domain, "column": "text"}, st.redact.resources)]
+    redact = StageOp("redact", Redact, {"cfg": st.redact, "domain": cfg.domain, "column": "text"}, st.redact.resources)
+    return [redact, *surrogate_ops(cfg, key)]
+
+
+def surrogate_ops(cfg: Config, key: RunKey) -> list[StageOp]:
+    """The surrogates stage after the last one that writes tags, where the config turns it on."""
+    s = cfg.stages.redact.surrogates
+    return [StageOp("surrogates", Surrogates, {"cfg": s, "key": key}, s.resources)] if s.enabled else []

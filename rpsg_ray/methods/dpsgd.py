@@ -96,7 +96,7 @@ def dpsgd_plan(ctx: RunContext) -> Release:
     sampling = Sampling(n=1, temperature=d.temperature, top_p=0.95, max_tokens=d.max_tokens)
     generate = StageOp("dpsgd_generate", Generate, {"engine": engine, "sampling": sampling}, d.resources)
     rows = _prompts(cfg, corpus.key)
-    return Release(rows, [generate, *redact_released(cfg)], {"training": trained}, {}, 0)
+    return Release(rows, [generate, *redact_released(cfg, corpus.key)], {"training": trained}, {}, 0)
 
 
 DPSGD = Method(

@@ -18,6 +18,7 @@ import ray.data
 from rpsg_ray.config import Config, SimilarityFilterConfig
 from rpsg_ray.errors import InputError
 from rpsg_ray.methods.base import Method, PerRecord, RunContext
+from rpsg_ray.methods.common import surrogate_ops
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.methods.private_index import EmbedRecords, index_embeddings
 from rpsg_ray.operators import StageOp, apply, fuse, shared, widest
@@ -97,12 +98,14 @@ def similarity_ops(cfg: SimilarityFilterConfig, index: PrivateIndex) -> list[Sta
     ]
 
 
-def publish_ops(cfg: Config) -> list[StageOp]:
-    """Redact, guard the copy, judge the quality: one pool for the three where `stages.fuse_light_stages`."""
+def publish_ops(cfg: Config, key: RunKey) -> list[StageOp]:
+    """Redact, guard the copy, stand-ins for the tags (where on), judge the quality: one pool for them where
+    `stages.fuse_light_stages`."""
     st, dom = cfg.stages, cfg.domain
     publish = [
         StageOp("redact", Redact, {"cfg": st.redact, "domain": dom, "column": "rewrite_2"}, st.redact.resources),
         StageOp("copy_guard", CopyGuard, {"cfg": st.copy_guard, "domain": dom}, st.copy_guard.resources),
+        *surrogate_ops(cfg, key),
         StageOp(
             "quality",
             Quality,
@@ -146,7 +149,7 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
     return [
         *prepare_ops(cfg),
         *generation,
-        *publish_ops(cfg),
+        *publish_ops(cfg, key),
         StageOp(
             "nll_filter",
             NllFilter,

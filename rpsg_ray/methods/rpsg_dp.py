@@ -172,7 +172,7 @@ def rpsg_dp_plan(ctx: RunContext) -> Release:
         "quality", Quality, {"cfg": st.quality, "domain": cfg.domain, "length_tolerance": 1.0}, st.quality.resources
     )
     details = {"groups": every, "groups_per_label": per_label, "drafts": every * d.outputs_per_group, "clip": clip}
-    return Release(rows, [decode, *redact_released(cfg), quality], details, {}, every * d.outputs_per_group)
+    return Release(rows, [decode, *redact_released(cfg, key), quality], details, {}, every * d.outputs_per_group)
 
 
 RPSG_DP = Method(

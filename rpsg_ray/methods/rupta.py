@@ -22,6 +22,7 @@ from rpsg_ray.config import Domain, RuptaConfig
 from rpsg_ray.engines.base import Chat, Sampling
 from rpsg_ray.engines.registry import load_embedder, load_generator, load_label_classifier
 from rpsg_ray.methods.base import Method, PerRecord, RunContext
+from rpsg_ray.methods.common import surrogate_ops
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.operators import StageOp
 from rpsg_ray.privacy.keys import RunKey
@@ -132,6 +133,7 @@ def rupta_plan(ctx: RunContext) -> PerRecord:
             *prepare_ops(cfg),
             StageOp("rupta", RuptaRewrite, rewrite, cfg.rupta.resources),
             StageOp("redact", Redact, redact, st.redact.resources),
+            *surrogate_ops(cfg, ctx.corpus.key),
         ]
     )
 

@@ -82,7 +82,16 @@ VALID: dict[str, Callable[[str], bool]] = {
 }
 
 
-def redact_patterns(text: str) -> tuple[str, dict[str, int]]:
+def tag(kind: str, span: str, numbers: dict[tuple[str, str], int] | None) -> str:
+    """The placeholder for one span: [KIND], or with `numbers` (one dict per text) [KIND_n], the same n for the
+    same span within the text, so a later stage can tell one person named twice from two people."""
+    if numbers is None:
+        return f"[{kind}]"
+    n = numbers.setdefault((kind, span), 1 + sum(k == kind for k, _ in numbers))
+    return f"[{kind}_{n}]"
+
+
+def redact_patterns(text: str, numbers: dict[tuple[str, str], int] | None = None) -> tuple[str, dict[str, int]]:
     counts = {}
     for kind, pattern in PATTERNS:
         valid = VALID.get(kind, lambda _: True)
@@ -93,14 +102,14 @@ def redact_patterns(text: str) -> tuple[str, dict[str, int]]:
             if not valid(m.group(0)):
                 return m.group(0)
             hits += 1
-            return f"[{kind}]"
+            return tag(kind, m.group(0), numbers)
 
         text = pattern.sub(replace, text)
         counts[kind] = counts.get(kind, 0) + hits
     return text, counts
 
 
-PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")
+PLACEHOLDER = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
 
 
 def _beyond_placeholders(span: str) -> bool:
@@ -121,13 +130,16 @@ def count_types(kinds: list[str], prefix: str) -> dict[str, pa.DataType]:
 class Redactor:
     """Typed placeholders for PII spans: the regexes first, then the NER's entity types for the domain."""
 
-    def __init__(self, cfg: RedactConfig, domain: Domain) -> None:
+    def __init__(self, cfg: RedactConfig, domain: Domain, numbered: bool = False) -> None:
+        """`numbered`: [KIND_n] tags (see :func:`tag`), for the surrogates stage to replace consistently."""
         self.labels, self.kinds = cfg.labels(domain), redaction_kinds(cfg, domain)
         self.ner = load_ner(cfg.ner_model, cfg.detector, self.labels) if cfg.ner_model else None
+        self.numbered = numbered
 
     def __call__(self, batch: list[str]) -> tuple[list[str], list[dict[str, int]]]:
         """The cleaned texts and, per text, how many spans of each kind were replaced."""
-        cleaned, counts = zip(*(redact_patterns(t) for t in batch), strict=True)
+        numbers: list[dict[tuple[str, str], int] | None] = [{} if self.numbered else None for _ in batch]
+        cleaned, counts = zip(*(redact_patterns(t, n) for t, n in zip(batch, numbers, strict=True)), strict=True)
         cleaned, counts = list(cleaned), [dict(c) for c in counts]
         if self.ner is not None:
             wanted = set(self.kinds)
@@ -135,7 +147,9 @@ class Redactor:
                 text = cleaned[r]
                 found = (e for e in ents if e.label in wanted and _beyond_placeholders(text[e.start : e.end]))
                 for ent in sorted(found, key=lambda e: e.start, reverse=True):
-                    text = f"{text[: ent.start]}[{ent.label}]{text[ent.end :]}"
+                    text = (
+                        f"{text[: ent.start]}{tag(ent.label, text[ent.start : ent.end], numbers[r])}{text[ent.end :]}"
+                    )
                     counts[r][ent.label] = counts[r].get(ent.label, 0) + 1
                 cleaned[r] = text
         return cleaned, counts
@@ -154,7 +168,7 @@ class Redact(Stage):
     name = "redact"
 
     def __init__(self, cfg: RedactConfig, domain: Domain, column: str) -> None:
-        self.redactor = Redactor(cfg, domain)
+        self.redactor = Redactor(cfg, domain, numbered=cfg.surrogates.enabled)
         self.column = column
 
     @classmethod

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from rpsg_ray.config import Config, Resources, load_config  # noqa: E402
 from rpsg_ray.methods.prepare import prepare_ops  # noqa: E402
 from rpsg_ray.methods.rpsg import publish_ops  # noqa: E402
+from rpsg_ray.privacy.keys import new_key  # noqa: E402
 from rpsg_ray.runtime import engine_env  # noqa: E402
 
 MANIFESTS = sorted(p for p in (ROOT / "cluster").glob("*.yaml") if p.name != "storage.yaml")  # the Ray ones
@@ -157,7 +158,7 @@ def pools(cfg: Config, size: str) -> list[tuple[str, Resources]]:
     """(stage, resources) per actor of the stream's pools at their minimum or maximum size."""
     st = cfg.rpsg
     prepare = [(op.name, op.resources) for op in prepare_ops(cfg)]
-    publish = [(op.name, op.resources) for op in publish_ops(cfg)]
+    publish = [(op.name, op.resources) for op in publish_ops(cfg, new_key())]
     stages = [
         *prepare,
         ("abstract", st.abstract.resources),
