@@ -95,7 +95,9 @@ class Ledger:
     mechanism: str
     epsilon: float | None
     delta: float | None
-    sigma: float
+    sigma: float | None
+    """The Gaussian noise scale (DP-SGD: the noise multiplier σ/C); None where the mechanism adds no Gaussian
+    noise (rpsg_dp samples each token by the exponential mechanism: its temperature is in `mechanism`)."""
     sensitivity: float | None
     composition: dict[str, Any]
     neighbouring: str
@@ -349,7 +351,7 @@ def rpsg_dp_ledger(cfg: Config, n_records: int | None, sigma: float | None = Non
         mechanism,
         budget.epsilon(delta),
         delta,
-        d.temperature,
+        None,
         budget.eta,
         budget.describe(delta),
         "Neighbours differ by the addition or removal of one private record: it sits in one group (by a keyed hash "
