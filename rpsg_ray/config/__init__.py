@@ -152,15 +152,16 @@ def reference_markdown() -> str:
         "",
     ]
 
-    def walk(model: type[BaseModel], prefix: str) -> None:
+    def walk(model: type[BaseModel], prefix: str, defaults: BaseModel | None) -> None:
+        """`defaults`: the section as its parent builds it (a stage's own Resources, not the class's)."""
         rows = []
         for name, field in model.model_fields.items():
             ann = field.annotation
             key = f"{prefix}{name}"
+            default = field.default if defaults is None else getattr(defaults, name)
             if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, key + ".")
+                walk(ann, key + ".", default if isinstance(default, BaseModel) else None)
                 continue
-            default = field.default
             if isinstance(default, BaseModel):
                 default = default.model_dump(mode="json")
             rows.append(f"| `{key}` | `{json.dumps(default, ensure_ascii=False)}` | {field.description or ''} |")
@@ -176,5 +177,5 @@ def reference_markdown() -> str:
                 ]
             )
 
-    walk(Config, "")
+    walk(Config, "", None)
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from rpsg_ray.config.data import Domain
 from rpsg_ray.config.sections import Resources, Section
@@ -29,6 +29,15 @@ class SurrogateConfig(Section):
     )
     locale: str = Field("en_US", description="Faker locale of the stand-ins (e.g. de_DE, fr_FR).")
     resources: Resources = Resources(num_cpus=0.25, batch_size=64)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, locale: str) -> str:
+        from faker.config import AVAILABLE_LOCALES
+
+        if locale not in AVAILABLE_LOCALES:
+            raise ValueError(f"unknown Faker locale {locale!r} (e.g. en_US, en_GB, de_DE, fr_FR, es_ES)")
+        return locale
 
 
 class RedactConfig(Section):

@@ -96,8 +96,9 @@ class Ledger:
     epsilon: float | None
     delta: float | None
     sigma: float | None
-    """The Gaussian noise scale (DP-SGD: the noise multiplier σ/C); None where the mechanism adds no Gaussian
-    noise (rpsg_dp samples each token by the exponential mechanism: its temperature is in `mechanism`)."""
+    """The Gaussian noise scale (DP-SGD: the noise multiplier σ/C); 0.0 where no noise is added (no guarantee);
+    None for rpsg_dp, which adds none but samples each token by the exponential mechanism (its temperature is in
+    `mechanism`)."""
     sensitivity: float | None
     composition: dict[str, Any]
     neighbouring: str

@@ -109,12 +109,20 @@ def redact_patterns(text: str, numbers: dict[tuple[str, str], int] | None = None
     return text, counts
 
 
-PLACEHOLDER = re.compile(r"\[[A-Z_]+(?:_\d+)?\]")
+PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*(?:_\d+)?\]")
 
 
-def _beyond_placeholders(span: str) -> bool:
-    """Whether an entity holds more than placeholders the regexes already wrote (an NER may tag "[EMAIL]")."""
-    return any(ch.isalnum() for ch in PLACEHOLDER.sub("", span))
+def clear_of_placeholders(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """An entity's span with the placeholders the regexes wrote trimmed off its edges, or None where nothing but
+    placeholders is left: an NER may tag "[EMAIL]", or "EMAIL_2" inside "[EMAIL_2]", and must not tag it again."""
+    for tag_ in PLACEHOLDER.finditer(text):
+        if tag_.start() < end and start < tag_.end():
+            start = tag_.end() if tag_.start() <= start else start
+            end = tag_.start() if tag_.end() >= end else end
+    span = text[start:end]
+    if start >= end or not any(ch.isalnum() for ch in PLACEHOLDER.sub("", span)):
+        return None
+    return start + len(span) - len(span.lstrip()), end - len(span) + len(span.rstrip())
 
 
 def redaction_kinds(cfg: RedactConfig, domain: Domain) -> list[str]:
@@ -145,12 +153,11 @@ class Redactor:
             wanted = set(self.kinds)
             for r, ents in enumerate(self.ner.entities(cleaned)):
                 text = cleaned[r]
-                found = (e for e in ents if e.label in wanted and _beyond_placeholders(text[e.start : e.end]))
-                for ent in sorted(found, key=lambda e: e.start, reverse=True):
-                    text = (
-                        f"{text[: ent.start]}{tag(ent.label, text[ent.start : ent.end], numbers[r])}{text[ent.end :]}"
-                    )
-                    counts[r][ent.label] = counts[r].get(ent.label, 0) + 1
+                spans = ((e.label, clear_of_placeholders(text, e.start, e.end)) for e in ents if e.label in wanted)
+                found = [(label, span) for label, span in spans if span is not None]
+                for label, (start, end) in sorted(found, key=lambda f: f[1][0], reverse=True):
+                    text = f"{text[:start]}{tag(label, text[start:end], numbers[r])}{text[end:]}"
+                    counts[r][label] = counts[r].get(label, 0) + 1
                 cleaned[r] = text
         return cleaned, counts
 

@@ -126,7 +126,7 @@ def test_released_rows_are_redacted_before_the_sink(tmp_path: Path) -> None:
     from rpsg_ray.operators import plan_columns
 
     cfg = load_config(None, ["stages.redact.ner_model=null"])
-    (op,) = redact_released(cfg)
+    (op,) = redact_released(cfg, new_key())
     table = pa.table({"id": ["augpe-0", "augpe-1"], "text": ["Loved it, write to zofia.dk@example.com", "Calm."]})
     table = table.append_column("status", pa.array(["ok", "ok"]))
     released = op.cls(**op.kwargs)(table)

@@ -114,7 +114,7 @@ SPEAKS_TO_THE_WRITER = [  # generated rows quoted in issue 31: the model answers
     "I'm glad you found the recommended medication helpful. It worked for my back pain too.",
     "Great news to share with you, my dear patient: the new dose finally let me sleep.",
     "Welcome to our personal finance forum! I'm excited to hear your thoughts on budgeting.",
-    "Thank you for sharing your story. Paying off the card took me two years as well.",
+    "Paying off the card took me two years as well. Thank you for sharing your story.",
     "I'm so sorry to hear about the late fees. The bank charged me twice for the same payment.",
     "It sounds like you had a hard time with the lender. They never answered my letters either.",
     "Your friend's story reminds me of my own trouble with the mortgage servicer last spring.",
@@ -133,6 +133,18 @@ def test_speaking_to_the_writer_is_chatter_whoever_the_record_is_written_to(text
     for audience in ("no_one", "organisation"):
         assert "assistant_chatter" in inspect(text, item="post", audience=audience).reasons, audience
     assert inspect(text, item="post", audience="someone").ok  # a reply may say all of it
+
+
+def test_edit_reports_and_openers_stay_chatter_for_every_audience_they_fit() -> None:
+    """An edit the model reports is chatter whoever the record is for; openers a person writes to a company
+    with ("Thank you for ...", "I have written ...") are chatter only where the record is not for one."""
+    for audience in ("no_one", "organisation", "someone"):
+        for text in ("I've kept the tone and removed the names. Loved the cast.", "I have revised the complaint."):
+            assert "assistant_chatter" in inspect(text, item="consumer complaint", audience=audience).reasons
+    opener = "Thank you for the quick reply. The bank still charged me twice for one payment."
+    assert "assistant_chatter" in inspect(opener, item="post", audience="someone").reasons
+    assert "assistant_chatter" in inspect(opener, item="post", audience="no_one").reasons
+    assert inspect(opener, item="consumer complaint", audience="organisation").ok
 
 
 @pytest.mark.parametrize("text", WRITTEN_TO_AN_ORGANISATION)
