@@ -11,9 +11,10 @@ planted leak, a release that publishes every seed verbatim (no method does that:
 and the gate report when a release leaks everything, and is audited, not evaluated).
 `--resume` keeps the work folder's split, canaries, finished runs and finished audits (the full re-audit takes
 longer than one sitting on 2 cores); without it everything is drawn and run afresh.
-Writes results/frontier.{json,md} and results/frontier.png (utility vs ε, utility vs seconds per retained
-sample). Each ε is the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and
-DP-SGD's the whole output (the `guarantee` column of the comparison table says which).
+Writes results/frontier.{json,md} and results/frontier.png (accuracy, MAUVE, the strongest controlled attack and
+seconds per published row over ε, one line per method; `--plot JSON` redraws it from a saved JSON). Each ε is
+the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and DP-SGD's the whole
+output (the `guarantee` column of the comparison table says which).
 
 --quick (2 cores, under 45 minutes): 32 members, ε ∈ {1, 4, inf}, AUG-PE at T=2, k=2. AUG-PE has no noiseless
 setting, so it is skipped at ε = inf.
@@ -107,32 +108,49 @@ def planned_runs(args: argparse.Namespace, epsilons: list[float]) -> list[tuple[
     return pairs + ([("rupta", math.inf)] if "rupta" in args.methods else [])
 
 
+PANELS = (
+    ("accuracy", "downstream accuracy", "utility"),
+    ("mauve", "MAUVE", "fidelity"),
+    ("best_attack_auc", "best controlled attack AUC (filled: family-wise p < 0.05)", "leakage"),
+    ("s_per_retained", "seconds per published row (this machine)", "cost"),
+)
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Four panels over ε, one line per method: utility, fidelity, the audit's strongest attack (family-wise
+    significant ones filled) and cost per published row. ε = ∞ is drawn to the right of the largest finite ε;
+    the planted leak appears in the leakage panel only, as the instrument's positive reference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    finite = [r["epsilon"] for r in rows if not math.isinf(r["epsilon"])]
-    inf_x = 2 * max(finite) if finite else 1.0  # ε = ∞ drawn to the right of the largest finite ε
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for method in METHODS:
-        mine = sorted((r for r in rows if r["method"] == method and "accuracy" in r), key=lambda r: r["epsilon"])
-        if not mine:
-            continue
+    finite = sorted({r["epsilon"] for r in rows if not math.isinf(r["epsilon"])})
+    inf_x = 2 * max(finite) if finite else 1.0
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 4.4))
+    for method in ("leak", *METHODS):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["epsilon"])
         xs = [inf_x if math.isinf(r["epsilon"]) else r["epsilon"] for r in mine]
-        acc = [r["accuracy"] for r in mine]
-        a.plot(xs, acc, marker="o", label=method)
-        b.scatter([r["s_per_retained"] for r in mine], acc, label=method)
-        for r in mine:
-            b.annotate("∞" if math.isinf(r["epsilon"]) else f"{r['epsilon']:g}", (r["s_per_retained"], r["accuracy"]))
-    a.set_xscale("log")
-    a.set_xticks([*sorted(set(finite)), inf_x], [*(f"{e:g}" for e in sorted(set(finite))), "∞"])
-    a.set(xlabel="ε (each method's own guarantee)", ylabel="downstream accuracy", title="utility vs ε")
-    b.set(xlabel="seconds per retained sample (this machine)", ylabel="downstream accuracy", title="utility vs cost")
-    for ax in (a, b):
+        for ax, (key, _, _) in zip(axes, PANELS, strict=True):
+            points = [(x, r) for x, r in zip(xs, mine, strict=True) if r.get(key) is not None]
+            if not points:
+                continue
+            marker = None if key == "best_attack_auc" else "o"  # that panel's markers say significant or not
+            line = ax.plot([x for x, _ in points], [r[key] for _, r in points], marker=marker, label=method)[0]
+            if key == "best_attack_auc":
+                for x, r in points:
+                    significant = (r.get("family_p") or 1.0) < 0.05
+                    ax.plot(x, r[key], "o", color=line.get_color(), fillstyle="full" if significant else "none")
+    for ax, (key, label, title) in zip(axes, PANELS, strict=True):
+        ax.set_xscale("log")
+        ax.set_xticks([*finite, inf_x], [*(f"{e:g}" for e in finite), "∞"])
+        ax.set(xlabel="ε (each method's own guarantee)", ylabel=label, title=title)
+        if key == "best_attack_auc":
+            ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        if key == "s_per_retained":
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -152,7 +170,12 @@ def main() -> None:
     )
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-frontier"))
     parser.add_argument("--resume", action="store_true", help="keep what the work folder already holds")
+    parser.add_argument("--plot", metavar="JSON", help="only redraw frontier.png from a results JSON")
     args = parser.parse_args()
+    if args.plot:
+        saved = json.loads(Path(args.plot).read_text())["rows"]
+        plot([{**r, "epsilon": float(r["epsilon"])} for r in saved], Path(args.plot).with_suffix(".png"))
+        return
     from common import RESULTS, cli, evaluate, generate, run_figures, save
 
     from rpsg_ray.comparison import comparison_table, leakage
