@@ -53,9 +53,10 @@ def run_figures(out: Path) -> dict[str, Any]:
     }
 
 
-def evaluate(run_dirs: list[Path], out: Path) -> dict[Path, dict[str, Any]]:
-    """`rpsg evaluate` over all runs at once (one real-data ceiling, matched sample sizes): metrics per run."""
-    cli("evaluate", *map(str, run_dirs), "--output", str(out))
+def evaluate(run_dirs: list[Path], out: Path, *extra: str) -> dict[Path, dict[str, Any]]:
+    """`rpsg evaluate` over all runs at once (one real-data ceiling, matched sample sizes): metrics per run;
+    `extra`: further flags of the command."""
+    cli("evaluate", *map(str, run_dirs), "--output", str(out), *extra)
     methods = json.loads((out / "metrics.json").read_text())["methods"]
     return {Path(m["run_dir"]): m["metrics"] for m in methods if m["kind"] == "synthetic"}
 

@@ -159,6 +159,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2-core setting (see above)")
+    parser.add_argument(
+        "--stand-ins",
+        action="store_true",
+        help="the plumbing only, in about a minute: trivial stand-in engines (configs/dataplane.yaml), a hashing "
+        "embedder and a 2-step LM in evaluate and audit, no re-run attack; RPSG and AUG-PE only; no figure means "
+        "anything",
+    )
     parser.add_argument("--members", type=int)
     parser.add_argument("--epsilons", type=float, nargs="+", help="ε values; inf = no noise")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
@@ -176,13 +183,19 @@ def main() -> None:
         saved = json.loads(Path(args.plot).read_text())["rows"]
         plot([{**r, "epsilon": float(r["epsilon"])} for r in saved], Path(args.plot).with_suffix(".png"))
         return
-    from common import RESULTS, cli, evaluate, generate, run_figures, save
+    from common import DEMO, RESULTS, cli, evaluate, generate, run_figures, save
 
     from rpsg_ray.comparison import comparison_table, leakage
 
     n = args.members or (32 if args.quick else 256)
+    config, measure = DEMO, []
+    if args.stand_ins:
+        if set(args.methods) - {"rpsg", "augpe"} or args.runs:
+            parser.error("--stand-ins: stand-in engines exist for rpsg and augpe only (--methods rpsg augpe)")
+        config, measure = ROOT / "configs" / "dataplane.yaml", ["--embedder", "hashing", "--lm-steps", "2"]
     epsilons = args.epsilons or ([1.0, 4.0, math.inf] if args.quick else [1.0, 2.0, 4.0, 8.0, math.inf])
-    t, k = (int(x) for x in (args.augpe or ("2x2" if args.quick else "10x6")).split("x"))
+    default_augpe = "1x1" if args.stand_ins else "2x2" if args.quick else "10x6"
+    t, k = (int(x) for x in (args.augpe or default_augpe).split("x"))
     work = Path(args.work)
     started = time.time()
     members, non_members, control = split(work, n, 2 * n, args.resume)
@@ -202,12 +215,13 @@ def main() -> None:
             continue
         finished = args.resume and (out / "private" / "manifest.json").exists()
         sets = method_sets(method, n, eps, (t, k))
-        figures = run_figures(out) if finished else generate(method, out, seeds, sets)
+        figures = run_figures(out) if finished else generate(method, out, seeds, sets, config)
         runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
     generated = [out for out, r in runs.items() if r["method"] != "leak"]
-    utility = evaluate(generated, work / "evaluate")
+    utility = evaluate(generated, work / "evaluate", *measure)
     audits = []
-    rerun = ["--rerun", "--rerun-non-members", str(args.rerun_non_members or n)]
+    # The re-run attack re-runs a whole pipeline per audit; the stand-in smoke leaves it out (its own e2e test runs it)
+    rerun = [] if args.stand_ins else ["--rerun", "--rerun-non-members", str(args.rerun_non_members or n)]
     for out, r in runs.items():
         audit = work / f"audit-{out.name}"
         timing = audit / "bench_audit_s.json"  # the audit's wall time, kept for --resume
@@ -216,7 +230,7 @@ def main() -> None:
             sides += ["--negative-control", str(control), *canary_args]
             sides += rerun if r["method"] in PER_RECORD else []
             started_audit = time.time()
-            cli("audit", "run", str(out), *sides)
+            cli("audit", "run", str(out), *sides, *measure, *(["--bootstrap", "50"] if args.stand_ins else []))
             timing.write_text(json.dumps(time.time() - started_audit))
         r["audit_s"] = json.loads(timing.read_text())
         leak = leakage(json.loads((audit / "metrics.json").read_text()))

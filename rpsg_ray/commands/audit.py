@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from rpsg_ray.commands.common import add_model_args, lm_budget
 from rpsg_ray.errors import ConfigError
 
 
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="exit with status 3 when a planted canary appears verbatim, or when the empirical ε exceeds an ε the "
         "ledger claims for the whole output",
     )
+    add_model_args(r)
     r.set_defaults(func=_run)
 
     c = steps.add_parser(
@@ -131,6 +133,8 @@ def _run(args: argparse.Namespace) -> int:
         canaries=Path(args.canaries) if args.canaries else None,
         threads=args.threads,
         rerun_non_members=args.rerun_non_members,
+        embedder=args.embedder,
+        lm_budget=lm_budget(args),
     )
     shadow: ShadowFn | None = None
     if args.rerun:

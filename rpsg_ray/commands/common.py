@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rpsg_ray.config import Config
+    from rpsg_ray.engines.causal_lm import LmBudget
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,3 +26,19 @@ def config(args: argparse.Namespace, keys: dict[str, object]) -> Config:
 
     overrides = [*(args.set or []), *(f"{key}={value}" for key, value in keys.items() if value is not None)]
     return load_config(args.config, overrides)
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """The models `evaluate` and `audit` measure with: the embedder, and the training steps of the small LM.
+    `--embedder hashing` (a stand-in, not a model) with few steps runs the plumbing in seconds, for tests; no
+    figure from it means anything."""
+    parser.add_argument(
+        "--embedder", default="all-minilm-l6-v2", help="embedder by registry name (default all-minilm-l6-v2)"
+    )
+    parser.add_argument("--lm-steps", type=int, default=200, help="training steps of the small LM (default 200)")
+
+
+def lm_budget(args: argparse.Namespace) -> LmBudget:
+    from rpsg_ray.engines.causal_lm import LmBudget
+
+    return LmBudget(steps=args.lm_steps)

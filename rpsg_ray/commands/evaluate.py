@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rpsg_ray.commands.common import add_model_args, lm_budget
 from rpsg_ray.demo_data import REAL_TEST, REAL_TRAIN
 
 
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="whom records are written to, as the config's domain.audience: no_one (reviews, posts), organisation "
         "(complaints to a company), someone (replies, messages); it decides what the detector counts as chatter",
     )
+    add_model_args(e)
     e.set_defaults(func=_evaluate)
 
 
@@ -53,6 +55,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         item=args.item,
         sentences=not args.free_endings,
         audience=args.audience,
+        embedder=args.embedder,
+        lm=lm_budget(args),
     )
     result = evaluate(
         [Path(r) for r in args.run_dirs], Path(args.real_test), Path(args.real_train), Path(args.output), settings

@@ -23,6 +23,8 @@ DP = "configs/dataplane.yaml"
         ("scaleout.py", ["--rows", "300", "--nodes", "1"]),  # the two-node Cluster: tests/e2e/test_multinode.py
         ("engine_ceiling.py", ["--rows", "8", "--batch", "4", "--threads", "1", "--engine", "echo"]),
         ("pii_recall.py", ["--people", "4", "--real", "10"]),
+        # stand-in engines, hashing embedder, 2-step LM: generate, evaluate, audit, table and plot, in about a minute
+        ("frontier.py", ["--stand-ins", "--methods", "rpsg", "augpe", "--members", "8", "--epsilons", "4"]),
         (
             "rpsg_vs_augpe.py",
             # stand-in engines (configs/dataplane.yaml): the script's plumbing, not its figures
@@ -57,7 +59,16 @@ def test_benchmark_smoke(script: str, args: list[str], tmp_path: Path) -> None:
     payload = json.loads((tmp_path / "results" / f"{name}.json").read_text())
     assert payload["rows"] and "verdict" in payload
     assert (tmp_path / "results" / f"{name}.md").read_text().startswith(f"### {name}")
+    if name == "frontier":  # every method with its utility, leakage and cost, and the four-panel plot
+        assert {r["method"] for r in payload["rows"]} == {"rpsg", "augpe"}
+        for row in payload["rows"]:
+            assert {"accuracy", "mauve", "best_attack_auc", "family_p", "s_per_retained"} <= set(row), row
+        assert (tmp_path / "results" / "frontier.png").stat().st_size > 10_000
 
 
 def _work(script: str, tmp_path: Path) -> list[str]:
-    return ["--work", str(tmp_path / "work")] if script in ("dataplane.py", "rpsg_vs_augpe.py", "pii_recall.py") else []
+    return (
+        ["--work", str(tmp_path / "work")]
+        if script in ("dataplane.py", "rpsg_vs_augpe.py", "pii_recall.py", "frontier.py")
+        else []
+    )
