@@ -45,13 +45,15 @@ RPSG_DP_GROUP = 16
 def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> dict[str, object]:
     """Config overrides giving every method the same n members and the same retained-count target. n is a published
     design parameter of the benchmark, so it is also AUG-PE's and DP-SGD's declared public size (same δ as RPSG's).
-    The members file holds exactly the members (and the audit canaries): the per-record methods use every row."""
+    The members file holds exactly the members (and the audit canaries): the per-record methods use every row
+    (the demo config samples 64 seeds, which would leave most members out of the run and of the audit)."""
+    every_seed = {"input.seeds": "null"}
     per_method: dict[str, dict[str, object]] = {
-        "rpsg": {},
+        "rpsg": every_seed,
         "rpsg_dp": {"rpsg_dp.outputs_per_group": RPSG_DP_GROUP},  # n/s groups of s records, s drafts each: n rows
         "augpe": {"augpe.samples": n, "augpe.iterations": augpe[0], "augpe.variations": augpe[1]},
         "dpsgd": {"dpsgd.samples": n},
-        "rupta": {},
+        "rupta": every_seed,
     }
     eps = {} if method == "rupta" else {f"{method}.epsilon": "null" if math.isinf(epsilon) else epsilon}
     return {**per_method[method], **eps, "privacy.public_records": n}
@@ -171,7 +173,14 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--runs", nargs="+", metavar="METHOD:EPS", help="explicit runs instead of methods × ε")
     parser.add_argument("--augpe", default=None, help="AUG-PE setting TxK")
-    parser.add_argument("--one-run", type=int, default=0, metavar="M", help="audit canaries for the empirical ε")
+    parser.add_argument(
+        "--one-run",
+        type=int,
+        default=0,
+        metavar="M",
+        help="audit canaries for the empirical ε; each is hosted by a member, which the membership attacks then "
+        "leave out, so keep M at most a quarter of the members (128 members with 100 canaries left 27)",
+    )
     parser.add_argument(
         "--rerun-non-members", type=int, metavar="N", help="non-members the re-run attack uses (default: members)"
     )
@@ -188,6 +197,8 @@ def main() -> None:
     from rpsg_ray.comparison import comparison_table, leakage
 
     n = args.members or (32 if args.quick else 256)
+    if args.one_run > n // 4:
+        parser.error(f"--one-run {args.one_run}: at most {n // 4} with {n} members (each host leaves the attacks)")
     config, measure = DEMO, []
     if args.stand_ins:
         if set(args.methods) - {"rpsg", "augpe"} or args.runs:

@@ -102,11 +102,15 @@ def _canary_phase(
     def sum_nll(texts: list[str]) -> np.ndarray:
         return lm_attacks.token_losses(run_lm, texts).total
 
-    progress(f"measuring {len(listing)} canaries ({settings.canary_alternatives} alternatives each)")
+    progress(
+        f"measuring {len(listing)} canaries ({settings.canary_alternatives} alternatives each, "
+        f"{settings.audit_canary_alternatives} for audit canaries)"
+    )
     for c in listing:
         verbatim, full_name, partial = canary_mod.leak_counts(c, published_texts)
         used = sum(i in membership.used for i in c.copy_ids)
-        value, rank = canary_mod.exposure(c, seed, settings.canary_alternatives, sum_nll)
+        alternatives = settings.audit_canary_alternatives if c.kind == "audit" else settings.canary_alternatives
+        value, rank = canary_mod.exposure(c, seed, alternatives, sum_nll)
         audit.canaries.append(
             canary_mod.CanaryResult(
                 c.canary_id,
@@ -119,7 +123,7 @@ def _canary_phase(
                 partial,
                 value,
                 rank,
-                settings.canary_alternatives,
+                alternatives,
                 c.included,
             )
         )

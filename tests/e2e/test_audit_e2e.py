@@ -126,7 +126,7 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
         "dataset_level": True,
     }
     settings = AuditSettings(bootstrap=50, canaries=listing, threads=2, embedder=EMBEDDER, lm_budget=LmBudget(steps=10))
-    settings = dataclasses.replace(settings, canary_alternatives=19)
+    settings = dataclasses.replace(settings, canary_alternatives=19, audit_canary_alternatives=9)
     assert split.control is not None
     public = perturb(read_records(split.control).texts, 3)
     honest = _run_dir(tmp_path / "honest", planted, public, claim)
@@ -134,6 +134,9 @@ def test_the_gate_passes_an_honest_run_and_its_empirical_epsilon_stays_under_the
     metrics = json.loads((tmp_path / "honest-audit" / "metrics.json").read_text())
     assert gate_failures(metrics) == [] and metrics["one_run"]["epsilon_empirical"] <= 4.0
     assert metrics["one_run"]["canaries"] == 40
+    # audit canaries are ranked among fewer alternatives (their exposure only breaks ties), planted ones among all
+    kinds = {(c["kind"] == "audit", c["alternatives"]) for c in metrics["canaries"]}
+    assert kinds == {(True, 9), (False, 19)}
 
     # The planted leak: the same release plus 5% of the members copied verbatim. The gate stops it even when
     # no canary happens to be among the copies.
