@@ -139,9 +139,14 @@ def one_run_summary(audit: Audit) -> str | None:
     one, claim = audit.one_run, audit.claim
     if one is None:
         return None
+    evidence = (
+        f"from {one.correct} of {one.guesses} guesses right"
+        if one.guesses
+        else "no count of guesses did better than chance"
+    )
     measured = (
-        f"Empirical ε (one run, {one.confidence:.0%} lower bound): {one.epsilon:.2f}, from {one.correct} of "
-        f"{one.guesses} guesses right over {one.canaries} audit canaries (each planted by a secret coin)."
+        f"Empirical ε (one run, {one.confidence:.0%} lower bound): {one.epsilon:.2f}, {evidence} over "
+        f"{one.canaries} audit canaries (each planted by a secret coin)."
     )
     if claim.get("epsilon") is None:
         return f"{measured} The ledger claims no ε: this is the leakage measured."

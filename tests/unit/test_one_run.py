@@ -46,3 +46,18 @@ def test_chance_gives_zero_and_a_copying_run_gives_a_large_bound() -> None:
     coins = rng.random(400) < 0.5
     copied = audit_one_run(coins + rng.normal(0, 0.01, 400), coins, delta=1e-5)
     assert copied.epsilon > 2.0 and copied.correct == copied.guesses
+
+
+def test_the_summary_says_when_no_guess_beat_chance() -> None:
+    """Scores that order nothing give a zero bound from no guesses; the report says so instead of "0 of 0"."""
+    from pathlib import Path
+
+    from rpsg_ray.audit.report import one_run_summary
+    from rpsg_ray.audit.results import Audit
+
+    audit = Audit(Path("run"), "rpsg", "lineage", [], np.array([], bool), {})
+    audit.claim = {"epsilon": None}
+    audit.one_run = audit_one_run(np.zeros(64), np.arange(64) % 2 == 0, 1e-5)
+    assert "no count of guesses did better than chance" in one_run_summary(audit)
+    audit.one_run = audit_one_run(np.arange(64.0), np.arange(64) >= 32, 1e-5)
+    assert "guesses right" in one_run_summary(audit)
