@@ -188,9 +188,9 @@ def save(name: str, payload: dict[str, Any], table: list[dict[str, Any]]) -> str
         "rows": table,
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2))
-    cols = list(table[0])
+    cols = list(dict.fromkeys(c for r in table for c in r))  # rows may differ: the planted leak is not evaluated
     md = [f"| {' | '.join(cols)} |", f"|{'---|' * len(cols)}"]
-    md += [f"| {' | '.join(_fmt(r[c]) for c in cols)} |" for r in table]
+    md += [f"| {' | '.join(_fmt(r.get(c, '–')) for c in cols)} |" for r in table]
     text = f"### {name}\n\n{payload['machine']}, {payload['when']}\n\n" + "\n".join(md) + "\n"
     for key in ("target", "verdict", "note"):
         if key in payload:
