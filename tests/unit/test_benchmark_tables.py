@@ -1,4 +1,4 @@
-"""The benchmarks' result writer (benchmarks/common.py)."""
+"""Helpers of the benchmark scripts: the result writer (benchmarks/common.py) and the frontier's settings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import common
+import frontier
 
 
 def test_rows_with_different_columns_share_one_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,3 +21,21 @@ def test_rows_with_different_columns_share_one_table(tmp_path: Path, monkeypatch
     assert "| method | accuracy | epsilon_empirical |" in table
     assert "| leak | – | 2.39 |" in table
     assert json.loads((tmp_path / "t.json").read_text())["rows"] == rows
+
+
+def test_the_frontier_runs_per_record_methods_on_every_member() -> None:
+    """The demo config samples 64 seeds; the frontier's members must all enter RPSG's and RUPTA's runs."""
+    for method in ("rpsg", "rupta"):
+        assert frontier.method_sets(method, 128, 4.0, (2, 2))["input.seeds"] == "null"
+    assert "input.seeds" not in frontier.method_sets("dpsgd", 128, 4.0, (2, 2))  # a release method samples none
+
+
+def test_the_frontier_refuses_more_audit_canaries_than_a_quarter_of_the_members(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each canary's host leaves the membership attacks: 100 canaries in 128 members left them 27."""
+    monkeypatch.setattr(sys, "argv", ["frontier.py", "--members", "128", "--one-run", "33"])
+    monkeypatch.setattr(frontier, "split", lambda *_: pytest.fail("the benchmark started past the guard"))
+    with pytest.raises(SystemExit) as stopped:
+        frontier.main()
+    assert stopped.value.code == 2

@@ -4,12 +4,15 @@ whose ε is known (randomised response), zero at chance, large when the run copi
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import binom
 
 from rpsg_ray.audit.one_run import audit_one_run, epsilon_lower_bound, p_value
+from rpsg_ray.audit.report import one_run_summary
+from rpsg_ray.audit.results import Audit
 
 
 def test_p_value_is_the_binomial_tail_without_delta() -> None:
@@ -50,11 +53,6 @@ def test_chance_gives_zero_and_a_copying_run_gives_a_large_bound() -> None:
 
 def test_the_summary_says_when_no_guess_beat_chance() -> None:
     """Scores that order nothing give a zero bound from no guesses; the report says so instead of "0 of 0"."""
-    from pathlib import Path
-
-    from rpsg_ray.audit.report import one_run_summary
-    from rpsg_ray.audit.results import Audit
-
     audit = Audit(Path("run"), "rpsg", "lineage", [], np.array([], bool), {})
     audit.claim = {"epsilon": None}
     audit.one_run = audit_one_run(np.zeros(64), np.arange(64) % 2 == 0, 1e-5)
