@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from rpsg_ray.audit.canaries import rank_uniformity
 from rpsg_ray.audit.controls import POSITIVE_MIN_AUC, POSITIVE_MIN_TPR_AT_1PCT, ControlVerdict
 from rpsg_ray.audit.metrics import AttackMetrics, Interval, roc_curve_points
-from rpsg_ray.audit.results import Audit, control_verdicts
+from rpsg_ray.audit.results import Audit, control_verdicts, positive_control
 from rpsg_ray.pages import Page, subplots, text_table
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _table(audit: Audit) -> tuple[list[str], list[list[str]]]:
     verdicts = control_verdicts(audit)
     rows = []
     for attack, run in audit.metrics["run"].items():
-        pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
+        pos, neg = positive_control(audit, attack), audit.metrics["negative_control"].get(attack)
         paraphrase = audit.metrics.get("paraphrase_control", {}).get(attack)
         tail = "" if run.resolvable(0.001) else " (below resolution)"
         rows.append(
@@ -180,7 +180,9 @@ def rerun_summary(audit: Audit) -> str:
         f"{r.shadows} of {len(audit.candidate_ids)} got an output; every attack here uses the same non-members"
         f"{sample}. Paraphrase control (graded positive): the members' own re-run outputs as the synthetic set "
         f"({audit.set_sizes['paraphrase_control']} rows), the leakage a paraphrasing method at full strength shows; "
-        "the re-run attacks skip it (they would find their own outputs there)."
+        "the re-run attacks skip it (they would find their own outputs there). Their positive control instead: "
+        f"{r.control_members} members re-run once more with another fresh key, as the synthetic set, scored on "
+        "those members against every non-member (the 'positive' columns of the re-run attacks)."
     )
 
 

@@ -26,12 +26,14 @@ ShadowFn = Callable[[Path, Records], list[str | None]]
 @dataclass(frozen=True)
 class RerunNote:
     """What the re-run attack covered: whether it ran (only where outputs are linked to seeds), how many
-    non-members it used of those given, and how many candidates got a shadow output."""
+    non-members it used of those given, how many candidates got a shadow output, and how many members its
+    positive control re-ran a second time (`RERUN_CONTROL`)."""
 
     ran: bool
     non_members: int
     non_members_given: int
     shadows: int
+    control_members: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class AuditSettings:
     took 900 of 1,004 s of an audit with 100 audit canaries at 999."""
     rerun_non_members: int | None = None
     """With the re-run attack: this many non-members, drawn with `seed`, for the whole audit (None: all)."""
+    rerun_control: int = 64
+    """With the re-run attack: this many members, drawn with `seed`, re-run a second time for its positive control
+    (`RERUN_CONTROL`); 64 members against the non-members bound an AUC well enough at a fifth of a re-run."""
     lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
 
 
@@ -89,10 +94,23 @@ class Audit:
     """Members and non-members whose whole text the run writes out verbatim, and how many of each were checked."""
 
 
+RERUN_CONTROL = "rerun_control"
+"""The re-run attacks' positive control: members re-run a second time with another fresh key, as the synthetic
+set. It is the release the method's public part makes of those members, so an attack that cannot find members
+there cannot find them in a run either. The near-copy control does not fit these attacks: they match a
+candidate's re-run output, which paraphrases its record, not the record's words."""
+
+
+def positive_control(audit: Audit, attack: str) -> AttackMetrics | None:
+    """The positive control an attack answers to: the second re-run for the re-run attacks, else near-copies."""
+    own = audit.metrics.get(RERUN_CONTROL, {}).get(attack)
+    return own if own is not None else audit.metrics["positive_control"].get(attack)
+
+
 def control_verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:
-    """Per attack: did the positive control see members, did the negative control stay at chance."""
+    """Per attack: did its positive control see members, did the negative control stay at chance."""
     out = {}
     for attack in audit.metrics["run"]:
-        pos, neg = audit.metrics["positive_control"].get(attack), audit.metrics["negative_control"].get(attack)
+        pos, neg = positive_control(audit, attack), audit.metrics["negative_control"].get(attack)
         out[attack] = None if pos is None or neg is None else verdict(pos, neg)
     return out

@@ -16,12 +16,12 @@ from rpsg_ray.audit.attacks import SYNTHETIC_ONLY, Attack, TextSet, replay_by_ty
 from rpsg_ray.audit.controls import perturb, unrelated_records
 from rpsg_ray.audit.dcr import distance_to_closest_record
 from rpsg_ray.audit.family import family_p_values
-from rpsg_ray.audit.metrics import evaluate_scores
+from rpsg_ray.audit.metrics import AttackMetrics, evaluate_scores
 from rpsg_ray.audit.one_run import audit_one_run
 from rpsg_ray.audit.published import published_attacks, read_published
 from rpsg_ray.audit.records import RunMembership, read_records, run_membership
 from rpsg_ray.audit.report import write_report
-from rpsg_ray.audit.results import Audit, AuditSettings, RerunNote, ShadowFn
+from rpsg_ray.audit.results import RERUN_CONTROL, Audit, AuditSettings, RerunNote, ShadowFn
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
 from rpsg_ray.io.run_reader import RunFiles
@@ -65,6 +65,52 @@ def _rerun_sets(
     made = shadow(run_dir, candidates)
     texts = [t or "" for t in made]
     return TextSet(texts, candidates.labels, embed(texts)), np.array([t is not None for t in made])
+
+
+def _rerun_control(
+    shadow: ShadowFn, run_dir: Path, members: Records, settings: AuditSettings, embed: Callable[[list[str]], np.ndarray]
+) -> tuple[TextSet, np.ndarray]:
+    """A random `settings.rerun_control` of the members re-run once more (another fresh key), as a synthetic set:
+    the re-run attacks' positive control. Returns it and which members it re-ran."""
+    k = min(settings.rerun_control, len(members))
+    pick = np.sort(np.random.default_rng(settings.seed + 1).choice(len(members), k, replace=False))
+    progress(f"re-running the method on {k} members once more (the re-run attacks' positive control)")
+    made = shadow(run_dir, members.take(pick.tolist()))
+    kept = [(t, members.labels[i]) for t, i in zip(made, pick, strict=True) if t is not None]
+    texts, labels = [t for t, _ in kept], [lab for _, lab in kept]
+    covered = np.zeros(len(members), bool)
+    covered[pick] = True
+    return TextSet(texts, labels, embed(texts)), covered
+
+
+def _rerun_phase(
+    shadow: ShadowFn,
+    run_dir: Path,
+    members: Records,
+    non_members: Records,
+    candidates: TextSet,
+    settings: AuditSettings,
+    embed: Callable[[list[str]], np.ndarray],
+) -> tuple[TextSet, dict[str, Attack], np.ndarray, np.ndarray, dict[str, dict[str, AttackMetrics]]]:
+    """The re-run attacks and their two sets: the members' shadows (the paraphrase control of the other attacks)
+    and the second re-run (the re-run attacks' own positive control, scored on the members it re-ran only: the
+    others are absent from it by design). Returns the paraphrase set, the attacks, which candidates got a shadow,
+    which members the control re-ran, and the control's metrics."""
+    shadows, made = _rerun_sets(shadow, run_dir, members, non_members, embed)
+    m = len(members)
+    own = made[:m]
+    paraphrase = TextSet(
+        [t for t, k in zip(shadows.texts[:m], own, strict=True) if k],
+        [lab for lab, k in zip(members.labels, own, strict=True) if k],
+        shadows.embeddings[:m][own],
+    )
+    attacks = rerun_attacks(shadows, made)
+    control, covered = _rerun_control(shadow, run_dir, members, settings, embed)
+    metrics = {
+        attack: evaluate_scores(scores[:m][covered], scores[m:], settings.bootstrap, settings.seed)
+        for attack, scores in ((a, fn(candidates, control)) for a, fn in attacks.items())
+    }
+    return paraphrase, attacks, made, covered, {RERUN_CONTROL: metrics}
 
 
 def _lm_phase(
@@ -168,16 +214,12 @@ def run_audit(
     }
     shadow_attacks: dict[str, Attack] = {}
     seconds = {"load_and_embed": time.time() - started}
-    made = np.zeros(0, bool)
+    made, covered = np.zeros(0, bool), np.zeros(0, bool)
+    control_metrics: dict[str, dict[str, AttackMetrics]] = {}
     if rerun is not None:
-        shadows, made = _rerun_sets(rerun, run_dir, members, non_members, embedder.embed)
-        own = made[: len(members)]
-        sets["paraphrase_control"] = TextSet(
-            [t for t, k in zip(shadows.texts[: len(members)], own, strict=True) if k],
-            [lab for lab, k in zip(members.labels, own, strict=True) if k],
-            shadows.embeddings[: len(members)][own],
+        sets["paraphrase_control"], shadow_attacks, made, covered, control_metrics = _rerun_phase(
+            rerun, run_dir, members, non_members, candidates, settings, embedder.embed
         )
-        shadow_attacks = rerun_attacks(shadows, made)
         seconds["rerun"] = time.time() - started - seconds["load_and_embed"]
     audit = Audit(
         run_dir,
@@ -188,7 +230,9 @@ def run_audit(
         {k: len(v) for k, v in sets.items()},
         settings=settings,
         seconds=seconds,
-        rerun=None if shadow is None else RerunNote(rerun is not None, len(non_members), available, int(made.sum())),
+        rerun=None
+        if shadow is None
+        else RerunNote(rerun is not None, len(non_members), available, int(made.sum()), int(covered.sum())),
     )
     ledger = files.ledger()
     audit.claim = {k: ledger.get(k) for k in ("epsilon", "delta", "scope_summary", "dataset_level")}
@@ -215,6 +259,7 @@ def run_audit(
             attack: evaluate_scores(s[audit.is_member], s[~audit.is_member], settings.bootstrap, settings.seed)
             for attack, s in audit.scores[name].items()
         }
+    audit.metrics.update(control_metrics)
     audit.family_p = family_p_values(audit.scores["run"], audit.is_member, 0.01, seed=settings.seed)
     m = len(members)
     audit.dcr = distance_to_closest_record(sets["run"].embeddings, candidates.embeddings[:m], candidates.embeddings[m:])

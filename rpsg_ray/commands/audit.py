@@ -10,6 +10,9 @@ from pathlib import Path
 from rpsg_ray.commands.common import add_model_args, lm_budget
 from rpsg_ray.errors import ConfigError
 
+HOSTS_WARN_SHARE = 4
+"""Warn when more than 1/4 of the records host a canary: 128 members with 100 audit canaries left the attacks 27."""
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = sub.add_parser(
@@ -160,6 +163,8 @@ def _canaries(args: argparse.Namespace) -> int:
     planted, listing, canaries = plant(
         Path(args.input), Path(args.output), args.seed, _counts(args.counts), args.one_run
     )
+    import pyarrow.parquet as pq
+
     copies = sum(len(c.copy_ids) for c in canaries)
     drawn = [c for c in canaries if c.kind == "audit"]
     coins = f" ({len(drawn)} audit canaries, each planted or not by a secret coin)" if drawn else ""
@@ -168,6 +173,15 @@ def _canaries(args: argparse.Namespace) -> int:
         f"secrets: {listing} (private: never share)\n"
         f"generate from {planted.name}, then: rpsg audit run RUN_DIR ... --canaries {listing}"
     )
+    records = pq.read_metadata(planted).num_rows - copies
+    hosts = len({h for c in canaries for h in c.host_ids})
+    if hosts > records // HOSTS_WARN_SHARE:
+        print(
+            f"warning: {hosts} of {records} records host a canary; `rpsg audit run` leaves hosts out of the "
+            f"members it attacks, so its attacks will see at most {records - hosts} members (fewer canaries, or "
+            f"more records, keep more)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -181,18 +181,22 @@ def test_rerun_attack_runs_the_method_on_every_candidate(ray_session: None, demo
         lm_budget=LmBudget(steps=10),
         negative_control=split.control,
         rerun_non_members=16,
+        rerun_control=8,
     )
     run_audit(run, members, split.non_members, tmp_path / "audit", settings, spy)
     metrics = json.loads((tmp_path / "audit" / "metrics.json").read_text())
-    ((texts, made),) = seen
+    (texts, made), (again, _) = seen
     own = [_overlap(t, m) for t, m in zip(texts, made, strict=True) if m]
     other = [_overlap(t, m) for t, m in zip(texts[1:] + texts[:1], made, strict=True) if m]
     assert len(own) > 16 and np.mean(own) > 2 * np.mean(other)  # each shadow came from its own candidate
-    assert metrics["rerun"] == {"ran": True, "non_members": 16, "non_members_given": 150, "shadows": len(own)}
+    assert len(again) == 8 and set(again) <= set(texts[: metrics["n_members"]])  # 8 members re-ran, members only
+    rerun = {"ran": True, "non_members": 16, "non_members_given": 150, "shadows": len(own), "control_members": 8}
+    assert metrics["rerun"] == rerun
     attacks = metrics["attacks"]
     assert {"rerun_similarity", "rerun_tfidf"} <= set(attacks) and metrics["n_non_members"] == 16
     assert "paraphrase_control" not in attacks["rerun_similarity"]  # it would find its own outputs there
     assert "paraphrase_control" in attacks["nearest_similarity"]
+    assert "rerun_control" in attacks["rerun_tfidf"] and "rerun_control" not in attacks["nearest_similarity"]
     assert metrics["settings"]["negative_control"] == str(split.control)  # held back from the same corpus
     private = read_records(split.members).texts + read_records(split.non_members).texts
     for name in ("metrics.json", "report.html", "report.md", "scores.parquet"):

@@ -236,8 +236,11 @@ def test_audit_command_line_plants_canaries_and_asks_for_missing_flags(
     source = _write(tmp_path / "private.parquet", 100)
     command = ["audit", "canaries", str(source), "--output", str(tmp_path / "c"), "--seed", "3"]
     assert main([*command, "--counts", "1:8,2:2,4:1,8:1"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "16 canaries in 39 record copies" in out
+    assert "warning: 39 of 100 records host a canary" in err and "at most 61 members" in err  # hosts leave attacks
+    assert main([*command, "--counts", "1:4", "--output", str(tmp_path / "few")]) == 0
+    assert "warning" not in capsys.readouterr().err  # 5 hosts of 100: the attacks keep their power
     secrets = [c.secret for c in canaries.load_canaries(tmp_path / "c" / canaries.CANARIES)]
     assert not [s for s in secrets if s in out]
     with pytest.raises(SystemExit) as usage:  # argparse: usage and exit 2
@@ -296,6 +299,58 @@ def test_rerun_attack_matches_each_candidates_own_output_not_its_text() -> None:
         auc = evaluate_scores(scores[kept[kept < m]], scores[kept[kept >= m]], 20, 0).auc.value
         assert auc > 0.95, name
     assert tfidf_similarity(candidates, synthetic).max() < 0.2  # the candidates' own texts see nothing
+
+
+def test_the_rerun_attacks_positive_control_is_a_second_rerun_of_members_only() -> None:
+    """A method whose every output keeps its record's particulars in new words: the second re-run (another
+    wording) of a sample of members, as the synthetic set, is what the re-run attacks must find; it re-runs
+    members only, the stated number of them, and scores them against every non-member."""
+    from rpsg_ray.audit.results import RERUN_CONTROL, AuditSettings
+    from rpsg_ray.audit.runner import _rerun_phase
+    from rpsg_ray.engines.trivial import HashingEmbedder
+    from rpsg_ray.io.tables import Records
+
+    n, m = 60, 30
+    texts = [f"record {i} the {THINGS[i % 10]} by the {PLACES[i // 10 % 9]}" for i in range(n)]
+    records = Records([f"r{i}" for i in range(n)], texts, [""] * n)
+    members, non_members = records.take(range(m)), records.take(range(m, n))
+    wordings = iter(["someone lost the {} near the {}", "a tale of a {} found at the {}"])
+    asked: list[list[str]] = []
+
+    def shadow(_run_dir: Path, candidates: Records) -> list[str | None]:
+        asked.append(candidates.ids)
+        wording = next(wordings)
+        return [wording.format(*t.split()[3::3]) for t in candidates.texts]
+
+    embed = HashingEmbedder().embed
+    candidates = TextSet(texts, [""] * n, embed(texts))
+    settings = AuditSettings(bootstrap=50, rerun_control=12)
+    phase = _rerun_phase(shadow, Path("."), members, non_members, candidates, settings, embed)
+    _, attacks, made, covered, metrics = phase
+    assert len(asked[0]) == n and len(asked[1]) == 12 and set(asked[1]) <= set(members.ids)
+    assert made.all() and covered.sum() == 12 and len(covered) == m
+    assert set(metrics[RERUN_CONTROL]) == set(attacks) == {"rerun_similarity", "rerun_tfidf"}
+    for name, control in metrics[RERUN_CONTROL].items():
+        assert control.auc.value > 0.95 and verdict(control, control).positive_seen, name
+
+
+def test_each_attack_answers_to_its_own_positive_control() -> None:
+    """The re-run attacks are judged by the second re-run, every other attack by the near-copies."""
+    from rpsg_ray.audit.results import RERUN_CONTROL, Audit, control_verdicts
+
+    rng = np.random.default_rng(1)
+    seen = evaluate_scores(np.arange(40.0) + 300, np.arange(200.0), 50)
+    blind = evaluate_scores(rng.normal(size=40), rng.normal(size=200), 50)
+    audit = Audit(Path("."), "rpsg", "lineage", [], np.zeros(0, bool), {})
+    attacks = ("rerun_tfidf", "nearest_similarity")
+    audit.metrics = {
+        "run": dict.fromkeys(attacks, blind),
+        "positive_control": dict.fromkeys(attacks, blind),
+        "negative_control": dict.fromkeys(attacks, blind),
+        RERUN_CONTROL: {"rerun_tfidf": seen},
+    }
+    verdicts = control_verdicts(audit)
+    assert verdicts["rerun_tfidf"].positive_seen and not verdicts["nearest_similarity"].positive_seen
 
 
 def test_verbatim_copies_need_the_whole_record_and_a_telling_length() -> None:
