@@ -24,11 +24,34 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo.yaml"
 
 
+_IN_PROCESS = False
+
+
 def cli(*args: str) -> None:
-    """One `rpsg` command in its own process (so each run's start-up is measured as a user meets it)."""
+    """One `rpsg` command in its own process (so each run's start-up is measured as a user meets it), or, after
+    `share_one_process()`, in this one."""
+    if _IN_PROCESS:
+        from rpsg_ray.cli import main
+
+        if main(list(args)) != 0:
+            sys.exit(f"failed: {' '.join(args)}")
+        return
     done = subprocess.run([sys.executable, "-m", "rpsg_ray.cli", *args], capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(args)}\n{done.stderr[-3000:]}")
+
+
+def share_one_process(config: Path) -> None:
+    """Run every later `cli` command in this process, on one Ray runtime started here with `config`'s logical
+    CPUs (each command joins it and leaves it running; with fewer CPUs than the config's pools ask for, they wait
+    forever). For stand-in smoke runs only, whose figures mean nothing: there, a fresh interpreter's imports and
+    a fresh Ray per command were most of the wall time."""
+    global _IN_PROCESS
+    from rpsg_ray.config import load_config
+    from rpsg_ray.runtime import start_ray
+
+    start_ray(num_cpus=load_config(config).runtime.local_num_cpus)
+    _IN_PROCESS = True
 
 
 def generate(method: str, out: Path, corpus: Path, sets: dict[str, object], config: Path = DEMO) -> dict[str, Any]:

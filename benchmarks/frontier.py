@@ -164,7 +164,8 @@ def main() -> None:
     parser.add_argument(
         "--stand-ins",
         action="store_true",
-        help="the plumbing only, in about a minute: trivial stand-in engines (configs/dataplane.yaml), a hashing "
+        help="the plumbing only, in about a minute, every command in one process on one Ray runtime: trivial "
+        "stand-in engines (configs/dataplane.yaml), a hashing "
         "embedder and a 2-step LM in evaluate and audit, no re-run attack; RPSG and AUG-PE only; no figure means "
         "anything",
     )
@@ -192,7 +193,7 @@ def main() -> None:
         saved = json.loads(Path(args.plot).read_text())["rows"]
         plot([{**r, "epsilon": float(r["epsilon"])} for r in saved], Path(args.plot).with_suffix(".png"))
         return
-    from common import DEMO, RESULTS, cli, evaluate, generate, run_figures, save
+    from common import DEMO, RESULTS, cli, evaluate, generate, run_figures, save, share_one_process
 
     from rpsg_ray.comparison import comparison_table, leakage
 
@@ -204,6 +205,7 @@ def main() -> None:
         if set(args.methods) - {"rpsg", "augpe"} or args.runs:
             parser.error("--stand-ins: stand-in engines exist for rpsg and augpe only (--methods rpsg augpe)")
         config, measure = ROOT / "configs" / "dataplane.yaml", ["--embedder", "hashing", "--lm-steps", "2"]
+        share_one_process(config)
     epsilons = args.epsilons or ([1.0, 4.0, math.inf] if args.quick else [1.0, 2.0, 4.0, 8.0, math.inf])
     default_augpe = "1x1" if args.stand_ins else "2x2" if args.quick else "10x6"
     t, k = (int(x) for x in (args.augpe or default_augpe).split("x"))
