@@ -76,12 +76,19 @@ def run_figures(out: Path) -> dict[str, Any]:
     }
 
 
-def evaluate(run_dirs: list[Path], out: Path, *extra: str) -> dict[Path, dict[str, Any]]:
+def evaluate(run_dirs: list[Path], out: Path, *extra: str, reuse: bool = False) -> dict[Path, dict[str, Any]]:
     """`rpsg evaluate` over all runs at once (one real-data ceiling, matched sample sizes): metrics per run;
-    `extra`: further flags of the command."""
-    cli("evaluate", *map(str, run_dirs), "--output", str(out), *extra)
-    methods = json.loads((out / "metrics.json").read_text())["methods"]
+    `extra`: further flags of the command; `reuse`: keep an evaluate already in `out` that covers every run."""
+    saved = out / "metrics.json"
+    covered = reuse and saved.exists() and {str(d) for d in run_dirs} <= _evaluated(saved)
+    if not covered:
+        cli("evaluate", *map(str, run_dirs), "--output", str(out), *extra)
+    methods = json.loads(saved.read_text())["methods"]
     return {Path(m["run_dir"]): m["metrics"] for m in methods if m["kind"] == "synthetic"}
+
+
+def _evaluated(metrics: Path) -> set[str]:
+    return {m["run_dir"] for m in json.loads(metrics.read_text())["methods"] if m["kind"] == "synthetic"}
 
 
 def machine() -> str:

@@ -9,8 +9,9 @@ RUPTA) and the one-run empirical ε. `--runs rpsg:1 rpsg:4 rpsg:inf augpe:4 dpsg
 the runs instead of every method at every ε (the seven-run comparison of docs/audit.md); `leak:inf` adds the
 planted leak, a release that publishes every seed verbatim (no method does that: it shows what the one-run ε
 and the gate report when a release leaks everything, and is audited, not evaluated).
-`--resume` keeps the work folder's split, canaries, finished runs and finished audits (the full re-audit takes
-longer than one sitting on 2 cores); without it everything is drawn and run afresh.
+`--resume` keeps the work folder's split, canaries, finished runs, an evaluate that covers every run, and finished
+audits (the full re-audit takes longer than one sitting on 2 cores); without it everything is drawn and run
+afresh.
 Writes results/frontier.{json,md} and results/frontier.png (accuracy, MAUVE, the strongest controlled attack and
 seconds per published row over ε, one line per method; `--plot JSON` redraws it from a saved JSON). Each ε is
 the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and DP-SGD's the whole
@@ -231,7 +232,7 @@ def main() -> None:
         figures = run_figures(out) if finished else generate(method, out, seeds, sets, config)
         runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
     generated = [out for out, r in runs.items() if r["method"] != "leak"]
-    utility = evaluate(generated, work / "evaluate", *measure)
+    utility = evaluate(generated, work / "evaluate", *measure, reuse=args.resume)
     audits = []
     # The re-run attack re-runs a whole pipeline per audit; the stand-in smoke leaves it out (its own e2e test runs it)
     rerun = [] if args.stand_ins else ["--rerun", "--rerun-non-members", str(args.rerun_non_members or n)]

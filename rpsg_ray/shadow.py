@@ -18,12 +18,23 @@ from rpsg_ray.io.tables import Records
 from rpsg_ray.pipeline import generate
 
 
-def shadow_outputs(run_dir: Path, candidates: Records) -> list[str | None]:
+def shadow_outputs(run_dir: Path, candidates: Records, *, full_strength: bool = False) -> list[str | None]:
     """Per candidate, the text the run's method made of it in a run of its own (None where the method kept no
-    row for it: quarantined or filtered out). The shadow run lives in a temporary folder, removed after."""
+    row for it: quarantined or filtered out). `full_strength`: with the method's noise off (its ε unset), the
+    most its outputs can carry of their records. The shadow run lives in a temporary folder, removed after."""
     cfg = Config.model_validate(RunFiles.open(run_dir).public_manifest()["config"])
+    if full_strength:
+        cfg = _without_noise(cfg)
     with tempfile.TemporaryDirectory(prefix="rpsg-rerun-") as scratch:
         return _shadow_run(cfg, candidates, Path(scratch))
+
+
+def _without_noise(cfg: Config) -> Config:
+    """The run's config with its method's ε unset (no noise); a method without an ε (RUPTA) is unchanged."""
+    section = getattr(cfg, cfg.method)
+    if "epsilon" not in type(section).model_fields:
+        return cfg
+    return cfg.model_copy(update={cfg.method: section.model_copy(update={"epsilon": None})})
 
 
 def _shadow_run(cfg: Config, candidates: Records, scratch: Path) -> list[str | None]:

@@ -158,6 +158,9 @@ def verbatim_copies(candidates: TextSet, synthetic: TextSet) -> np.ndarray:
     return np.array([len(t) >= MIN_VERBATIM_CHARS and t in corpus for t in stripped], bool)
 
 
+RERUN_ATTACKS = ("rerun_similarity", "rerun_tfidf")
+
+
 def rerun_attacks(shadows: TextSet, made: np.ndarray) -> dict[str, Attack]:
     """The re-run attack (for a method whose every output comes from one record): each candidate's own shadow
     output (`shadows`, aligned with the candidates; `made` False where the method kept no row for it) is
@@ -168,7 +171,7 @@ def rerun_attacks(shadows: TextSet, made: np.ndarray) -> dict[str, Attack]:
     def through(similarity: Attack) -> Attack:
         return lambda _candidates, synthetic: np.where(made, similarity(shadows, synthetic), -1.0)
 
-    return {"rerun_similarity": through(nearest_similarity), "rerun_tfidf": through(tfidf_similarity)}
+    return dict(zip(RERUN_ATTACKS, (through(nearest_similarity), through(tfidf_similarity)), strict=True))
 
 
 SYNTHETIC_ONLY: dict[str, Attack] = {

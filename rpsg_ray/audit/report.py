@@ -181,8 +181,9 @@ def rerun_summary(audit: Audit) -> str:
         f"{sample}. Paraphrase control (graded positive): the members' own re-run outputs as the synthetic set "
         f"({audit.set_sizes['paraphrase_control']} rows), the leakage a paraphrasing method at full strength shows; "
         "the re-run attacks skip it (they would find their own outputs there). Their positive control instead: "
-        f"{r.control_members} members re-run once more with another fresh key, as the synthetic set, scored on "
-        "those members against every non-member (the 'positive' columns of the re-run attacks)."
+        f"{r.control_members} members re-run once more with another fresh key and the method's noise off, padded "
+        "with other members' re-run outputs to the run's size, scored on those members against every non-member "
+        "(the 'positive' columns of the re-run attacks)."
     )
 
 

@@ -3,14 +3,14 @@ it; neither imports the other)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from rpsg_ray.audit import lm_attacks
-from rpsg_ray.audit.attacks import Replay
+from rpsg_ray.audit.attacks import RERUN_ATTACKS, Replay
 from rpsg_ray.audit.canaries import CanaryResult
 from rpsg_ray.audit.controls import ControlVerdict, verdict
 from rpsg_ray.audit.metrics import AttackMetrics
@@ -19,8 +19,12 @@ from rpsg_ray.audit.published import PublishedField
 from rpsg_ray.engines.registry import MINILM
 from rpsg_ray.io.tables import Records
 
-ShadowFn = Callable[[Path, Records], list[str | None]]
-"""Re-runs a run's method on records: each record's output, or None where the method kept no row for it."""
+
+class ShadowFn(Protocol):
+    """Re-runs a run's method on records: each record's output, or None where the method kept no row for it;
+    `full_strength`: with the method's noise off."""
+
+    def __call__(self, run_dir: Path, candidates: Records, *, full_strength: bool = False) -> list[str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class AuditSettings:
     """With the re-run attack: this many non-members, drawn with `seed`, for the whole audit (None: all)."""
     rerun_control: int = 64
     """With the re-run attack: this many members, drawn with `seed`, re-run a second time for its positive control
-    (`RERUN_CONTROL`); 64 members against the non-members bound an AUC well enough at a fifth of a re-run."""
+    (`RERUN_CONTROL`); 64 members against the non-members bound an AUC well enough for a fraction of a re-run."""
     lm_budget: lm_attacks.LmBudget = field(default_factory=lm_attacks.LmBudget)
 
 
@@ -95,16 +99,18 @@ class Audit:
 
 
 RERUN_CONTROL = "rerun_control"
-"""The re-run attacks' positive control: members re-run a second time with another fresh key, as the synthetic
-set. It is the release the method's public part makes of those members, so an attack that cannot find members
-there cannot find them in a run either. The near-copy control does not fit these attacks: they match a
-candidate's re-run output, which paraphrases its record, not the record's words."""
+"""The re-run attacks' positive control: members re-run a second time, with another fresh key and the method's
+noise off, as the synthetic set (padded with other members' re-run outputs to the run's size, so a
+non-member's best match is as likely as in the run). It is the most the method's outputs can carry of their
+records: an attack that cannot find members there cannot tell "no leak" from "blind" on the run. The near-copy
+control does not fit these attacks: they match a candidate's re-run output, which paraphrases its record, not
+the record's words."""
 
 
 def positive_control(audit: Audit, attack: str) -> AttackMetrics | None:
     """The positive control an attack answers to: the second re-run for the re-run attacks, else near-copies."""
-    own = audit.metrics.get(RERUN_CONTROL, {}).get(attack)
-    return own if own is not None else audit.metrics["positive_control"].get(attack)
+    name = RERUN_CONTROL if attack in RERUN_ATTACKS else "positive_control"
+    return audit.metrics.get(name, {}).get(attack)
 
 
 def control_verdicts(audit: Audit) -> dict[str, ControlVerdict | None]:

@@ -68,18 +68,28 @@ def _rerun_sets(
 
 
 def _rerun_control(
-    shadow: ShadowFn, run_dir: Path, members: Records, settings: AuditSettings, embed: Callable[[list[str]], np.ndarray]
+    shadow: ShadowFn,
+    run_dir: Path,
+    members: Records,
+    shadows: TextSet,
+    size: int,
+    settings: AuditSettings,
+    embed: Callable[[list[str]], np.ndarray],
 ) -> tuple[TextSet, np.ndarray]:
-    """A random `settings.rerun_control` of the members re-run once more (another fresh key), as a synthetic set:
-    the re-run attacks' positive control. Returns it and which members it re-ran."""
+    """The re-run attacks' positive control (`RERUN_CONTROL`): a random `settings.rerun_control` of the members
+    re-run once more, with another fresh key and the method's noise off, padded to `size` rows (the run's) with
+    the first re-run's outputs of other members, which are not scored. Returns it and which members it re-ran."""
     k = min(settings.rerun_control, len(members))
     pick = np.sort(np.random.default_rng(settings.seed + 1).choice(len(members), k, replace=False))
-    progress(f"re-running the method on {k} members once more (the re-run attacks' positive control)")
-    made = shadow(run_dir, members.take(pick.tolist()))
-    kept = [(t, members.labels[i]) for t, i in zip(made, pick, strict=True) if t is not None]
-    texts, labels = [t for t, _ in kept], [lab for _, lab in kept]
+    progress(f"re-running the method on {k} members once more, noise off (the re-run attacks' positive control)")
+    made = shadow(run_dir, members.take(pick.tolist()), full_strength=True)
     covered = np.zeros(len(members), bool)
     covered[pick] = True
+    second = [(t, members.labels[i]) for t, i in zip(made, pick, strict=True) if t is not None]
+    m = len(members)
+    others = [(t, lab) for t, lab, c in zip(shadows.texts[:m], shadows.labels[:m], covered, strict=True) if t and not c]
+    kept = second + others[: max(size - len(second), 0)]
+    texts, labels = [t for t, _ in kept], [lab for _, lab in kept]
     return TextSet(texts, labels, embed(texts)), covered
 
 
@@ -89,13 +99,14 @@ def _rerun_phase(
     members: Records,
     non_members: Records,
     candidates: TextSet,
+    size: int,
     settings: AuditSettings,
     embed: Callable[[list[str]], np.ndarray],
 ) -> tuple[TextSet, dict[str, Attack], np.ndarray, np.ndarray, dict[str, dict[str, AttackMetrics]]]:
     """The re-run attacks and their two sets: the members' shadows (the paraphrase control of the other attacks)
-    and the second re-run (the re-run attacks' own positive control, scored on the members it re-ran only: the
-    others are absent from it by design). Returns the paraphrase set, the attacks, which candidates got a shadow,
-    which members the control re-ran, and the control's metrics."""
+    and the second re-run of `size` rows (the re-run attacks' own positive control, scored on the members it
+    re-ran only). Returns the paraphrase set, the attacks, which candidates got a shadow, which members the
+    control re-ran, and the control's metrics."""
     shadows, made = _rerun_sets(shadow, run_dir, members, non_members, embed)
     m = len(members)
     own = made[:m]
@@ -105,11 +116,11 @@ def _rerun_phase(
         shadows.embeddings[:m][own],
     )
     attacks = rerun_attacks(shadows, made)
-    control, covered = _rerun_control(shadow, run_dir, members, settings, embed)
-    metrics = {
-        attack: evaluate_scores(scores[:m][covered], scores[m:], settings.bootstrap, settings.seed)
-        for attack, scores in ((a, fn(candidates, control)) for a, fn in attacks.items())
-    }
+    control, covered = _rerun_control(shadow, run_dir, members, shadows, size, settings, embed)
+    metrics = {}
+    for attack, fn in attacks.items():  # no row at all: every member unmatched, an attack that saw nothing
+        scores = fn(candidates, control) if control.texts else np.full(len(candidates), -1.0)
+        metrics[attack] = evaluate_scores(scores[:m][covered], scores[m:], settings.bootstrap, settings.seed)
     return paraphrase, attacks, made, covered, {RERUN_CONTROL: metrics}
 
 
@@ -218,7 +229,7 @@ def run_audit(
     control_metrics: dict[str, dict[str, AttackMetrics]] = {}
     if rerun is not None:
         sets["paraphrase_control"], shadow_attacks, made, covered, control_metrics = _rerun_phase(
-            rerun, run_dir, members, non_members, candidates, settings, embedder.embed
+            rerun, run_dir, members, non_members, candidates, len(published.texts), settings, embedder.embed
         )
         seconds["rerun"] = time.time() - started - seconds["load_and_embed"]
     audit = Audit(
@@ -238,8 +249,10 @@ def run_audit(
     audit.claim = {k: ledger.get(k) for k in ("epsilon", "delta", "scope_summary", "dataset_level")}
     ids = audit.candidate_ids
     for name, synthetic in sets.items():
-        # the paraphrase control is made of the shadows themselves: the re-run attack would find itself there
-        attacks = SYNTHETIC_ONLY if name == "paraphrase_control" else {**SYNTHETIC_ONLY, **shadow_attacks}
+        # the paraphrase control is made of the shadows themselves (the re-run attack would find itself there), and
+        # near-copies are not what a shadow matches: the re-run attacks have their own positive control
+        own_control = name in ("paraphrase_control", "positive_control")
+        attacks = SYNTHETIC_ONLY if own_control else {**SYNTHETIC_ONLY, **shadow_attacks}
         audit.scores[name] = {attack: fn(candidates, synthetic) for attack, fn in attacks.items()}
         files = published.files if name == "run" else {}
         extra, fields = published_attacks(candidates, ids, synthetic, files)

@@ -169,8 +169,8 @@ def test_rerun_attack_runs_the_method_on_every_candidate(ray_session: None, demo
     run = generate(cfg).run_dir
     seen: list[tuple[list[str], list[str | None]]] = []
 
-    def spy(run_dir: Path, candidates: Records) -> list[str | None]:
-        made = shadow_outputs(run_dir, candidates)
+    def spy(run_dir: Path, candidates: Records, *, full_strength: bool = False) -> list[str | None]:
+        made = shadow_outputs(run_dir, candidates, full_strength=full_strength)
         seen.append((candidates.texts, made))
         return made
 

@@ -301,37 +301,44 @@ def test_rerun_attack_matches_each_candidates_own_output_not_its_text() -> None:
     assert tfidf_similarity(candidates, synthetic).max() < 0.2  # the candidates' own texts see nothing
 
 
-def test_the_rerun_attacks_positive_control_is_a_second_rerun_of_members_only() -> None:
-    """A method whose every output keeps its record's particulars in new words: the second re-run (another
-    wording) of a sample of members, as the synthetic set, is what the re-run attacks must find; it re-runs
-    members only, the stated number of them, and scores them against every non-member."""
+@pytest.mark.parametrize(("second_keeps", "control", "expected"), [(True, 12, 12), (False, 12, 12), (True, 99, 30)])
+def test_the_rerun_attacks_positive_control_is_a_second_noiseless_rerun_of_members(
+    second_keeps: bool, control: int, expected: int
+) -> None:
+    """A method whose outputs keep their record's particulars in new words: the second re-run (noise off) of a
+    sample of members, padded with other members' first re-runs to the run's size, is what the
+    re-run attacks must find, scored on the re-run members against every non-member. Where the second re-run
+    keeps nothing of its records, the control sees nothing (so it is that re-run, not the first, being matched)."""
     from rpsg_ray.audit.results import RERUN_CONTROL, AuditSettings
     from rpsg_ray.audit.runner import _rerun_phase
     from rpsg_ray.engines.trivial import HashingEmbedder
     from rpsg_ray.io.tables import Records
 
     n, m = 60, 30
-    texts = [f"record {i} the {THINGS[i % 10]} by the {PLACES[i // 10 % 9]}" for i in range(n)]
+    texts = [f"record {i} the {THINGS[i // 9 % 10]} by the {PLACES[i % 9]}" for i in range(n)]
     records = Records([f"r{i}" for i in range(n)], texts, [""] * n)
     members, non_members = records.take(range(m)), records.take(range(m, n))
-    wordings = iter(["someone lost the {} near the {}", "a tale of a {} found at the {}"])
-    asked: list[list[str]] = []
+    asked: list[tuple[list[str], bool]] = []
 
-    def shadow(_run_dir: Path, candidates: Records) -> list[str | None]:
-        asked.append(candidates.ids)
-        wording = next(wordings)
-        return [wording.format(*t.split()[3::3]) for t in candidates.texts]
+    def shadow(_run_dir: Path, candidates: Records, *, full_strength: bool = False) -> list[str | None]:
+        asked.append((candidates.ids, full_strength))
+        if full_strength and not second_keeps:
+            return [f"a film review number {k}" for k in range(len(candidates))]
+        return [f"someone lost the {t.split()[3]} near the {t.split()[6]}" for t in candidates.texts]
 
     embed = HashingEmbedder().embed
     candidates = TextSet(texts, [""] * n, embed(texts))
-    settings = AuditSettings(bootstrap=50, rerun_control=12)
-    phase = _rerun_phase(shadow, Path("."), members, non_members, candidates, settings, embed)
+    settings = AuditSettings(bootstrap=50, rerun_control=control)
+    phase = _rerun_phase(shadow, Path("."), members, non_members, candidates, 40, settings, embed)
     _, attacks, made, covered, metrics = phase
-    assert len(asked[0]) == n and len(asked[1]) == 12 and set(asked[1]) <= set(members.ids)
-    assert made.all() and covered.sum() == 12 and len(covered) == m
+    (first, noisy), (second, noiseless) = asked
+    assert len(first) == n and not noisy and noiseless  # the control alone runs at full strength
+    assert len(second) == expected and set(second) <= set(members.ids)
+    assert made.all() and covered.sum() == expected and len(covered) == m
     assert set(metrics[RERUN_CONTROL]) == set(attacks) == {"rerun_similarity", "rerun_tfidf"}
-    for name, control in metrics[RERUN_CONTROL].items():
-        assert control.auc.value > 0.95 and verdict(control, control).positive_seen, name
+    for name, found in metrics[RERUN_CONTROL].items():
+        assert found.n_members == expected and (found.auc.value > 0.95) == second_keeps, name
+        assert verdict(found, found).positive_seen == second_keeps, name
 
 
 def test_each_attack_answers_to_its_own_positive_control() -> None:
@@ -381,3 +388,16 @@ def test_identifier_replay_is_counted_per_type_against_non_members() -> None:
     assert out["EMAIL"].member_ids == ["m0"] and out["NAME_LIKE"].member_ids == ["m1"]
     assert (out["NAME_LIKE"].non_members_replayed, out["NAME_LIKE"].non_members_with) == (1, 1)
     assert (out["DIGITS"].members_replayed, out["DIGITS"].members_with) == (0, 1)
+
+
+def test_full_strength_turns_only_the_methods_noise_off() -> None:
+    """The re-run attacks' positive control runs the method with its ε unset; a method without one is unchanged."""
+    from rpsg_ray.config import load_config
+    from rpsg_ray.shadow import _without_noise
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml")
+    noiseless = _without_noise(cfg)
+    assert cfg.rpsg.epsilon == 4.0 and noiseless.rpsg.epsilon is None
+    assert noiseless.model_copy(update={"rpsg": cfg.rpsg}) == cfg  # nothing else moved
+    rupta = cfg.model_copy(update={"method": "rupta"})
+    assert _without_noise(rupta) == rupta

@@ -39,3 +39,20 @@ def test_the_frontier_refuses_more_audit_canaries_than_a_quarter_of_the_members(
     with pytest.raises(SystemExit) as stopped:
         frontier.main()
     assert stopped.value.code == 2
+
+
+def test_a_resumed_evaluate_is_kept_only_when_it_covers_every_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frontier's --resume keeps an evaluate that holds every run; one run missing and it evaluates again."""
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(common, "cli", lambda *args: calls.append(args))
+    out = tmp_path / "evaluate"
+    out.mkdir()
+    methods = [{"run_dir": str(tmp_path / r), "kind": "synthetic", "metrics": {"mauve": r}} for r in ("a", "b")]
+    (out / "metrics.json").write_text(json.dumps({"methods": [*methods, {"run_dir": None, "kind": "real"}]}))
+    kept = common.evaluate([tmp_path / "a"], out, reuse=True)
+    assert not calls and kept[tmp_path / "a"] == {"mauve": "a"}
+    common.evaluate([tmp_path / "a", tmp_path / "c"], out, reuse=True)
+    common.evaluate([tmp_path / "a"], out)
+    assert len(calls) == 2 and calls[0][:3] == ("evaluate", str(tmp_path / "a"), str(tmp_path / "c"))
