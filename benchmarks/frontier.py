@@ -131,6 +131,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     finite = sorted({r["epsilon"] for r in rows if not math.isinf(r["epsilon"])})
     inf_x = 2 * max(finite) if finite else 1.0
     fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 4.4))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = dict(zip(("leak", *METHODS), palette, strict=False))  # one colour per method in every panel
     for method in ("leak", *METHODS):
         mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["epsilon"])
         xs = [inf_x if math.isinf(r["epsilon"]) else r["epsilon"] for r in mine]
@@ -139,19 +141,19 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             if not points:
                 continue
             marker = None if key == "best_attack_auc" else "o"  # that panel's markers say significant or not
-            line = ax.plot([x for x, _ in points], [r[key] for _, r in points], marker=marker, label=method)[0]
+            xy = [x for x, _ in points], [r[key] for _, r in points]
+            ax.plot(*xy, marker=marker, color=colour[method], label=method)
             if key == "best_attack_auc":
                 for x, r in points:
                     significant = (r.get("family_p") or 1.0) < 0.05
-                    ax.plot(x, r[key], "o", color=line.get_color(), fillstyle="full" if significant else "none")
+                    ax.plot(x, r[key], "o", color=colour[method], fillstyle="full" if significant else "none")
     for ax, (key, label, title) in zip(axes, PANELS, strict=True):
         ax.set_xscale("log")
         ax.set_xticks([*finite, inf_x], [*(f"{e:g}" for e in finite), "∞"])
+        ax.minorticks_off()  # the log axis would label its minor ticks (2×10⁰ …) between the ε values
         ax.set(xlabel="ε (each method's own guarantee)", ylabel=label, title=title)
         if key == "best_attack_auc":
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-        if key == "s_per_retained":
-            ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
