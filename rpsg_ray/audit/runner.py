@@ -85,12 +85,12 @@ def _rerun_control(
     made = shadow(run_dir, members.take(pick.tolist()), full_strength=True)
     covered = np.zeros(len(members), bool)
     covered[pick] = True
-    second = [(t, members.labels[i]) for t, i in zip(made, pick, strict=True) if t is not None]
-    m = len(members)
-    others = [(t, lab) for t, lab, c in zip(shadows.texts[:m], shadows.labels[:m], covered, strict=True) if t and not c]
-    kept = second + others[: max(size - len(second), 0)]
-    texts, labels = [t for t, _ in kept], [lab for _, lab in kept]
-    return TextSet(texts, labels, embed(texts)), covered
+    again = [(t, members.labels[i]) for t, i in zip(made, pick, strict=True) if t is not None]
+    pad = [i for i in range(len(members)) if shadows.texts[i] and not covered[i]][: max(size - len(again), 0)]
+    texts = [t for t, _ in again] + [shadows.texts[i] for i in pad]
+    labels = [lab for _, lab in again] + [shadows.labels[i] for i in pad]
+    fresh = embed([t for t, _ in again]) if again else shadows.embeddings[:0]
+    return TextSet(texts, labels, np.vstack([fresh, shadows.embeddings[pad]])), covered  # the padding's are known
 
 
 def _rerun_phase(
