@@ -20,7 +20,7 @@ from ray.util import ActorPool
 
 from rpsg_ray.config import Engine, Resources
 from rpsg_ray.engines.base import Sampling
-from rpsg_ray.engines.registry import load_generator, shared_generators
+from rpsg_ray.engines.registry import load_generator, shared_models
 from rpsg_ray.errors import ConfigError
 from rpsg_ray.rows import Columns
 from rpsg_ray.runtime import engine_env
@@ -79,12 +79,12 @@ def engine_threads(op: StageOp) -> int | None:
 
 
 class Fused:
-    """Consecutive stages in one actor, run in order on each batch. Generators they name alike are loaded
-    once: with one vLLM engine per stage, a CPU node pays a model load per stage before the first row and
-    holds a model copy (and KV cache) per stage; a GPU needs a slot per stage."""
+    """Consecutive stages in one actor, run in order on each batch. Models they name alike are loaded once:
+    with one vLLM engine per stage, a CPU node pays a model load per stage before the first row and holds a
+    model copy (and KV cache) per stage; a GPU needs a slot per stage."""
 
     def __init__(self, ops: list[StageOp]) -> None:
-        with shared_generators():
+        with shared_models():
             self.stages = [op.cls(**op.kwargs) for op in ops]
 
     def __call__(self, batch: pa.Table) -> pa.Table:

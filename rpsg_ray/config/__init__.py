@@ -103,6 +103,7 @@ class Config(Section):
         data = self.model_dump(mode="json", exclude={"runtime", "output_dir", *others} if exclude_runtime else None)
         data.get("rpsg", {}).pop("share_generator", None)  # where stages run, not what they compute
         data["stages"].pop("fuse_light_stages", None)
+        data["stages"].pop("fuse_all_stages", None)
         data["runtime_seed"] = self.runtime.seed
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -109,3 +109,11 @@ class Stages(Section):
         "the redactor's batch size), each stage still timed and counted under its own name. False: a pool per "
         "stage, each sized by its own resources.",
     )
+    fuse_all_stages: bool = Field(
+        False,
+        description="Run every RPSG stage in one actor pool (the most actors, CPUs and GPUs any stage asks for, at "
+        "the rewrite's batch size), each stage still timed and counted under its own name: each library is "
+        "imported and each model loaded once per actor instead of once per pool (the selection and the "
+        "similarity filter share MiniLM, the scrub and the redactor one NER pipeline). For a machine of a few "
+        "cores, where the pools cannot run side by side anyway; off on clusters, where each pool scales alone.",
+    )

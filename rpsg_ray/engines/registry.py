@@ -17,14 +17,16 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rpsg_ray.engines.base import Classifier, EmbedderEngine, EngineSpec, NerEngine, TextGenerator, TextScorer
 
 SMOLLM2 = "smollm2-135m-instruct"
 MINILM = "all-minilm-l6-v2"
 VADER = "vader"
+T = TypeVar("T")
 
 
 def cache_root() -> Path:
@@ -73,14 +75,19 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-_shared: dict[str, TextGenerator] | None = None
+_shared: dict[tuple[str, ...], Any] | None = None
 
 
 @contextlib.contextmanager
-def shared_generators() -> Iterator[None]:
-    """Within this block load_generator returns one engine per spec, so stages built together (one fused
-    actor) share it. Outside, every call builds its own: an engine is never kept alive by the registry."""
+def shared_models() -> Iterator[None]:
+    """Within this block every loader returns one model per name and settings, so stages built together (one
+    fused actor) share it: the abstraction and the rewrites one engine, the selection and the similarity
+    filter one embedder, the scrub and the redactor one NER pipeline. Re-entrant: a fused operator inside
+    another shares the outer cache. Outside, every call builds its own: no model is kept alive by the registry."""
     global _shared
+    if _shared is not None:
+        yield
+        return
     _shared = {}
     try:
         yield
@@ -88,13 +95,16 @@ def shared_generators() -> Iterator[None]:
         _shared = None
 
 
-def load_generator(spec: EngineSpec) -> TextGenerator:
+def _once(key: tuple[str, ...], build: Callable[[], T]) -> T:
     if _shared is None:
-        return _build_generator(spec)
-    key = repr(spec)
+        return build()
     if key not in _shared:
-        _shared[key] = _build_generator(spec)
+        _shared[key] = build()
     return _shared[key]
+
+
+def load_generator(spec: EngineSpec) -> TextGenerator:
+    return _once(("generator", repr(spec)), lambda: _build_generator(spec))
 
 
 def _build_generator(spec: EngineSpec) -> TextGenerator:
@@ -125,6 +135,10 @@ def load_scorer(spec: EngineSpec) -> TextScorer:
 
 
 def load_embedder(name: str, threads: int | None = None) -> EmbedderEngine:
+    return _once(("embedder", name, str(threads)), lambda: _build_embedder(name, threads))
+
+
+def _build_embedder(name: str, threads: int | None) -> EmbedderEngine:
     if name == "hashing":
         from rpsg_ray.engines.trivial import HashingEmbedder
 
@@ -135,6 +149,10 @@ def load_embedder(name: str, threads: int | None = None) -> EmbedderEngine:
 
 
 def load_classifier(name: str) -> Classifier:
+    return _once(("classifier", name), lambda: _build_classifier(name))
+
+
+def _build_classifier(name: str) -> Classifier:
     if name == "keywords":
         from rpsg_ray.engines.trivial import KeywordClassifier
 
@@ -160,6 +178,10 @@ def load_label_classifier(name: str, classes: dict[str, str], embedder: str) -> 
 
 def load_ner(name: str, detector: str, labels: list[str]) -> NerEngine:
     """The entity detector the redactor runs after its regexes (`labels`: the NER kinds it replaces)."""
+    return _once(("ner", name, detector, *labels), lambda: _build_ner(name, detector, labels))
+
+
+def _build_ner(name: str, detector: str, labels: list[str]) -> NerEngine:
     if detector == "presidio":
         from rpsg_ray.engines.presidio_engine import PresidioNer
 

@@ -121,7 +121,8 @@ def publish_ops(cfg: Config, key: RunKey) -> list[StageOp]:
 def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateIndex, key: RunKey) -> list[StageOp]:
     """The model stages in order, the similarity filter last (one operator per index shard). The secret key
     travels to the actors inside the cluster (constructor arguments), never to outputs. Abstract, select and
-    the rewrites share one pool and one engine where the config allows (`rpsg.share_generator`)."""
+    the rewrites share one pool and one engine where the config allows (`rpsg.share_generator`); every stage
+    shares one pool where `stages.fuse_all_stages`."""
     r, dom = cfg.rpsg, cfg.domain
     generation = [
         StageOp("abstract", Abstract, {"cfg": r.abstract, "domain": dom, "key": key}, r.abstract.resources),
@@ -146,7 +147,7 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
     ]
     if r.share_generator and r.abstract.engine == r.rewrite.engine:
         generation = [fuse("generate", generation, r.rewrite.resources)]
-    return [
+    ops = [
         *prepare_ops(cfg),
         *generation,
         *publish_ops(cfg, key),
@@ -158,6 +159,9 @@ def stage_ops(cfg: Config, sigma: float, bounds: dict[str, Any], index: PrivateI
         ),
         *similarity_ops(r.similarity_filter, index),
     ]
+    if cfg.stages.fuse_all_stages:
+        return [fuse("stream", ops, widest(ops, r.rewrite.resources.batch_size))]
+    return ops
 
 
 def rpsg_plan(ctx: RunContext) -> PerRecord:

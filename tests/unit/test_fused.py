@@ -12,7 +12,7 @@ import pytest
 from rpsg_ray.config import Config
 from rpsg_ray.engines import registry
 from rpsg_ray.methods.rpsg import stage_ops
-from rpsg_ray.operators import Fused, StageOp, engine_threads
+from rpsg_ray.operators import Fused, StageOp, declared, engine_threads
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.rows import ROW_SCHEMA
 
@@ -112,3 +112,49 @@ def test_light_stages_share_two_pools_sized_for_their_heaviest_member() -> None:
     assert [o.name for o in ops["prepare"].kwargs["ops"]] == ["label", "scrub"]
     assert [o.name for o in ops["publish"].kwargs["ops"]] == ["redact", "copy_guard", "quality"]
     assert list(plan(fuse=False)) == ["label", "scrub", "generate", "redact", "copy_guard", "quality", "nll_filter"]
+
+
+def test_shared_models_load_each_model_once_per_block_and_nest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One fused actor loads a model once for every stage that names it; a fused operator inside another (the
+    stream pool holding the generation pool) keeps the outer cache; outside a block nothing is cached."""
+    built: list[str] = []
+    monkeypatch.setattr(registry, "_build_embedder", lambda name, threads: built.append(name) or object())
+    with registry.shared_models():
+        first = registry.load_embedder("hashing")
+        with registry.shared_models():
+            assert registry.load_embedder("hashing") is first
+        assert registry.load_embedder("hashing") is first
+        assert registry.load_embedder("other") is not first
+    assert registry.load_embedder("hashing") is not first
+    assert built == ["hashing", "other", "hashing"]
+
+
+class _NoEntities:
+    """A stand-in NER that finds nothing: what is under test is how often one is built."""
+
+    def entities(self, texts: list[str]) -> list[list]:
+        return [[] for _ in texts]
+
+
+def test_all_stages_in_one_pool_run_in_order_and_load_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`stages.fuse_all_stages`: one pool, the same stages and columns in the same order, at the rewrite's batch
+    size; the scrub and the redactor share one NER, and the generation stages and the NLL filter one engine."""
+    built = _counting(monkeypatch)
+    ners: list[str] = []
+    monkeypatch.setattr(registry, "_build_ner", lambda name, detector, labels: ners.append(name) or _NoEntities())
+
+    def plan(fuse_all: bool) -> list[StageOp]:
+        cfg = _config(share=True).model_dump()
+        cfg["stages"]["redact"]["ner_model"] = "a-stand-in"
+        cfg["rpsg"]["nll_filter"]["engine"] = ECHO  # the same spec as the generator's: scored by that engine
+        cfg["stages"]["fuse_all_stages"] = fuse_all
+        return stage_ops(Config.model_validate(cfg), 0.5, {"lo": 0.0, "hi": 100.0}, index=_NoIndex(), key=KEY)
+
+    separate = plan(fuse_all=False)
+    (stream,) = plan(fuse_all=True)
+    assert stream.name == "stream" and stream.cls is Fused and engine_threads(stream) == 3
+    assert [op.name for op in stream.kwargs["ops"]] == [op.name for op in separate]
+    assert declared(stream) == [c for op in separate for c in declared(op)]
+    assert stream.resources.batch_size == _config(share=True).rpsg.rewrite.resources.batch_size
+    stream.cls(**stream.kwargs)
+    assert built == ["echo"] and ners == ["a-stand-in"]
