@@ -121,6 +121,9 @@ def machine_record(cfg: Config) -> dict[str, Any]:
         if isinstance(engine, Engine) and engine.kind != "echo":
             dtypes[name] = resolve_dtype(engine.dtype, on_gpu=resources.num_gpus > 0)
             threads[name] = engine.threads or max(1, int(resources.num_cpus))  # Ray's OMP_NUM_THREADS otherwise
+    if cfg.stages.fuse_all_stages:  # one actor runs every stream stage, at the most threads any engine asks for
+        stream = [name for name, _ in [*cfg.stages, *cfg.rpsg] if name in threads]
+        threads.update(dict.fromkeys(stream, max((threads[n] for n in stream), default=1)))
     return {"cpu": cpu_info(), "engine_dtypes": dtypes, "engine_threads": threads}
 
 

@@ -21,6 +21,7 @@ from ray.util import ActorPool
 from rpsg_ray.config import Engine, Resources
 from rpsg_ray.engines.base import Sampling
 from rpsg_ray.engines.registry import load_generator, shared_models
+from rpsg_ray.engines.torch_threads import set_threads
 from rpsg_ray.errors import ConfigError
 from rpsg_ray.rows import Columns
 from rpsg_ray.runtime import engine_env
@@ -86,6 +87,9 @@ class Fused:
     def __init__(self, ops: list[StageOp]) -> None:
         with shared_models():
             self.stages = [op.cls(**op.kwargs) for op in ops]
+        # torch's thread count is per process and each transformers engine sets its own when built: the last
+        # one built would decide for all (a 1-thread NLL scorer would slow the vLLM generator beside it).
+        set_threads(max((engine_threads(op) or 0 for op in ops), default=0) or None)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         for stage in self.stages:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from rpsg_ray.config.augpe import AugpeConfig
 from rpsg_ray.config.data import Domain, InputConfig
@@ -96,6 +96,15 @@ class Config(Section):
     dpsgd: DpsgdConfig = DpsgdConfig()
     rupta: RuptaConfig = RuptaConfig()
     rpsg_dp: RpsgDpConfig = RpsgDpConfig()
+
+    @model_validator(mode="after")
+    def _one_pool_on_cpu_only(self) -> Config:
+        """One pool puts every model in one process; on a GPU node every stage would then load onto the GPU
+        beside vLLM's reservation, and `dtype: auto` would resolve for the GPU (other NLLs than a CPU pool's)."""
+        gpus = [name for name, s in [*self.stages, *self.rpsg] if getattr(s, "resources", Resources()).num_gpus > 0]
+        if self.stages.fuse_all_stages and gpus:
+            raise ValueError(f"stages.fuse_all_stages is for CPU nodes; {', '.join(gpus)} reserve GPUs")
+        return self
 
     def digest(self, exclude_runtime: bool = True) -> str:
         """Hash of everything that shapes a run's outputs (runtime knobs and other methods' sections do not)."""

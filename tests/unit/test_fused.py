@@ -9,8 +9,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from rpsg_ray.config import Config
+from rpsg_ray import operators
+from rpsg_ray.config import Config, load_config
 from rpsg_ray.engines import registry
+from rpsg_ray.errors import ConfigError
+from rpsg_ray.manifest import machine_record
 from rpsg_ray.methods.rpsg import stage_ops
 from rpsg_ray.operators import Fused, StageOp, declared, engine_threads
 from rpsg_ray.privacy.keys import new_key
@@ -138,7 +141,7 @@ class _NoEntities:
 
 def test_all_stages_in_one_pool_run_in_order_and_load_each_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """`stages.fuse_all_stages`: one pool, the same stages and columns in the same order, at the rewrite's batch
-    size; the scrub and the redactor share one NER, and the generation stages and the NLL filter one engine."""
+    size; the scrub and the redactor share one NER, and the generation stages one engine."""
     built = _counting(monkeypatch)
     ners: list[str] = []
     monkeypatch.setattr(registry, "_build_ner", lambda name, detector, labels: ners.append(name) or _NoEntities())
@@ -146,7 +149,7 @@ def test_all_stages_in_one_pool_run_in_order_and_load_each_model_once(monkeypatc
     def plan(fuse_all: bool) -> list[StageOp]:
         cfg = _config(share=True).model_dump()
         cfg["stages"]["redact"]["ner_model"] = "a-stand-in"
-        cfg["rpsg"]["nll_filter"]["engine"] = ECHO  # the same spec as the generator's: scored by that engine
+        cfg["rpsg"]["nll_filter"]["engine"] = ECHO  # the stand-in's length scorer, so no real model loads here
         cfg["stages"]["fuse_all_stages"] = fuse_all
         return stage_ops(Config.model_validate(cfg), 0.5, {"lo": 0.0, "hi": 100.0}, index=_NoIndex(), key=KEY)
 
@@ -158,3 +161,31 @@ def test_all_stages_in_one_pool_run_in_order_and_load_each_model_once(monkeypatc
     assert stream.resources.batch_size == _config(share=True).rpsg.rewrite.resources.batch_size
     stream.cls(**stream.kwargs)
     assert built == ["echo"] and ners == ["a-stand-in"]
+
+
+def test_one_pool_gives_torch_the_most_threads_any_stage_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Torch's thread count is per process: set once after every stage is built, at the largest ask, so an NLL
+    scorer built last with fewer threads cannot slow the generator beside it."""
+    calls: list[int | None] = []
+    monkeypatch.setattr(operators, "set_threads", calls.append)
+    cfg = _config(share=True).model_dump()
+    cfg["stages"]["fuse_all_stages"] = True
+    cfg["rpsg"]["nll_filter"]["engine"] = {"kind": "echo", "threads": 1}
+    (stream,) = stage_ops(Config.model_validate(cfg), 0.5, {"lo": 0.0, "hi": 100.0}, index=_NoIndex(), key=KEY)
+    stream.cls(**stream.kwargs)
+    assert calls[-1] == 3
+
+
+def test_one_pool_is_refused_where_a_stage_reserves_a_gpu() -> None:
+    load_config(None, ["stages.fuse_all_stages=true"])
+    with pytest.raises(ConfigError, match="fuse_all_stages is for CPU nodes; rewrite"):
+        load_config(None, ["stages.fuse_all_stages=true", "rpsg.rewrite.resources.num_gpus=1"])
+
+
+def test_the_machine_record_gives_one_pool_its_threads() -> None:
+    """Every stage of one pool runs at the actor's threads; the manifest says so, so two runs compare."""
+    sets = ["rpsg.rewrite.engine.threads=2", "rpsg.nll_filter.engine.threads=1"]
+    apart = machine_record(load_config(None, sets))["engine_threads"]
+    together = machine_record(load_config(None, [*sets, "stages.fuse_all_stages=true"]))["engine_threads"]
+    assert (apart["rewrite"], apart["nll_filter"]) == (2, 1)
+    assert together["nll_filter"] == together["rewrite"] == 2
