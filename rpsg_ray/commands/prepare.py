@@ -38,7 +38,10 @@ def _prepare(args: argparse.Namespace) -> int:
         print(f"model {name}: {resolve_model_path(name)}")
     corpus = CORPORA[args.corpus]
     private = Path(args.demo_data or corpus.private)
-    test, train = Path(args.real_test or corpus.real_test), Path(args.real_train or corpus.real_train)
+    # The splits are computed against this private set, so they default to its folder: beside another corpus
+    # (a smaller --demo-rows elsewhere), the project's own splits would be rewritten to overlap its demo set.
+    test = Path(args.real_test or private.with_name(corpus.real_test.name))
+    train = Path(args.real_train or private.with_name(corpus.real_train.name))
     path = write_demo_corpus(private, args.demo_rows, corpus.name)
     print(f"demo corpus: {path} ({args.demo_rows} rows of {corpus.name})")
     test_rows, train_rows = write_real_splits(test, train, args.demo_rows, args.test_rows, corpus.name)

@@ -44,6 +44,20 @@ def load_real(path: Path) -> Records:
     return Records([str(i) for i in ids], table["text"].to_pylist(), labels)
 
 
+def check_disjoint(real: Records, split: Path, runs: list[RunData]) -> None:
+    """A real test split that holds a run's private records scores copying as utility: refuse it. Compared by
+    id with the run's lineage (a run without one, e.g. a peer's, is not checked); only a count is reported."""
+    ids = set(real.ids)
+    for run in runs:
+        lineage = RunFiles.open(run.path).lineage(["seed_id"], ["seed_id"])
+        shared = 0 if lineage is None else len(ids.intersection(map(str, lineage["seed_id"].to_pylist())))
+        if shared:
+            raise InputError(
+                f"{split}: {shared} of its records are private records of the run {run.path} (by id); measure "
+                "against a split disjoint from the private set (`rpsg prepare` writes one)"
+            )
+
+
 def _sentiment_match(files: RunFiles, ids: list[str]) -> dict[str, bool] | None:
     """Each row's match with its seed's sentiment, where the method's stages recorded one (RPSG's rewrite)."""
     table = files.diagnostics(["synthetic_id", "sentiment_match"], ["synthetic_id"])  # decodes these two only

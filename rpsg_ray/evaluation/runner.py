@@ -19,7 +19,7 @@ import numpy as np
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.errors import InputError
 from rpsg_ray.evaluation import diversity, downstream, fidelity
-from rpsg_ray.evaluation.datasets import RunData, load_real, load_run
+from rpsg_ray.evaluation.datasets import RunData, check_disjoint, load_real, load_run
 from rpsg_ray.evaluation.quality import DETECTOR_SETTINGS, DefectCounts, count_defects, sentiment_consistency
 from rpsg_ray.evaluation.report import write_report
 from rpsg_ray.evaluation.results import Evaluation, EvaluationSettings, MethodResult
@@ -172,6 +172,7 @@ def evaluate(
     progress = Progress()
     runs = [load_run(d) for d in run_dirs]
     test_full, train = load_real(real_test), load_real(real_train)
+    check_disjoint(test_full, real_test, runs)
     test = test_full.take(_draw(len(test_full), min(len(test_full), settings.max_test_rows), settings.seed).tolist())
     n = min(min(len(r.rows) for r in runs), settings.max_rows, len(train), len(test))
     if n < 2 * fidelity.KNN_K:

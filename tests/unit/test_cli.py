@@ -20,6 +20,7 @@ import pytest
 from make_bad_inputs import CANARY, build
 
 from rpsg_ray.cli import main
+from rpsg_ray.demo_data import REAL_TEST, REAL_TRAIN
 from rpsg_ray.methods.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,3 +282,8 @@ def test_prepare_writes_the_demo_corpus(tmp_path: Path, capsys: pytest.CaptureFi
     ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
     assert table.num_rows == 40 and len(set(ids)) == 40 and all(i.startswith("rt-") for i in ids)
     assert all(t.strip() for t in texts) and set(table.column("label").to_pylist()) == {"positive", "negative"}
+    # the real splits are computed against these 40 rows, so they are written beside them, never over the
+    # project's own splits (which are disjoint from the 2,000-row demo set)
+    splits = [target.with_name(REAL_TEST.name), target.with_name(REAL_TRAIN.name)]
+    assert all(f"{p} (" in out for p in splits)
+    assert not any(set(ids) & set(pq.read_table(p).column("id").to_pylist()) for p in splits)

@@ -18,8 +18,9 @@ from conftest import chromium_check
 from rpsg_ray.demo_data import write_demo_corpus, write_real_splits
 from rpsg_ray.engines.causal_lm import LmBudget, SmallCausalLm
 from rpsg_ray.engines.registry import MINILM, load_embedder
+from rpsg_ray.errors import InputError
 from rpsg_ray.evaluation import diversity, downstream, fidelity
-from rpsg_ray.evaluation.datasets import load_real, load_run
+from rpsg_ray.evaluation.datasets import check_disjoint, load_real, load_run
 from rpsg_ray.evaluation.quality import sentiment_consistency
 from rpsg_ray.evaluation.results import EvaluationSettings
 from rpsg_ray.evaluation.runner import evaluate
@@ -191,3 +192,20 @@ def test_evaluate_writes_metrics_and_a_report_that_renders(splits: tuple[Path, P
     assert "CONSOLE" not in log
     shot = (tmp_path / "report.png").read_bytes()
     assert shot.startswith(b"\x89PNG") and len(shot) > 50_000  # a blank page compresses to a few KB
+
+
+def test_a_test_split_holding_a_runs_private_records_is_refused(
+    splits: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """Copying would score as utility: evaluate stops, naming only a count, when the real test split shares ids
+    with a run's lineage (its private records); a split disjoint from them passes."""
+    _, test_path, train_path = splits
+    real = load_real(test_path)
+    texts, labels = [f"review number {i} was fine." for i in range(12)], ["positive", "negative"] * 6
+    _write_run(tmp_path / "run", texts, labels, "new")
+    lineage = {"seed_id": ["private-a", "private-b", *real.ids[:3]], "status": ["ok"] * 5}
+    pq.write_table(pa.table(lineage), tmp_path / "run" / "private" / "lineage.parquet")
+    with pytest.raises(InputError, match=r"test.parquet: 3 of its records are private records of the run"):
+        evaluate([tmp_path / "run"], test_path, train_path, tmp_path / "eval", EvaluationSettings())
+    pq.write_table(pa.table({k: v[:2] for k, v in lineage.items()}), tmp_path / "run" / "private" / "lineage.parquet")
+    check_disjoint(real, test_path, [load_run(tmp_path / "run")])
