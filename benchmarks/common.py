@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -62,6 +63,11 @@ def generate(method: str, out: Path, corpus: Path, sets: dict[str, object], conf
         args += ["--set", f"{key}={value}"]
     cli(*args, "--overwrite")
     return run_figures(out)
+
+
+def epsilon_set(method: str, epsilon: float) -> dict[str, object]:
+    """The config override for a method's ε: `null` (no noise, no claim) for ∞."""
+    return {f"{method}.epsilon": "null" if math.isinf(epsilon) else epsilon}
 
 
 def run_figures(out: Path) -> dict[str, Any]:

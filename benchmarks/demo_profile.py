@@ -44,6 +44,13 @@ COMPONENTS = {
     "Redactor(cfg.stages.redact, cfg.domain)(['warm up'])",
 }
 """What the demo's actors load, each timed alone in a fresh interpreter (`cfg` is the demo config)."""
+CORES = os.cpu_count() or 1
+"""The machine's cores: /proc/stat counts all of them."""
+
+
+def label(variant: str) -> str:
+    """A variant's name in the results: its overrides, or the demo as configured."""
+    return variant or "as configured"
 
 
 def machine_cpu_seconds() -> float:
@@ -85,8 +92,9 @@ def constructors(timeline: Path) -> dict[str, dict[str, float]]:
 def profile_run(work: Path, number: int, variant: str, resume: bool) -> dict[str, Any]:
     """One run's figures; with `resume`, a finished run's saved figures (its constructors re-read)."""
     out, timeline, saved = work / f"demo-{number}", work / f"timeline-{number}.json", work / f"run-{number}.json"
-    if resume and saved.exists() and json.loads(saved.read_text())["variant"] == (variant or "as configured"):
-        return {**json.loads(saved.read_text()), "constructors": constructors(timeline)}
+    kept = json.loads(saved.read_text()) if resume and saved.exists() else None
+    if kept and kept["variant"] == label(variant):
+        return {**kept, "constructors": constructors(timeline)}
     sets = [f"--set={kv}" for kv in variant.split(",") if kv]  # passed on to one_run's `rpsg generate`
     before, started = machine_cpu_seconds(), time.time()
     done = subprocess.run(
@@ -103,7 +111,7 @@ def profile_run(work: Path, number: int, variant: str, resume: bool) -> dict[str
     wall = float(Path(str(timeline) + ".wall").read_text())
     figures = {
         "run": number,
-        "variant": variant or "as configured",
+        "variant": label(variant),
         "wall_s": round(wall, 1),
         "phases": manifest["phase_wall_seconds"],
         "stage_busy_s": manifest["stage_busy_seconds"],
@@ -111,8 +119,8 @@ def profile_run(work: Path, number: int, variant: str, resume: bool) -> dict[str
         "published": json.loads((out / "manifest.json").read_text())["synthetic_rows"],
         # the process and Ray's shutdown after it: the CPU they spent is the run's
         "machine_cpu_s": round(cpu, 1),
-        "utilization": round(cpu / ((os.cpu_count() or 1) * elapsed), 2),
-        "floor_s": round(cpu / (os.cpu_count() or 1), 1),
+        "utilization": round(cpu / (CORES * elapsed), 2),
+        "floor_s": round(cpu / CORES, 1),
         "constructors": constructors(timeline),
     }
     saved.write_text(json.dumps(figures, indent=1))
@@ -188,13 +196,10 @@ def main() -> None:
         }
         for r in runs
     ]
-    variants = {
-        v or "as configured": summary([r for r in runs if r["variant"] == (v or "as configured")])
-        for v in args.variants
-    }
+    variants = {label(v): summary([r for r in runs if r["variant"] == label(v)]) for v in args.variants}
     judged = next(iter(variants.values()))
     payload = {
-        "cores": os.cpu_count(),
+        "cores": CORES,
         "command": "python benchmarks/demo_profile.py --runs {} --variants {}".format(
             args.runs, " ".join(repr(v) for v in args.variants)
         ),
@@ -204,7 +209,7 @@ def main() -> None:
         "components": components,
         "verdict": f"{next(iter(variants))}: median wall {judged['median_wall_s']:.0f} s, "
         f"{'met' if judged['median_wall_s'] < 120 else 'not met'}; its CPU work alone needs "
-        f"{judged['median_floor_s']:.0f} s on {os.cpu_count()} cores (median floor)",
+        f"{judged['median_floor_s']:.0f} s on {CORES} cores (median floor)",
         "note": " | ".join(
             f"{name}: median wall {v['median_wall_s']:.1f} s, floor {v['median_floor_s']:.1f} s; actor "
             f"constructors of its first run (count, summed wall): {v['constructors']}"

@@ -48,6 +48,8 @@ def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> 
     design parameter of the benchmark, so it is also AUG-PE's and DP-SGD's declared public size (same δ as RPSG's).
     The members file holds exactly the members (and the audit canaries): the per-record methods use every row
     (the demo config samples 64 seeds, which would leave most members out of the run and of the audit)."""
+    from common import epsilon_set
+
     every_seed = {"input.seeds": "null"}
     per_method: dict[str, dict[str, object]] = {
         "rpsg": every_seed,
@@ -56,7 +58,7 @@ def method_sets(method: str, n: int, epsilon: float, augpe: tuple[int, int]) -> 
         "dpsgd": {"dpsgd.samples": n},
         "rupta": every_seed,
     }
-    eps = {} if method == "rupta" else {f"{method}.epsilon": "null" if math.isinf(epsilon) else epsilon}
+    eps = {} if method == "rupta" else epsilon_set(method, epsilon)
     return {**per_method[method], **eps, "privacy.public_records": n}
 
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEMO, evaluate, generate, run_figures, save
+from common import DEMO, epsilon_set, evaluate, generate, run_figures, save
 
 from rpsg_ray.config import load_config
 from rpsg_ray.demo_data import DEMO_DATA
@@ -40,7 +39,7 @@ def drafts() -> int:
 
 def sets_for(method: str, epsilon: float) -> dict[str, object]:
     """The method's ε (`null`: its noiseless reference) and, for DP-SGD, the sample count that matches rpsg_dp."""
-    sets: dict[str, object] = {f"{method}.epsilon": "null" if math.isinf(epsilon) else epsilon}
+    sets = epsilon_set(method, epsilon)
     if method == "dpsgd":
         sets["dpsgd.samples"] = drafts()
     return sets
@@ -56,10 +55,9 @@ def main() -> None:
     runs: dict[Path, dict[str, Any]] = {}
     for spec in args.runs:
         method, eps = spec.split(":")
-        epsilon = float(eps)
         out = work / f"{method}-eps{eps}"
         finished = args.resume and (out / "private" / "manifest.json").exists()
-        figures = run_figures(out) if finished else generate(method, out, DEMO_DATA, sets_for(method, epsilon))
+        figures = run_figures(out) if finished else generate(method, out, DEMO_DATA, sets_for(method, float(eps)))
         runs[out] = {"run": out.name, "method": method, **figures}
     utility = evaluate(list(runs), work / "evaluate", reuse=args.resume)
     table = []
@@ -84,7 +82,7 @@ def main() -> None:
     payload = {
         "command": "python benchmarks/same_n.py --runs " + " ".join(args.runs) + f" --work {args.work}",
         "setting": f"the demo corpus ({DEMO_DATA}), every method on all of it; one evaluate at matched N = "
-        f"{evaluated['sample_size_n']}, {len(next(iter(utility.values()))['mauve']['values'])} repeats",
+        f"{evaluated['sample_size_n']}, {evaluated['settings']['repeats']} repeats",
         "target": "rpsg_dp at ε = 4: accuracy ≥ DP-SGD's at the same ε, MAUVE ≥ 0.3, defect rate ≤ 5% (issue 30)",
         "runs": {str(k): v for k, v in runs.items()},
     }

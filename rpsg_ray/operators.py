@@ -74,9 +74,14 @@ def engine_threads(op: StageOp) -> int | None:
     """The threads the operator's engine asks for (its `cfg.engine.threads`), if it has an engine; for fused
     stages, the most any of them asks for."""
     if issubclass(op.cls, Fused):
-        return max((engine_threads(o) or 0 for o in op.kwargs["ops"]), default=0) or None
+        return most_threads(op.kwargs["ops"])
     engine = getattr(op.kwargs.get("cfg"), "engine", None)
     return engine.threads if engine is not None else None
+
+
+def most_threads(ops: list[StageOp]) -> int | None:
+    """The most threads any of `ops` asks for; None where none asks."""
+    return max((engine_threads(o) or 0 for o in ops), default=0) or None
 
 
 class Fused:
@@ -89,7 +94,7 @@ class Fused:
             self.stages = [op.cls(**op.kwargs) for op in ops]
         # torch's thread count is per process and each transformers engine sets its own when built: the last
         # one built would decide for all (a 1-thread NLL scorer would slow the vLLM generator beside it).
-        set_threads(max((engine_threads(op) or 0 for op in ops), default=0) or None)
+        set_threads(most_threads(ops))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         for stage in self.stages:
