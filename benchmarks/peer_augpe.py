@@ -9,8 +9,9 @@ sample (median over repeats), the LLM's share of the wall time, and, from one `r
 repeat of each, downstream accuracy, MAUVE and the defect rate. Then this project's AUG-PE (vLLM) at every T of
 `--curve` (k fixed), so the cost at which AUG-PE reaches RPSG's quality can be read off.
 
-Needs the peer's venv: `bash benchmarks/peers/dpsda/setup.sh` (see benchmarks/peers/README.md). Writes
-results/peer_augpe.{json,md}.
+`--resume` keeps finished runs (the whole benchmark takes longer than one sitting on 2 cores at N = 32; the runs
+then alternate within each sitting only). Needs the peer's venv: `bash benchmarks/peers/dpsda/setup.sh` (see
+benchmarks/peers/README.md). Writes results/peer_augpe.{json,md}.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,16 +36,12 @@ TRANSFORMERS = {"augpe.engine.kind": "transformers", "augpe.engine.dtype": "auto
 """Our AUG-PE on the engine the peer generates with (transformers `generate`); bf16 where the CPU has it."""
 
 
-def peer_run(out: Path, corpus: Path, n: int, t: int, k: int, epsilon: float, delta: float, tokens: int) -> dict:
-    from rpsg_ray.engines.registry import MINILM, SMOLLM2, resolve_model_path
-
-    args = [str(PEER_PYTHON), str(PEER / "run_peer.py"), "--private", str(corpus), "--output", str(out)]
-    args += ["--model", str(resolve_model_path(SMOLLM2)), "--embedder", str(resolve_model_path(MINILM))]
-    args += ["--samples", str(n), "--iterations", str(t), "--variations", str(k), "--epsilon", str(epsilon)]
-    args += ["--delta", repr(delta), "--max-tokens", str(tokens), "--threads", "2", "--seed", "0"]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=PEER_ENV)
-    if done.returncode != 0:
-        sys.exit(f"peer failed:\n{done.stderr[-3000:]}")
+def peer_run(
+    out: Path, corpus: Path, n: int, t: int, k: int, epsilon: float, delta: float, tokens: int, resume: bool
+) -> dict:
+    """One run of the peer; with `resume`, a finished one (its timing written) is read back instead."""
+    if not (resume and (out / "peer_timing.json").exists()):
+        _run_peer(out, corpus, n, t, k, epsilon, delta, tokens)
     timing = json.loads((out / "peer_timing.json").read_text())
     return {
         "retained": timing["final_samples"],
@@ -53,12 +51,27 @@ def peer_run(out: Path, corpus: Path, n: int, t: int, k: int, epsilon: float, de
     }
 
 
-def ours(method: str, out: Path, corpus: Path, sets: dict[str, object]) -> dict[str, Any]:
-    """One run of this project's method; the LLM's seconds from AUG-PE's generation phases (RPSG: its generation
-    stages' busy seconds)."""
-    from common import generate
+def _run_peer(out: Path, corpus: Path, n: int, t: int, k: int, epsilon: float, delta: float, tokens: int) -> None:
+    from rpsg_ray.engines.registry import MINILM, SMOLLM2, resolve_model_path
 
-    figures = generate(method, out, corpus, sets)
+    shutil.rmtree(out, ignore_errors=True)  # PE refuses an output folder that is not empty (an interrupted run)
+
+    args = [str(PEER_PYTHON), str(PEER / "run_peer.py"), "--private", str(corpus), "--output", str(out)]
+    args += ["--model", str(resolve_model_path(SMOLLM2)), "--embedder", str(resolve_model_path(MINILM))]
+    args += ["--samples", str(n), "--iterations", str(t), "--variations", str(k), "--epsilon", str(epsilon)]
+    args += ["--delta", repr(delta), "--max-tokens", str(tokens), "--threads", "2", "--seed", "0"]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=PEER_ENV)
+    if done.returncode != 0:
+        sys.exit(f"peer failed:\n{done.stderr[-3000:]}")
+
+
+def ours(method: str, out: Path, corpus: Path, sets: dict[str, object], resume: bool) -> dict[str, Any]:
+    """One run of this project's method (with `resume`, a finished one is read back); the LLM's seconds from AUG-PE's
+    generation phases (RPSG: its generation stages' busy seconds)."""
+    from common import generate, run_figures
+
+    finished = resume and (out / "private" / "manifest.json").exists()
+    figures = run_figures(out) if finished else generate(method, out, corpus, sets)
     full = json.loads((out / "private" / "manifest.json").read_text())
     if method == "augpe":
         phases = full["release"]["phases"]
@@ -79,6 +92,9 @@ def main() -> None:
     parser.add_argument("--epsilon", type=float, default=4.0)
     parser.add_argument("--max-tokens", type=int, default=64, help="per LLM call, peer and ours alike")
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-peer-augpe"))
+    parser.add_argument(
+        "--resume", action="store_true", help="keep finished runs and a covering evaluate (an interrupted one reruns)"
+    )
     args = parser.parse_args()
     if not PEER_PYTHON.exists():
         sys.exit("the peer's venv is missing: bash benchmarks/peers/dpsda/setup.sh (benchmarks/peers/README.md)")
@@ -108,20 +124,20 @@ def main() -> None:
         for t, k in settings:
             setting = f"T={t}, k={k}"
             out = work / f"peer-T{t}k{k}-r{r}"
-            figures = peer_run(out, corpus, args.samples, t, k, args.epsilon, delta, args.max_tokens)
+            figures = peer_run(out, corpus, args.samples, t, k, args.epsilon, delta, args.max_tokens, args.resume)
             runs.setdefault(("peer AUG-PE (DPSDA, transformers)", setting), []).append((out, figures))
             for engine, extra in (("transformers", TRANSFORMERS), ("vLLM", {})):
                 out = work / f"augpe-{engine}-T{t}k{k}-r{r}"
-                figures = ours("augpe", out, corpus, {**augpe_sets(t, k), **extra})
+                figures = ours("augpe", out, corpus, {**augpe_sets(t, k), **extra}, args.resume)
                 runs.setdefault((f"AUG-PE ({engine})", setting), []).append((out, figures))
         out = work / f"rpsg-r{r}"
-        figures = ours("rpsg", out, corpus, {"input.seeds": args.samples, "rpsg.epsilon": args.epsilon})
+        figures = ours("rpsg", out, corpus, {"input.seeds": args.samples, "rpsg.epsilon": args.epsilon}, args.resume)
         runs.setdefault(("RPSG (vLLM)", f"K=4, {args.samples} seeds"), []).append((out, figures))
     for t in sorted(set(args.curve) - {t for t, k in settings if k == args.curve_k}):
         out = work / f"augpe-vLLM-T{t}k{args.curve_k}-curve"
-        figures = ours("augpe", out, corpus, augpe_sets(t, args.curve_k))
+        figures = ours("augpe", out, corpus, augpe_sets(t, args.curve_k), args.resume)
         runs[("AUG-PE (vLLM)", f"T={t}, k={args.curve_k}")] = [(out, figures)]
-    quality = evaluate([repeats[0][0] for repeats in runs.values()], work / "evaluate")
+    quality = evaluate([repeats[0][0] for repeats in runs.values()], work / "evaluate", reuse=args.resume)
     rows = []
     for (system, setting), repeats in runs.items():
         figures = [f for _, f in repeats]
