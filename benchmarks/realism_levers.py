@@ -9,6 +9,8 @@ same records as the reference where `--dpsgd` is given. Variants:
   no_system   rpsg.rewrite.prompt_style=chat_without_system
   hotter      rpsg.rewrite temperature 1.1, top_p 0.95
   surrogates  stages.redact.surrogates.enabled (Faker stand-ins for the redactor's tags)
+  fixed_examples  (demo) the same 3 public examples in every prompt, as before the demo config's pool of 12
+              in varied forms, 3 of them drawn per prompt by the run's secret key (domain.examples_shown)
 Writes results/realism_levers_<corpus>.{json,md} and, beside the runs, rows_<variant>.txt: 30 rows of each
 for reading by hand. `--resume` keeps finished runs.
 """
@@ -26,12 +28,19 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+FIXED_EXAMPLES = [
+    "A gentle, funny film about two sisters who cannot stop arguing. The leads are wonderful together.",
+    "Loud, long and hollow. The action scenes blur into one another and the jokes land with a thud.",
+    "Not every subplot works, but the direction is confident and the score is gorgeous.",
+]
+"""The demo config's public examples before its pool of twelve (the first three of it), shown in every prompt."""
 VARIANTS: dict[str, dict[str, object]] = {
     "today": {},
     "document": {"rpsg.rewrite.prompt_style": "document"},
     "no_system": {"rpsg.rewrite.prompt_style": "chat_without_system"},
     "hotter": {"rpsg.rewrite.temperature": 1.1, "rpsg.rewrite.top_p": 0.95},
     "surrogates": {"stages.redact.surrogates.enabled": "true"},
+    "fixed_examples": {"domain.examples": json.dumps(FIXED_EXAMPLES), "domain.examples_shown": "null"},
 }
 CORPORA = {
     "demo": {"config": "configs/demo.yaml", "evaluate": []},

@@ -56,6 +56,13 @@ class Domain(Section):
         description="A few short PUBLIC example records written for this domain (never private records): shown "
         "to the generator as answers to earlier requests, so it answers with a record and nothing else.",
     )
+    examples_shown: int | None = Field(
+        None,
+        ge=1,
+        description="How many of the examples each rewrite prompt shows, drawn per row with the run's secret key: "
+        "a pool of examples in varied forms (openings, lengths, voices) then varies the form of the outputs. "
+        "null: every example, in order.",
+    )
     organisations_identify: bool = Field(
         False,
         description="Organisation names in the records point to the people who wrote them (employers, banks, "
@@ -97,6 +104,12 @@ class Domain(Section):
                 "text is written to, for the quality detector)"
             )
         return data
+
+    @model_validator(mode="after")
+    def _pool_holds_what_is_shown(self) -> Domain:
+        if self.examples_shown is not None and self.examples_shown > len(self.examples):
+            raise ValueError(f"examples_shown is {self.examples_shown} but the pool has {len(self.examples)} examples")
+        return self
 
     @field_validator("labels", mode="before")
     @classmethod

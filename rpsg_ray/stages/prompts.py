@@ -9,6 +9,9 @@ requests, so a small model answers with a record and nothing around it.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+
 from rpsg_ray.config import Domain
 from rpsg_ray.config.rpsg import PromptStyle
 from rpsg_ray.engines.base import Chat
@@ -29,10 +32,22 @@ def _system(domain: Domain) -> dict[str, str]:
     return {"role": "system", "content": f"You write realistic {domain.name}. You reply with the {domain.item} only."}
 
 
-def _examples(domain: Domain) -> Chat:
-    """The domain's public examples as earlier turns: they show the form of an answer, not its content."""
+def shown_examples(domain: Domain, draw: random.Random | None = None) -> list[str]:
+    """The public examples one rewrite prompt shows: all of them in order, or `domain.examples_shown` of them
+    drawn by `draw` (a generator seeded from the run's secret key and the row), so that a pool of examples in
+    varied forms varies the form of the outputs. Without `draw`: the longest choice (to size prompts)."""
+    k = domain.examples_shown
+    if k is None or k >= len(domain.examples):
+        return list(domain.examples)
+    if draw is None:
+        return sorted(domain.examples, key=len, reverse=True)[:k]
+    return draw.sample(domain.examples, k)
+
+
+def _examples(domain: Domain, examples: Sequence[str]) -> Chat:
+    """Public examples as earlier turns: they show the form of an answer, not its content."""
     turns: Chat = []
-    for example in domain.examples:
+    for example in examples:
         turns += [{"role": "user", "content": f"Write a {domain.item}."}, {"role": "assistant", "content": example}]
     return turns
 
@@ -80,29 +95,37 @@ def record_kind(domain: Domain, label: str | None, size: str) -> str:
 
 
 def rewrite_chat(
-    domain: Domain, notes: str, label: str | None, target_words: int, second_pass: bool, style: PromptStyle = "chat"
+    domain: Domain,
+    notes: str,
+    label: str | None,
+    target_words: int,
+    second_pass: bool,
+    style: PromptStyle = "chat",
+    examples: Sequence[str] | None = None,
 ) -> Chat:
     """The rewrite prompt in the config's style. chat: a system turn, the public examples as earlier answers,
     the instruction last in the user turn (small instruction models follow it far better there);
-    chat_without_system: the same without the system turn; document: no conversation at all (below)."""
+    chat_without_system: the same without the system turn; document: no conversation at all (below).
+    `examples`: the row's draw of `shown_examples` (None: the longest choice)."""
     kind = record_kind(domain, label, length_words(target_words))
+    shown = shown_examples(domain) if examples is None else examples
     if style == "document":
-        return _document(domain, notes, kind, second_pass)
+        return _document(domain, notes, kind, second_pass, shown)
     if second_pass:
         ask = f"Here is a {domain.item}: {notes}\n\nWrite a new {kind} with the same opinion."
     else:
         ask = f"Write a {kind} about this: {notes}\nUse no names."
     system = [_system(domain)] if style == "chat" else []
-    return [*system, *_examples(domain), {"role": "user", "content": ask}]
+    return [*system, *_examples(domain, shown), {"role": "user", "content": ask}]
 
 
-def _document(domain: Domain, notes: str, kind: str, second_pass: bool) -> Chat:
+def _document(domain: Domain, notes: str, kind: str, second_pass: bool, examples: Sequence[str]) -> Chat:
     """A completion-style prompt: the start of a page of such records (the public examples as earlier
     entries), ending on the heading of the next one, which carries its kind and the abstraction as its topic.
     An instruction model asked to "write" a first-person record answers the writer instead of being one; a
     page to continue has no one to answer."""
     item = domain.item[0].upper() + domain.item[1:]
     page = f"{domain.name[0].upper() + domain.name[1:]}, as their writers posted them.\n\n"
-    page += "".join(f"{item}:\n{example}\n\n" for example in domain.examples)
+    page += "".join(f"{item}:\n{example}\n\n" for example in examples)
     topic = f"on the same points as this one: {notes}" if second_pass else f"topic: {notes}"
     return [{"role": DOCUMENT, "content": f"{page}{item} ({kind}), {topic}\n"}]

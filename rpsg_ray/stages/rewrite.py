@@ -12,6 +12,7 @@ target, so a generation is neither cut short of its target nor given room to ram
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +23,7 @@ from rpsg_ray.engines.registry import load_generator, load_label_classifier
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.quality.detector import Verdict, judge, length_span
 from rpsg_ray.rows import Columns, Stage, StageResult, texts
-from rpsg_ray.stages.prompts import CHARS_PER_TOKEN, estimate_tokens, rewrite_chat
+from rpsg_ray.stages.prompts import CHARS_PER_TOKEN, estimate_tokens, rewrite_chat, shown_examples
 
 EMPTY = "generator returned only empty text"
 SLACK_TOKENS = 16
@@ -116,9 +117,12 @@ class Rewrite(Stage):
         else:
             targets = rows.column("target_words").to_pylist()
         notes = texts(rows, self.source)
+        draws = [random.Random(self.key.sampling_seed(i, "examples", self.pass_index)) for i in ids]
         chats = [
-            rewrite_chat(self.domain, n, lab, t, self.pass_index > 1, self.cfg.prompt_style)
-            for n, lab, t in zip(notes, labels, targets, strict=True)
+            rewrite_chat(
+                self.domain, n, lab, t, self.pass_index > 1, self.cfg.prompt_style, shown_examples(self.domain, d)
+            )
+            for n, lab, t, d in zip(notes, labels, targets, draws, strict=True)
         ]
         verdicts: list[list[Verdict]] = [[] for _ in ids]
         sentiments: list[list[Prediction]] = [[] for _ in ids]

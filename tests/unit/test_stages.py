@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -35,7 +36,13 @@ from rpsg_ray.stages import abstract, nll_filter, rewrite, select, similarity_fi
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.label import Label
 from rpsg_ray.stages.nll_filter import NllFilter
-from rpsg_ray.stages.prompts import abstraction_chat, estimate_tokens, fit_abstraction_chat, rewrite_chat
+from rpsg_ray.stages.prompts import (
+    abstraction_chat,
+    estimate_tokens,
+    fit_abstraction_chat,
+    rewrite_chat,
+    shown_examples,
+)
 from rpsg_ray.stages.quality import Quality
 from rpsg_ray.stages.redact import Redact, redact_patterns
 from rpsg_ray.stages.rewrite import Rewrite, fit_target, guard, row_max_tokens, target_words
@@ -196,15 +203,16 @@ class _Fixed:
 
 
 class _Counting:
-    """Wraps the real generator and records how many prompts each call carried."""
+    """Wraps the real generator and records the prompts of each call."""
 
     def __init__(self, inner: TextGenerator) -> None:
-        self.inner, self.prompts, self.budgets = inner, [], []
+        self.inner, self.prompts, self.budgets, self.chats = inner, [], [], []
 
     def generate(
         self, chats: list[Chat], sampling: Sampling, seeds: list[int], max_tokens: list[int] | None = None
     ) -> list[Completion]:
         self.prompts.append(len(chats))
+        self.chats.append(chats)
         self.budgets.append(max_tokens)
         return self.inner.generate(chats, sampling, seeds, max_tokens)
 
@@ -276,6 +284,45 @@ def test_domain_examples_are_earlier_answers() -> None:
     chat = rewrite_chat(domain, "a warm film", None, 20, second_pass=False)
     assert [m["role"] for m in chat] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert [chat[2]["content"], chat[4]["content"]] == domain.examples
+
+
+POOL = ["Fine.", "A dull film.", "Warm and wise.", "Too long by an hour.", "A joy from start to end, truly."]
+
+
+def test_a_prompt_shows_a_drawn_few_of_the_example_pool() -> None:
+    """examples_shown: each prompt shows that many of the pool, drawn per draw; prompts are sized by the longest
+    choice (not the whole pool); without it, every example in order."""
+    pool = Domain(examples=POOL, examples_shown=2)
+    draws = {tuple(shown_examples(pool, random.Random(s))) for s in range(30)}
+    assert len(draws) > 5 and all(len(set(d)) == 2 and set(d) <= set(POOL) for d in draws)
+    assert shown_examples(pool) == [POOL[4], POOL[3]]
+    whole = Domain(examples=POOL)
+    assert shown_examples(whole, random.Random(0)) == POOL
+    sized = estimate_tokens(rewrite_chat(pool, "", None, 20, True))
+    assert sized == estimate_tokens(rewrite_chat(pool, "", None, 20, True, examples=POOL[3:]))
+    assert sized < estimate_tokens(rewrite_chat(whole, "", None, 20, True))
+    with pytest.raises(ValueError, match="pool has 5 examples"):
+        Domain(examples=POOL, examples_shown=6)
+
+
+def test_rewrite_rows_see_keyed_draws_of_the_pool() -> None:
+    """Each row's prompt shows its own draw, fixed by the run's key: the same key draws the same examples again
+    (a resumed run rebuilds the same prompts), another key others."""
+    pool = Domain(examples=POOL, examples_shown=2)
+    cfg = RewriteConfig(engine=HF, attempts=1, max_tokens=16, extra_rounds=0)
+    b = batch(SEEDS, abstraction=["A warm film with fine acting.", "A long, boring comedy.", "A slow drama."])
+
+    def shown(key: object) -> list[tuple[str, ...]]:
+        stage = Rewrite(cfg, pool, key, 1, "abstraction")
+        stage.classifier, stage.generator = _Fixed(), _Counting(stage.generator)
+        stage(b)
+        return [tuple(m["content"] for m in chat if m["role"] == "assistant") for chat in stage.generator.chats[0]]
+
+    key = new_key()
+    first = shown(key)
+    assert all(len(s) == 2 and set(s) <= set(POOL) for s in first) and len(set(first)) > 1
+    assert shown(key) == first
+    assert shown(new_key()) != first
 
 
 def test_a_document_prompt_is_a_page_to_continue() -> None:
