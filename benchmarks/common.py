@@ -55,9 +55,14 @@ def share_one_process(config: Path) -> None:
     _IN_PROCESS = True
 
 
-def generate(method: str, out: Path, corpus: Path, sets: dict[str, object], config: Path = DEMO) -> dict[str, Any]:
+def generate(
+    method: str, out: Path, corpus: Path, sets: dict[str, object], config: Path = DEMO, resume: bool = False
+) -> dict[str, Any]:
     """One run of `method` on the demo config: retained rows (the public manifest's count, written the same way
-    by every method), wall seconds and generated tokens (from the full manifest, private-derived)."""
+    by every method), wall seconds and generated tokens (from the full manifest, private-derived). With `resume`,
+    a finished run (its full manifest written) is read back instead; an interrupted one is run again."""
+    if resume and (out / "private" / "manifest.json").exists():
+        return run_figures(out)
     args = ["generate", "--method", method, "--config", str(config), "--input", str(corpus), "--output", str(out)]
     for key, value in {**sets, "runtime.progress": "false"}.items():
         args += ["--set", f"{key}={value}"]

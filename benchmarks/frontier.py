@@ -198,7 +198,7 @@ def main() -> None:
         saved = json.loads(Path(args.plot).read_text())["rows"]
         plot([{**r, "epsilon": float(r["epsilon"])} for r in saved], Path(args.plot).with_suffix(".png"))
         return
-    from common import DEMO, RESULTS, cli, evaluate, generate, run_figures, save, share_one_process
+    from common import DEMO, RESULTS, cli, evaluate, generate, save, share_one_process
 
     from rpsg_ray.comparison import comparison_table, leakage
 
@@ -234,9 +234,8 @@ def main() -> None:
             planted_leak(out, seeds)
             runs[out] = {"method": method, "epsilon": eps}
             continue
-        finished = args.resume and (out / "private" / "manifest.json").exists()
         sets = {**method_sets(method, n, eps, (t, k)), **one_pool}
-        figures = run_figures(out) if finished else generate(method, out, seeds, sets, config)
+        figures = generate(method, out, seeds, sets, config, resume=args.resume)
         runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
     generated = [out for out, r in runs.items() if r["method"] != "leak"]
     utility = evaluate(generated, work / "evaluate", *measure, *smaller, reuse=args.resume)

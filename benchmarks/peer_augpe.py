@@ -68,10 +68,9 @@ def _run_peer(out: Path, corpus: Path, n: int, t: int, k: int, epsilon: float, d
 def ours(method: str, out: Path, corpus: Path, sets: dict[str, object], resume: bool) -> dict[str, Any]:
     """One run of this project's method (with `resume`, a finished one is read back); the LLM's seconds from AUG-PE's
     generation phases (RPSG: its generation stages' busy seconds)."""
-    from common import generate, run_figures
+    from common import generate
 
-    finished = resume and (out / "private" / "manifest.json").exists()
-    figures = run_figures(out) if finished else generate(method, out, corpus, sets)
+    figures = generate(method, out, corpus, sets, resume=resume)
     full = json.loads((out / "private" / "manifest.json").read_text())
     if method == "augpe":
         phases = full["release"]["phases"]

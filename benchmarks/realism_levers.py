@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--work", default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
-    from common import RESULTS, cli, generate, run_figures, save
+    from common import RESULTS, cli, generate, save
     from frontier import method_sets
 
     corpus = CORPORA[args.corpus]
@@ -101,9 +101,8 @@ def main() -> None:
         planned.append((f"dpsgd_eps{args.dpsgd:g}", "dpsgd", method_sets("dpsgd", args.seeds, args.dpsgd, (0, 0))))
     for name, method, sets in planned:
         out = work / name
-        finished = args.resume and (out / "private" / "manifest.json").exists()
         sets = {**sets, "input.seeds": args.seeds}
-        runs[name] = (out, run_figures(out) if finished else generate(method, out, seeds, sets, config))
+        runs[name] = (out, generate(method, out, seeds, sets, config, resume=args.resume))
         hand_read_sample(out, work / f"rows_{name}.txt")
     evaluation = work / "evaluate"
     cli("evaluate", *(str(out) for out, _ in runs.values()), "--output", str(evaluation), "--repeats",

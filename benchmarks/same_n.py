@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEMO, epsilon_set, evaluate, generate, run_figures, save
+from common import DEMO, epsilon_set, evaluate, generate, save
 
 from rpsg_ray.config import load_config
 from rpsg_ray.demo_data import DEMO_DATA
@@ -56,8 +56,7 @@ def main() -> None:
     for spec in args.runs:
         method, eps = spec.split(":")
         out = work / f"{method}-eps{eps}"
-        finished = args.resume and (out / "private" / "manifest.json").exists()
-        figures = run_figures(out) if finished else generate(method, out, DEMO_DATA, sets_for(method, float(eps)))
+        figures = generate(method, out, DEMO_DATA, sets_for(method, float(eps)), resume=args.resume)
         runs[out] = {"run": out.name, "method": method, **figures}
     utility = evaluate(list(runs), work / "evaluate", reuse=args.resume)
     table = []
