@@ -59,7 +59,8 @@ class Domain(Section):
     examples_shown: int | None = Field(
         None,
         ge=1,
-        description="How many of the examples each rewrite prompt shows, drawn per row with the run's secret key: "
+        description="How many of the examples each rewrite prompt (and each rpsg_dp group) shows, drawn per row "
+        "(per group) with the run's secret key: "
         "a pool of examples in varied forms (openings, lengths, voices) then varies the form of the outputs. "
         "null: every example, in order.",
     )

@@ -43,5 +43,11 @@ class RpsgDpConfig(Section):
     temperature: float = Field(1.0, gt=0, description="τ of the exponential mechanism (softmax(z̄/τ)).")
     top_k: int = Field(50, ge=1, description="Tokens are drawn among the public prompt's k most likely (free).")
     max_tokens: int = Field(48, ge=4, description="Tokens per draft at most: every one is counted by the ledger.")
+    show_examples: bool = Field(
+        True,
+        description="Show domain.examples_shown of the domain's public examples in every prompt of a group (drawn "
+        "per group by the run's secret key). Free in ε: the public row shows them too, so they set the form the "
+        "clipped private signal writes in (demo, 256 records, ε = 4: MAUVE 0.36 → 0.74, 27.6 → 17.4 words).",
+    )
     stop: list[str] = Field(["\n\n"], description="Strings that end a draft (a public function of its tokens).")
     resources: Resources = Resources(batch_size=1)  # groups per call: m drafts x (s + 1) rows each

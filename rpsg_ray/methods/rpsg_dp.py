@@ -14,6 +14,7 @@ in the object store; only drafts reach the published file.
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +32,7 @@ from rpsg_ray.operators import StageOp, run_stages
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import rpsg_dp_ledger
 from rpsg_ray.rows import OK, Columns
+from rpsg_ray.stages.prompts import example_turns, shown_examples
 from rpsg_ray.stages.quality import Quality
 
 GROUP_RANK = "rpsg_dp-group"
@@ -44,9 +46,11 @@ GROUPS = pa.schema(
         ("label", pa.string()),
         ("records", pa.list_(pa.string())),
         ("seeds", pa.list_(pa.int64())),
+        ("examples", pa.list_(pa.string())),
     ]
 )
-"""One row per group: its scrubbed records (private) and one keyed seed per draft."""
+"""One row per group: its scrubbed records (private), one keyed seed per draft and the public examples its
+prompts show."""
 DRAFTS = pa.schema(
     [
         ("id", pa.string()),
@@ -73,12 +77,27 @@ def groups_per_label(cfg: Config) -> int:
     return max(1, cfg.privacy.public_records // (d.group_size * len(cfg.domain.classes)))
 
 
-def example_chat(domain: Domain, label: str | None, record: str) -> Chat:
-    """The public request with one record shown as an example: only the example differs from `label_chat`, so
+def public_chat(domain: Domain, label: str | None, examples: list[str]) -> Chat:
+    """The group's public request: `label_chat`, after the public examples as earlier turns where shown. They
+    cost no ε (the public row carries them too) and set the form the clipped private signal writes in."""
+    system, ask = label_chat(domain, label)
+    return [system, *example_turns(domain, examples), ask]
+
+
+def example_chat(domain: Domain, label: str | None, record: str, examples: list[str]) -> Chat:
+    """The public request with one record shown as an example: only the record differs from `public_chat`, so
     the record's logit difference to the public row is what it adds."""
-    public = label_chat(domain, label)
-    ask = f"Here is a {domain.item}:\n\n{record}\n\n{public[1]['content']} Write a new one on a similar subject."
-    return [public[0], {"role": "user", "content": ask}]
+    *before, ask = public_chat(domain, label, examples)
+    shown = f"Here is a {domain.item}:\n\n{record}\n\n{ask['content']} Write a new one on a similar subject."
+    return [*before, {"role": "user", "content": shown}]
+
+
+def group_examples(domain: Domain, key: RunKey, group: int, show: bool) -> list[str]:
+    """The public examples a group's prompts show: `domain.examples_shown` of the pool drawn by the run's secret
+    key for this group (a public index), so groups vary in form; none where `rpsg_dp.show_examples` is off."""
+    if not show:
+        return []
+    return shown_examples(domain, random.Random(key.sampling_seed(f"rpsg_dp-group-{group}", "examples")))
 
 
 def assign_groups(batch: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int) -> pa.Table:
@@ -93,15 +112,14 @@ def assign_groups(batch: pa.Table, key: RunKey, classes: tuple[str, ...], per_la
     return pa.table({"group": pa.array(groups, pa.int64()), "record": batch.column("prompt_text")})
 
 
-def group_row(group: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int, m: int) -> pa.Table:
-    """One group's row: its records (the placeholder row every group has carries none) and its drafts' seeds."""
+def group_row(group: pa.Table, key: RunKey, domain: Domain, per_label: int, m: int, show: bool) -> pa.Table:
+    """One group's row: its records (the placeholder row every group has carries none), its drafts' seeds and
+    its public examples."""
     number = group.column("group")[0].as_py()
     records = [r for r in group.column("record").to_pylist() if r is not None]
     seeds = [key.sampling_seed(draft_id(number, j), "rpsg_dp") for j in range(m)]
-    return pa.table(
-        {"group": [number], "label": [classes[number // per_label]], "records": [records], "seeds": [seeds]},
-        schema=GROUPS,
-    )
+    row = {"group": [number], "label": [domain.classes[number // per_label]], "records": [records], "seeds": [seeds]}
+    return pa.table({**row, "examples": [group_examples(domain, key, number, show)]}, schema=GROUPS)
 
 
 def draft_id(group: int, j: int) -> str:
@@ -114,7 +132,8 @@ class PrivateDecode:
     @classmethod
     def columns(cls, **kwargs: Any) -> Columns:
         outputs = {f.name: f.type for f in DRAFTS}
-        return Columns("rpsg_dp_decode", ("group", "label", "records", "seeds"), outputs, private=("records",))
+        inputs = ("group", "label", "records", "seeds", "examples")
+        return Columns("rpsg_dp_decode", inputs, outputs, private=("records",))
 
     def __init__(self, engine: Engine, domain: Domain, rule: TokenRule, max_tokens: int, stop: list[str]) -> None:
         self.decoder = LockstepDecoder(resolve_model_path(engine.model), engine.spec())
@@ -122,11 +141,14 @@ class PrivateDecode:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         labels, numbers = batch.column("label").to_pylist(), batch.column("group").to_pylist()
+        columns = (batch.column(c).to_pylist() for c in ("records", "seeds", "examples"))
         groups = [
-            GroupPrompt(label_chat(self.domain, label), [example_chat(self.domain, label, r) for r in records], seeds)
-            for label, records, seeds in zip(
-                labels, batch.column("records").to_pylist(), batch.column("seeds").to_pylist(), strict=True
+            GroupPrompt(
+                public_chat(self.domain, label, shown),
+                [example_chat(self.domain, label, r, shown) for r in records],
+                seeds,
             )
+            for label, records, seeds, shown in zip(labels, *columns, strict=True)
         ]
         drafted = self.decoder.decode(groups, self.rule, self.max_tokens, self.stop)
         rows = [
@@ -156,7 +178,13 @@ def rpsg_dp_plan(ctx: RunContext) -> Release:
         .groupby("group", num_partitions=min(every, SHUFFLE_PARTITIONS))
         .map_groups(
             group_row,
-            fn_kwargs={"key": key, "classes": classes, "per_label": per_label, "m": d.outputs_per_group},
+            fn_kwargs={
+                "key": key,
+                "domain": cfg.domain,
+                "per_label": per_label,
+                "m": d.outputs_per_group,
+                "show": d.show_examples,
+            },
             batch_format="pyarrow",
         )
         .materialize()  # private (the records); kept in the object store, read once by the release stream

@@ -44,7 +44,7 @@ def shown_examples(domain: Domain, draw: random.Random | None = None) -> list[st
     return draw.sample(domain.examples, k)
 
 
-def _examples(domain: Domain, examples: Sequence[str]) -> Chat:
+def example_turns(domain: Domain, examples: Sequence[str]) -> Chat:
     """Public examples as earlier turns: they show the form of an answer, not its content."""
     turns: Chat = []
     for example in examples:
@@ -116,7 +116,7 @@ def rewrite_chat(
     else:
         ask = f"Write a {kind} about this: {notes}\nUse no names."
     system = [_system(domain)] if style == "chat" else []
-    return [*system, *_examples(domain, shown), {"role": "user", "content": ask}]
+    return [*system, *example_turns(domain, shown), {"role": "user", "content": ask}]
 
 
 def _document(domain: Domain, notes: str, kind: str, second_pass: bool, examples: Sequence[str]) -> Chat:

@@ -195,10 +195,12 @@ def test_a_record_joins_one_group_that_no_other_record_moves() -> None:
     of an unknown label still lands in exactly one group, and an empty group still yields its m drafts."""
     import pyarrow as pa
 
+    from rpsg_ray.config import Domain
     from rpsg_ray.methods.rpsg_dp import assign_groups, group_row
     from rpsg_ray.privacy.keys import new_key
 
-    key, classes = new_key(), ("negative", "positive")
+    key, domain = new_key(), Domain()
+    classes = domain.classes
 
     def groups(n: int) -> dict[str, int]:
         ids = [f"r{i}" for i in range(n)]
@@ -210,6 +212,26 @@ def test_a_record_joins_one_group_that_no_other_record_moves() -> None:
     assert all(large[i] == g for i, g in small.items())
     assert all(0 <= g < 10 for g in large.values())
     assert all(large[f"r{i}"] // 5 == i % 2 for i in range(80) if i % 7)  # a known label keeps its own block
-    empty = group_row(pa.table({"group": [7], "record": pa.nulls(1, pa.string())}), key, classes, 5, 3)
+    empty = group_row(pa.table({"group": [7], "record": pa.nulls(1, pa.string())}), key, domain, 5, 3, False)
     assert empty.column("records").to_pylist() == [[]] and len(empty.column("seeds")[0]) == 3
-    assert empty.column("label").to_pylist() == ["positive"]
+    assert empty.column("label").to_pylist() == [classes[1]]  # group 7 of 5 per label: the second block
+
+
+def test_a_group_shows_keyed_public_examples_that_its_public_and_record_prompts_share() -> None:
+    """The examples cost no ε only if the public row shows exactly what each record's prompt shows (the record is
+    the only difference); a group's draw is fixed by the key and its public index, and groups vary."""
+    from rpsg_ray.config import Domain
+    from rpsg_ray.methods.rpsg_dp import example_chat, group_examples, public_chat
+    from rpsg_ray.privacy.keys import new_key
+
+    pool = [f"Public example number {i}." for i in range(8)]
+    domain, key = Domain(examples=pool, examples_shown=2), new_key()
+    draws = [group_examples(domain, key, g, show=True) for g in range(12)]
+    assert draws[3] == group_examples(domain, key, 3, show=True)
+    assert draws != [group_examples(domain, new_key(), g, show=True) for g in range(12)]  # the key draws them
+    assert all(len(d) == 2 and set(d) <= set(pool) for d in draws) and len({tuple(d) for d in draws}) > 3
+    assert group_examples(domain, key, 3, show=False) == []
+    public = public_chat(domain, "positive", draws[3])
+    private = example_chat(domain, "positive", "A private record.", draws[3])
+    assert private[:-1] == public[:-1] and [t["content"] for t in public if t["content"] in draws[3]] == draws[3]
+    assert "A private record." in private[-1]["content"] and public[-1]["content"] in private[-1]["content"]
