@@ -9,8 +9,8 @@ same records as the reference where `--dpsgd` is given. Variants:
   no_system   rpsg.rewrite.prompt_style=chat_without_system
   hotter      rpsg.rewrite temperature 1.1, top_p 0.95
   surrogates  stages.redact.surrogates.enabled (Faker stand-ins for the redactor's tags)
-  fixed_examples  (demo) the same 3 public examples in every prompt, as before the demo config's pool of 12
-              in varied forms, 3 of them drawn per prompt by the run's secret key (domain.examples_shown)
+  fixed_examples  the config's first 3 public examples in every prompt, as before its pool of 12 in varied
+              forms, 3 of them drawn per prompt by the run's secret key (domain.examples_shown)
 Writes results/realism_levers_<corpus>.{json,md} and, beside the runs, rows_<variant>.txt: 30 rows of each
 for reading by hand. `--resume` keeps finished runs.
 """
@@ -28,19 +28,12 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-FIXED_EXAMPLES = [
-    "A gentle, funny film about two sisters who cannot stop arguing. The leads are wonderful together.",
-    "Loud, long and hollow. The action scenes blur into one another and the jokes land with a thud.",
-    "Not every subplot works, but the direction is confident and the score is gorgeous.",
-]
-"""The demo config's public examples before its pool of twelve (the first three of it), shown in every prompt."""
 VARIANTS: dict[str, dict[str, object]] = {
     "today": {},
     "document": {"rpsg.rewrite.prompt_style": "document"},
     "no_system": {"rpsg.rewrite.prompt_style": "chat_without_system"},
     "hotter": {"rpsg.rewrite.temperature": 1.1, "rpsg.rewrite.top_p": 0.95},
     "surrogates": {"stages.redact.surrogates.enabled": "true"},
-    "fixed_examples": {"domain.examples": json.dumps(FIXED_EXAMPLES), "domain.examples_shown": "null"},
 }
 CORPORA = {
     "demo": {"config": "configs/demo.yaml", "evaluate": []},
@@ -58,6 +51,20 @@ CORPORA = {
         ],
     },
 }
+FIXED = "fixed_examples"
+
+
+def variant_sets(name: str, config: Path) -> dict[str, object]:
+    """A variant's overrides; `fixed_examples` reads the config's pool, whose first three are its examples from
+    before the pool (demo and complaints alike)."""
+    if name != FIXED:
+        return VARIANTS[name]
+    from rpsg_ray.config import load_config
+
+    first = load_config(config).domain.examples[:3]
+    return {"domain.examples": json.dumps(first), "domain.examples_shown": "null"}
+
+
 SHOWN = ("classifier_accuracy", "mauve", "self_bleu", "distinct_2", "mean_words", "defect_rate")
 
 
@@ -80,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="demo")
     parser.add_argument("--seeds", type=int, default=128)
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, FIXED], default=[*VARIANTS, FIXED])
     parser.add_argument("--dpsgd", type=float, metavar="EPS", help="add DP-SGD at this ε on the same records")
     parser.add_argument("--epsilon", type=float, default=4.0, help="RPSG's ε (selection)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -96,7 +103,7 @@ def main() -> None:
     seeds = seeds_file(config, args.seeds, work / "seeds.parquet")
     started = time.time()
     runs: dict[str, tuple[Path, dict[str, Any]]] = {}
-    planned = [(v, "rpsg", {**VARIANTS[v], "rpsg.epsilon": args.epsilon}) for v in args.variants]
+    planned = [(v, "rpsg", {**variant_sets(v, config), "rpsg.epsilon": args.epsilon}) for v in args.variants]
     if args.dpsgd is not None:
         planned.append((f"dpsgd_eps{args.dpsgd:g}", "dpsgd", method_sets("dpsgd", args.seeds, args.dpsgd, (0, 0))))
     for name, method, sets in planned:
