@@ -12,8 +12,9 @@ Fixed, not flagged (``Verdict.text`` holds the fixed text):
 
 Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired):
   - ``instruction_echo``: the prompt comes back ("Rewrite this movie review in 29 to 39 words: ...",
-    "Output only the review", "based on these notes"); caught by phrases of the prompt templates and
-    by numeric word ranges, which a real record almost never states.
+    "Output only the review", "based on these notes", a sentence asking for more: "Write a sentence or
+    two."); caught by phrases of the prompt templates and by numeric word ranges, which a real record
+    almost never states.
   - ``meta_talk``: text about the record instead of a record ("This movie review is a perfect
     example of ...", "In 21 words, this movie review was rewritten to ...", "Original review: ...");
     caught by the words rewrite/paraphrase, a word count, or a determiner before the record's own
@@ -114,7 +115,9 @@ _ECHO = re.compile(
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
     r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
-    r"|^\W*(?:rewrite|write|summari[sz]e|paraphrase|rephrase)\s+(?:this|the|a|an|my|your)\b",
+    r"|^\W*(?:rewrite|write|summari[sz]e|paraphrase|rephrase)\s+(?:this|the|a|an|my|your)\b"
+    r"|(?:^|[.!?]\s+)(?:re)?write\s+(?:a|an|another|one|this|the)\s+(?:\w+\s+){0,3}?"
+    r"(?:sentences?|one|version|paragraph|summary)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 

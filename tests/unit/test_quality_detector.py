@@ -21,6 +21,8 @@ LABELLED = [
     ("A warm film, told in 342 to 462 words, with terrific leads.", "instruction_echo"),
     ("Notes: warm film, terrific leads. Write a positive movie review based on these notes.", "instruction_echo"),
     ("A warm, funny film. Output only the movie review.", "instruction_echo"),
+    ("A warm film with terrific leads. Write a sentence or two.", "instruction_echo"),  # a request, mid-text
+    ("A warm film with terrific leads! Write a new one on a similar subject.", "instruction_echo"),
     ('Rewrite this review: "A warm, funny film with terrific leads."', "instruction_echo"),
     (
         "This movie review is a perfect example of crafting a positive and respectful review of a film.",
@@ -66,6 +68,14 @@ def test_each_defect_kind_is_caught(text: str, reason: str) -> None:
 
 def test_every_reason_has_a_labelled_example() -> None:
     assert {r for _, r in LABELLED} | {"too_long"} == set(REASONS)
+
+
+def test_a_request_for_more_text_is_an_echo_where_it_opens_a_sentence_only() -> None:
+    """The model repeating the prompt's request ends a row with "Write a ..."; a person who had to write
+    something says so inside a sentence, and is not flagged."""
+    told = "They told me to write a new one on their form, so I did. The bank lost that one as well."
+    assert inspect(told, item="consumer complaint", audience="organisation").ok
+    assert "instruction_echo" in inspect(f"{GOOD} Write another one.").reasons
 
 
 def test_length_is_judged_against_the_target() -> None:
