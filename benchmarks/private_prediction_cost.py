@@ -65,7 +65,8 @@ def main() -> None:
             label = "positive" if g % 2 else "negative"
             mine = [t for t, lab in zip(texts, labels, strict=True) if lab == label]
             start = (repeat * args.groups + g) * args.group_size
-            chats = [example_chat(domain, label, t) for t in mine[start : start + args.group_size]]
+            # without public examples, as measured (they lengthen every prompt alike: docs/rpsg_dp.md)
+            chats = [example_chat(domain, label, t, []) for t in mine[start : start + args.group_size]]
             seeds = [1000 * repeat + 10 * g + j for j in range(args.drafts)]
             out.append(GroupPrompt(label_chat(domain, label), chats if with_records else [], seeds))
         return out

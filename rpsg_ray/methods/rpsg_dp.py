@@ -32,11 +32,13 @@ from rpsg_ray.operators import StageOp, run_stages
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import rpsg_dp_ledger
 from rpsg_ray.rows import OK, Columns
-from rpsg_ray.stages.prompts import example_turns, shown_examples
+from rpsg_ray.stages.prompts import estimate_tokens, example_turns, fit_text, shown_examples
 from rpsg_ray.stages.quality import Quality
 
 GROUP_RANK = "rpsg_dp-group"
 """The key's domain for a record's group (privacy/keys.py: one domain per use of the key)."""
+EXAMPLES_DRAW = "rpsg_dp-examples"
+"""The key's domain for a group's public examples."""
 SHUFFLE_PARTITIONS = 16
 """Ray Data's hash shuffle defaults to 200 partitions, one reduce task each: at a few hundred groups on 2 cores
 that is mostly scheduling. 16 keeps the reduce parallel on a node or two; a bigger cluster can raise it."""
@@ -97,7 +99,14 @@ def group_examples(domain: Domain, key: RunKey, group: int, show: bool) -> list[
     key for this group (a public index), so groups vary in form; none where `rpsg_dp.show_examples` is off."""
     if not show:
         return []
-    return shown_examples(domain, random.Random(key.sampling_seed(f"rpsg_dp-group-{group}", "examples")))
+    return shown_examples(domain, random.Random(key.sampling_seed(f"group-{group}", EXAMPLES_DRAW)))
+
+
+def fit_record(domain: Domain, label: str | None, record: str, examples: list[str], context: int, tokens: int) -> str:
+    """The record with its tail cut (at a word) so that its prompt and the draft fit the context: the engine
+    would otherwise cut the middle of the prompt, through the examples it must share with the public row."""
+    room = context - tokens - 1 - estimate_tokens(example_chat(domain, label, "", examples))
+    return fit_text(record, room)[0]
 
 
 def assign_groups(batch: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int) -> pa.Table:
@@ -143,11 +152,7 @@ class PrivateDecode:
         labels, numbers = batch.column("label").to_pylist(), batch.column("group").to_pylist()
         columns = (batch.column(c).to_pylist() for c in ("records", "seeds", "examples"))
         groups = [
-            GroupPrompt(
-                public_chat(self.domain, label, shown),
-                [example_chat(self.domain, label, r, shown) for r in records],
-                seeds,
-            )
+            GroupPrompt(public_chat(self.domain, label, shown), self.record_chats(label, records, shown), seeds)
             for label, records, seeds, shown in zip(labels, *columns, strict=True)
         ]
         drafted = self.decoder.decode(groups, self.rule, self.max_tokens, self.stop)
@@ -157,6 +162,11 @@ class PrivateDecode:
             for j, d in enumerate(drafts)
         ]
         return pa.Table.from_pylist(rows, schema=DRAFTS)
+
+    def record_chats(self, label: str, records: list[str], shown: list[str]) -> list[Chat]:
+        context = self.decoder.max_model_len
+        fitted = (fit_record(self.domain, label, r, shown, context, self.max_tokens) for r in records)
+        return [example_chat(self.domain, label, r, shown) for r in fitted]
 
 
 def rpsg_dp_plan(ctx: RunContext) -> Release:

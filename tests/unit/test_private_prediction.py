@@ -220,8 +220,10 @@ def test_a_record_joins_one_group_that_no_other_record_moves() -> None:
 def test_a_group_shows_keyed_public_examples_that_its_public_and_record_prompts_share() -> None:
     """The examples cost no ε only if the public row shows exactly what each record's prompt shows (the record is
     the only difference); a group's draw is fixed by the key and its public index, and groups vary."""
+    import pyarrow as pa
+
     from rpsg_ray.config import Domain
-    from rpsg_ray.methods.rpsg_dp import example_chat, group_examples, public_chat
+    from rpsg_ray.methods.rpsg_dp import example_chat, group_examples, group_row, public_chat
     from rpsg_ray.privacy.keys import new_key
 
     pool = [f"Public example number {i}." for i in range(8)]
@@ -231,7 +233,46 @@ def test_a_group_shows_keyed_public_examples_that_its_public_and_record_prompts_
     assert draws != [group_examples(domain, new_key(), g, show=True) for g in range(12)]  # the key draws them
     assert all(len(d) == 2 and set(d) <= set(pool) for d in draws) and len({tuple(d) for d in draws}) > 3
     assert group_examples(domain, key, 3, show=False) == []
+    placeholder = pa.table({"group": [3], "record": pa.nulls(1, pa.string())})
+    assert group_row(placeholder, key, domain, 2, 1, True).column("examples").to_pylist() == [draws[3]]
     public = public_chat(domain, "positive", draws[3])
     private = example_chat(domain, "positive", "A private record.", draws[3])
     assert private[:-1] == public[:-1] and [t["content"] for t in public if t["content"] in draws[3]] == draws[3]
     assert "A private record." in private[-1]["content"] and public[-1]["content"] in private[-1]["content"]
+
+
+def test_the_decode_stage_gives_each_record_the_group_prompt_and_fits_long_records_by_their_tail() -> None:
+    """What the actor hands the decoder: per group, the public prompt with its examples and one prompt per record
+    that differs from it only in the last turn; a record too long for the context loses its tail there, not
+    the examples (the engine would cut the prompt's middle)."""
+    import pyarrow as pa
+
+    from rpsg_ray.config import Domain
+    from rpsg_ray.engines.lockstep import Draft, GroupPrompt
+    from rpsg_ray.methods.rpsg_dp import PrivateDecode
+    from rpsg_ray.stages.prompts import estimate_tokens
+
+    seen: list[GroupPrompt] = []
+
+    class Decoder:  # the lock-step decoder's interface, recording what it is given
+        max_model_len = 256
+
+        def decode(self, groups: list[GroupPrompt], *_: object) -> list[list[Draft]]:
+            seen.extend(groups)
+            return [[Draft("A draft.", 3) for _ in g.seeds] for g in groups]
+
+    stage = PrivateDecode.__new__(PrivateDecode)
+    stage.decoder, stage.domain, stage.rule, stage.max_tokens, stage.stop = Decoder(), Domain(), None, 48, ()
+    shown = ["Public example one.", "Public example two."]
+    long_record = "start " + "word " * 400 + "END"
+    batch = pa.table(
+        {"group": [0], "label": ["positive"], "records": [["A short record.", long_record]], "seeds": [[1, 2]]}
+    ).append_column("examples", pa.array([shown]))
+    drafts = stage(batch)
+    assert drafts.num_rows == 2 and drafts.column("id").to_pylist() == ["rpsg_dp-0-0", "rpsg_dp-0-1"]
+    (group,) = seen
+    assert [t["content"] for t in group.public if t["content"] in shown] == shown
+    assert all(chat[:-1] == group.public[:-1] for chat in group.private)
+    short, fitted = (chat[-1]["content"] for chat in group.private)
+    assert "A short record." in short and "start word" in fitted and "END" not in fitted
+    assert estimate_tokens(group.private[1]) <= Decoder.max_model_len - 48
