@@ -56,6 +56,12 @@ class Domain(Section):
         description="A few short PUBLIC example records written for this domain (never private records): shown "
         "to the generator as answers to earlier requests, so it answers with a record and nothing else.",
     )
+    examples_by_label: dict[str, list[str]] = Field(
+        {},
+        description="PUBLIC examples of one label each ({label: [records]}): a row's prompts draw from its "
+        "label's list and `examples` together, so an example never shows one label while the prompt asks for "
+        "another. Keys are label values as written (or positive/negative where no labels are declared).",
+    )
     examples_shown: int | None = Field(
         None,
         ge=1,
@@ -108,9 +114,18 @@ class Domain(Section):
 
     @model_validator(mode="after")
     def _pool_holds_what_is_shown(self) -> Domain:
-        if self.examples_shown is not None and self.examples_shown > len(self.examples):
-            raise ValueError(f"examples_shown is {self.examples_shown} but the pool has {len(self.examples)} examples")
+        unknown = sorted(set(self.examples_by_label) - set(self.classes))
+        if unknown:
+            raise ValueError(f"examples_by_label has labels outside the label set: {unknown}")
+        smallest = min(len(self.example_pool(label)) for label in self.classes)
+        if self.examples_shown is not None and self.examples_shown > smallest:
+            raise ValueError(f"examples_shown is {self.examples_shown} but a label's pool has {smallest} examples")
         return self
+
+    @field_validator("examples_by_label", mode="before")
+    @classmethod
+    def _example_labels_as_written(cls, value: object) -> object:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -129,6 +144,18 @@ class Domain(Section):
     def classes(self) -> tuple[str, ...]:
         """The label set: the declared values, or the two sentiments."""
         return tuple(self.labels) or SENTIMENTS
+
+    @property
+    def all_examples(self) -> list[str]:
+        """Every public example, whatever its label (what an output must not copy)."""
+        return [*self.examples, *(e for pool in self.examples_by_label.values() for e in pool)]
+
+    def example_pool(self, label: str | None) -> list[str]:
+        """The examples a prompt for `label` may show: `examples`, and the label's own (all of them where the
+        label is unknown: a prompt asking for no label in particular)."""
+        if label is None or label not in self.classes:
+            return self.all_examples
+        return [*self.examples, *self.examples_by_label.get(label, [])]
 
     def knows(self, label: str | None) -> bool:
         """Whether a seed's label is one of the set (not missing, not a classifier's `unknown`)."""

@@ -94,12 +94,13 @@ def example_chat(domain: Domain, label: str | None, record: str, examples: list[
     return [*before, {"role": "user", "content": shown}]
 
 
-def group_examples(domain: Domain, key: RunKey, group: int, show: bool) -> list[str]:
-    """The public examples a group's prompts show: `domain.examples_shown` of the pool drawn by the run's secret
-    key for this group (a public index), so groups vary in form; none where `rpsg_dp.show_examples` is off."""
+def group_examples(domain: Domain, key: RunKey, group: int, label: str, show: bool) -> list[str]:
+    """The public examples a group's prompts show: `domain.examples_shown` of its label's pool drawn by the run's
+    secret key for this group (a public index), so groups vary in form; none where `rpsg_dp.show_examples` is
+    off."""
     if not show:
         return []
-    return shown_examples(domain, random.Random(key.sampling_seed(f"group-{group}", EXAMPLES_DRAW)))
+    return shown_examples(domain, random.Random(key.sampling_seed(f"group-{group}", EXAMPLES_DRAW)), label)
 
 
 def fit_record(domain: Domain, label: str | None, record: str, examples: list[str], context: int, tokens: int) -> str:
@@ -127,8 +128,9 @@ def group_row(group: pa.Table, key: RunKey, domain: Domain, per_label: int, m: i
     number = group.column("group")[0].as_py()
     records = [r for r in group.column("record").to_pylist() if r is not None]
     seeds = [key.sampling_seed(draft_id(number, j), "rpsg_dp") for j in range(m)]
-    row = {"group": [number], "label": [domain.classes[number // per_label]], "records": [records], "seeds": [seeds]}
-    return pa.table({**row, "examples": [group_examples(domain, key, number, show)]}, schema=GROUPS)
+    label = domain.classes[number // per_label]
+    row = {"group": [number], "label": [label], "records": [records], "seeds": [seeds]}
+    return pa.table({**row, "examples": [group_examples(domain, key, number, label, show)]}, schema=GROUPS)
 
 
 def draft_id(group: int, j: int) -> str:

@@ -394,7 +394,7 @@ def judge(text: str, domain: Domain, target_words: tuple[int, int] | None, trim:
     verdict = check(
         text, item=domain.item, target_words=target_words, sentences=domain.sentences, audience=domain.audience
     )
-    return with_echo(verdict, tuple(domain.examples))
+    return with_echo(verdict, tuple(domain.all_examples))
 
 
 def copies(text: str, sources: tuple[str, ...], n: int = 5) -> bool:

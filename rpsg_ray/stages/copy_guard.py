@@ -100,7 +100,7 @@ class CopyGuard(Stage):
 
     def __init__(self, cfg: CopyGuardConfig, domain: Domain) -> None:
         self.cfg = cfg
-        self.public = "\n".join([*domain.examples, *cfg.allow])
+        self.public = "\n".join([*domain.all_examples, *cfg.allow])
 
     def process(self, rows: pa.Table) -> StageResult:
         outputs, seeds = texts(rows, "synthetic_text"), texts(rows, "text")

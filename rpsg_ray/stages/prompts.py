@@ -32,16 +32,18 @@ def _system(domain: Domain) -> dict[str, str]:
     return {"role": "system", "content": f"You write realistic {domain.name}. You reply with the {domain.item} only."}
 
 
-def shown_examples(domain: Domain, draw: random.Random | None = None) -> list[str]:
-    """The public examples one rewrite prompt shows: all of them in order, or `domain.examples_shown` of them
-    drawn by `draw` (a generator seeded from the run's secret key and the row), so that a pool of examples in
-    varied forms varies the form of the outputs. Without `draw`: the longest choice (to size prompts)."""
+def shown_examples(domain: Domain, draw: random.Random | None = None, label: str | None = None) -> list[str]:
+    """The public examples one prompt shows: the label's pool (`Domain.example_pool`) in order, or
+    `domain.examples_shown` of it drawn by `draw` (a generator seeded from the run's secret key and the row), so
+    that a pool of examples in varied forms varies the form of the outputs. Without `draw`: the longest choice
+    over every pool (to size prompts)."""
     k = domain.examples_shown
-    if k is None or k >= len(domain.examples):
-        return list(domain.examples)
+    pool = domain.example_pool(label if draw is not None else None)
+    if k is None or k >= len(pool):
+        return pool
     if draw is None:
-        return sorted(domain.examples, key=len, reverse=True)[:k]
-    return draw.sample(domain.examples, k)
+        return sorted(pool, key=len, reverse=True)[:k]
+    return draw.sample(pool, k)
 
 
 def example_turns(domain: Domain, examples: Sequence[str]) -> Chat:

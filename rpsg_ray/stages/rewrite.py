@@ -120,7 +120,7 @@ class Rewrite(Stage):
         draws = [random.Random(self.key.sampling_seed(i, "examples", self.pass_index)) for i in ids]
         chats = [
             rewrite_chat(
-                self.domain, n, lab, t, self.pass_index > 1, self.cfg.prompt_style, shown_examples(self.domain, d)
+                self.domain, n, lab, t, self.pass_index > 1, self.cfg.prompt_style, shown_examples(self.domain, d, lab)
             )
             for n, lab, t, d in zip(notes, labels, targets, draws, strict=True)
         ]

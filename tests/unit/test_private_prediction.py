@@ -228,11 +228,13 @@ def test_a_group_shows_keyed_public_examples_that_its_public_and_record_prompts_
 
     pool = [f"Public example number {i}." for i in range(8)]
     domain, key = Domain(examples=pool, examples_shown=2), new_key()
-    draws = [group_examples(domain, key, g, show=True) for g in range(12)]
-    assert draws[3] == group_examples(domain, key, 3, show=True)
-    assert draws != [group_examples(domain, new_key(), g, show=True) for g in range(12)]  # the key draws them
+    draws = [group_examples(domain, key, g, "positive", show=True) for g in range(12)]
+    assert draws[3] == group_examples(domain, key, 3, "positive", show=True)
+    assert draws != [
+        group_examples(domain, new_key(), g, "positive", show=True) for g in range(12)
+    ]  # the key draws them
     assert all(len(d) == 2 and set(d) <= set(pool) for d in draws) and len({tuple(d) for d in draws}) > 3
-    assert group_examples(domain, key, 3, show=False) == []
+    assert group_examples(domain, key, 3, "positive", show=False) == []
     placeholder = pa.table({"group": [3], "record": pa.nulls(1, pa.string())})
     assert group_row(placeholder, key, domain, 2, 1, True).column("examples").to_pylist() == [draws[3]]
     public = public_chat(domain, "positive", draws[3])

@@ -29,7 +29,7 @@ from rpsg_ray.engines.base import Chat, Completion, Prediction, Sampling, TextGe
 from rpsg_ray.engines.registry import load_embedder
 from rpsg_ray.privacy.keys import new_key
 from rpsg_ray.privacy.mechanisms import score
-from rpsg_ray.quality.detector import length_span, repair
+from rpsg_ray.quality.detector import judge, length_span, repair
 from rpsg_ray.rows import ROW_SCHEMA
 from rpsg_ray.similarity.shard import IndexShard
 from rpsg_ray.stages import abstract, nll_filter, rewrite, select, similarity_filter
@@ -303,6 +303,23 @@ def test_a_prompt_shows_a_drawn_few_of_the_example_pool() -> None:
     assert sized < estimate_tokens(rewrite_chat(whole, "", None, 20, True))
     with pytest.raises(ValueError, match="pool has 5 examples"):
         Domain(examples=POOL, examples_shown=6)
+
+
+def test_a_prompt_for_a_label_draws_its_examples_from_that_label_and_the_shared_pool_only() -> None:
+    """examples_by_label: a negative prompt never shows a positive example; prompts are sized over every pool;
+    an output that copies a labelled example is an echo; the config refuses a label outside the set and a pool
+    smaller than examples_shown."""
+    pos, neg = ["Warm and wise.", "A joy."], ["A dull film.", "Too long by an hour.", "Flat."]
+    domain = Domain(examples=["Fine."], examples_by_label={"positive": pos, "negative": neg}, examples_shown=2)
+    drawn = {e for s in range(40) for e in shown_examples(domain, random.Random(s), "negative")}
+    assert drawn == {"Fine.", *neg}
+    assert {e for s in range(40) for e in shown_examples(domain, random.Random(s), None)} == {"Fine.", *pos, *neg}
+    assert shown_examples(domain) == ["Too long by an hour.", "Warm and wise."]  # sized by the longest anywhere
+    assert "instruction_echo" in judge("Too long by an hour. A dull film indeed.", domain, None).reasons
+    with pytest.raises(ValueError, match="outside the label set"):
+        Domain(examples_by_label={"neutral": ["Fine."]})
+    with pytest.raises(ValueError, match="a label's pool has 2"):
+        Domain(examples_by_label={"positive": pos, "negative": neg}, examples_shown=3)
 
 
 def test_rewrite_rows_see_keyed_draws_of_the_pool() -> None:
