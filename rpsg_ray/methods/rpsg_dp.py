@@ -32,7 +32,7 @@ from rpsg_ray.operators import StageOp, run_stages
 from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.privacy.ledger import rpsg_dp_ledger
 from rpsg_ray.rows import OK, Columns
-from rpsg_ray.stages.prompts import estimate_tokens, example_turns, fit_text, shown_examples
+from rpsg_ray.stages.prompts import example_turns, fit_text, shown_examples, text_room
 from rpsg_ray.stages.quality import Quality
 
 GROUP_RANK = "rpsg_dp-group"
@@ -103,13 +103,6 @@ def group_examples(domain: Domain, key: RunKey, group: int, label: str, show: bo
     return shown_examples(domain, random.Random(key.sampling_seed(f"group-{group}", EXAMPLES_DRAW)), label)
 
 
-def fit_record(domain: Domain, label: str | None, record: str, examples: list[str], context: int, tokens: int) -> str:
-    """The record with its tail cut (at a word) so that its prompt and the draft fit the context: the engine
-    would otherwise cut the middle of the prompt, through the examples it must share with the public row."""
-    room = context - tokens - 1 - estimate_tokens(example_chat(domain, label, "", examples))
-    return fit_text(record, room)[0]
-
-
 def assign_groups(batch: pa.Table, key: RunKey, classes: tuple[str, ...], per_label: int) -> pa.Table:
     """Each record's group: its label's block of `per_label` groups, at a keyed hash of its id (a record with no
     known label takes a keyed label, so it still sits in exactly one group)."""
@@ -166,9 +159,10 @@ class PrivateDecode:
         return pa.Table.from_pylist(rows, schema=DRAFTS)
 
     def record_chats(self, label: str, records: list[str], shown: list[str]) -> list[Chat]:
-        context = self.decoder.max_model_len
-        fitted = (fit_record(self.domain, label, r, shown, context, self.max_tokens) for r in records)
-        return [example_chat(self.domain, label, r, shown) for r in fitted]
+        """One prompt per record, each record's tail cut (at a word) to the room its group's prompt leaves: the
+        engine would otherwise cut the middle of the prompt, through the examples shared with the public row."""
+        room = text_room(example_chat(self.domain, label, "", shown), self.decoder.max_model_len, self.max_tokens)
+        return [example_chat(self.domain, label, fit_text(r, room)[0], shown) for r in records]
 
 
 def rpsg_dp_plan(ctx: RunContext) -> Release:

@@ -71,10 +71,16 @@ def fit_text(text: str, budget_tokens: int) -> tuple[str, bool]:
     return (head.rsplit(None, 1)[0] if " " in head.strip() else head).rstrip(), True
 
 
+def text_room(empty: Chat, context: int, max_tokens: int) -> int:
+    """Tokens left for the text a prompt carries (estimated from the prompt without it) so that prompt and
+    generation fit the context: engines would otherwise cut the middle of the prompt silently."""
+    return context - max_tokens - 1 - estimate_tokens(empty)
+
+
 def fit_abstraction_chat(domain: Domain, text: str, context: int, max_tokens: int) -> tuple[Chat, bool]:
-    """The abstraction prompt with the seed cut (head kept) so that prompt + generation fit the context.
-    Engines would otherwise cut the middle of the prompt silently; here the cut is on purpose and flagged."""
-    room = context - max_tokens - 1 - estimate_tokens(abstraction_chat(domain, ""))
+    """The abstraction prompt with the seed cut (head kept) to its `text_room`; the cut is on purpose and
+    flagged."""
+    room = text_room(abstraction_chat(domain, ""), context, max_tokens)
     fitted, cut = fit_text(text, room)
     return abstraction_chat(domain, fitted), cut
 
