@@ -8,6 +8,7 @@ same records as the reference where `--dpsgd` is given. Variants:
   document    rpsg.rewrite.prompt_style=document (a page to continue: no chat, examples as earlier entries)
   no_system   rpsg.rewrite.prompt_style=chat_without_system
   hotter      rpsg.rewrite temperature 1.1, top_p 0.95
+  min_p       rpsg.rewrite temperature 1.1, min_p 0.1 instead of top_p (a cut that follows the model's confidence)
   surrogates  stages.redact.surrogates.enabled (Faker stand-ins for the redactor's tags)
   fixed_examples  the config's first 3 public examples in every prompt, as before its pool of 12 in varied
               forms, 3 of them drawn per prompt by the run's secret key (domain.examples_shown)
@@ -33,6 +34,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "document": {"rpsg.rewrite.prompt_style": "document"},
     "no_system": {"rpsg.rewrite.prompt_style": "chat_without_system"},
     "hotter": {"rpsg.rewrite.temperature": 1.1, "rpsg.rewrite.top_p": 0.95},
+    "min_p": {"rpsg.rewrite.temperature": 1.1, "rpsg.rewrite.top_p": 1.0, "rpsg.rewrite.min_p": 0.1},
     "surrogates": {"stages.redact.surrogates.enabled": "true"},
 }
 CORPORA = {

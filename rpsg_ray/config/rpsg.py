@@ -76,6 +76,13 @@ class RewriteConfig(Section):
     temperature: float = Field(0.9, gt=0)
     top_p: float = Field(0.9, gt=0, le=1)
     top_k: int = Field(50, ge=1)
+    min_p: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Keep only tokens at least min_p times as likely as the most likely one (after temperature): "
+        "a cut that follows the model's confidence, for hotter sampling without its tail. 0: off.",
+    )
     length_ratio: float = Field(0.8, gt=0, description="Target words = ratio x seed words (private-derived).")
     length_tolerance: float = Field(0.15, ge=0, lt=1, description="Allowed +- share around the target.")
     min_words: int = Field(20, ge=1, description="Floor on the target length.")

@@ -38,6 +38,9 @@ class Sampling:
     temperature: float = 1.0
     top_p: float = 0.95
     top_k: int = 50
+    min_p: float = 0.0
+    """Keep only tokens at least min_p times as likely as the most likely one, after temperature (Nguyen et al.,
+    "Turning up the heat: min-p sampling", 2024): a cut that follows the model's confidence. 0: off."""
     max_tokens: int = 128
     stop: tuple[str, ...] = ()
     """Strings that end a sample; the stop string itself is not returned."""

@@ -34,8 +34,8 @@ class SeededSampler:
     row, so greedy decoding takes exactly that token. Row r's tokens then depend on its own seed only,
     never on its batch-mates (transformers' own sampler draws every row from one global stream).
 
-    Sampling is the exponential race argmax(p / E), E ~ Exp(1): a draw from p after temperature, top-k
-    and top-p, with one noise vector per row and step from that row's generator."""
+    Sampling is the exponential race argmax(p / E), E ~ Exp(1): a draw from p after temperature, min-p, top-k
+    and top-p (vLLM's order), with one noise vector per row and step from that row's generator."""
 
     def __init__(self, sampling: Sampling, generators: list[Any]) -> None:
         self.sampling, self.generators = sampling, generators
@@ -45,6 +45,9 @@ class SeededSampler:
 
         s = self.sampling
         logits = scores.float() / s.temperature
+        if s.min_p > 0:
+            probs = logits.softmax(dim=1)
+            logits = logits.masked_fill(probs < s.min_p * probs.max(dim=1, keepdim=True).values, -math.inf)
         if 0 < s.top_k < logits.shape[1]:
             kth = torch.topk(logits, s.top_k, dim=1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, -math.inf)

@@ -87,6 +87,7 @@ class VllmGenerator:
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 top_k=sampling.top_k,
+                min_p=sampling.min_p,
                 max_tokens=budget,
                 stop=list(sampling.stop) or None,
                 seed=seed,  # every request keyed: its samples never depend on its batch-mates

@@ -160,6 +160,7 @@ class Rewrite(Stage):
             temperature=c.temperature,
             top_p=c.top_p,
             top_k=c.top_k,
+            min_p=c.min_p,
             max_tokens=max(budgets),
             stop=tuple(c.stop),
         )

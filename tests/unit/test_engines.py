@@ -236,6 +236,40 @@ def test_transformers_sampler_draws_each_row_from_its_own_seed() -> None:
     assert [d[0] for d in draws([1], [8])] != [d[0] for d in alone]  # the seed matters
 
 
+def test_transformers_min_p_draws_from_the_tokens_it_keeps() -> None:
+    """min-p after temperature: no token less likely than min_p times the row's most likely is ever drawn, and
+    the kept ones follow their renormalised probabilities (chi-square, 6,000 draws, against numpy)."""
+    import numpy as np
+    import torch
+    from scipy.stats import chisquare
+
+    from rpsg_ray.engines.transformers_engine import SeededSampler
+
+    logits = torch.randn(1, 200, generator=torch.Generator().manual_seed(1)) * 2
+    sampler = SeededSampler(Sampling(temperature=1.1, top_p=1.0, top_k=200, min_p=0.2), [torch.Generator()])
+    drawn = np.bincount([int(sampler(None, logits).argmax()) for _ in range(6000)], minlength=200)
+    p = np.exp(logits[0].double().numpy() / 1.1)
+    kept = p >= 0.2 * p.max()
+    assert 2 < kept.sum() < 200 and drawn[~kept].sum() == 0
+    expected = p[kept] / p[kept].sum() * 6000
+    assert chisquare(drawn[kept], expected).pvalue > 0.001
+
+
+def test_vllm_is_asked_for_min_p(vllm_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vllm
+
+    asked: list[float] = []
+    real = vllm.SamplingParams
+
+    def recording(**kwargs: object) -> object:
+        asked.append(kwargs["min_p"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(vllm, "SamplingParams", recording)
+    vllm_engine.generate(CHATS, Sampling(n=1, min_p=0.2, max_tokens=4), [1, 2])
+    assert asked == [0.2, 0.2]
+
+
 def test_transformers_samples_depend_on_the_prompt_seed(hf_engine) -> None:
     sampling = Sampling(n=2, max_tokens=12)
     a = hf_engine.generate(CHATS, sampling, [5, 6])
