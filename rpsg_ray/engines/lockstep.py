@@ -72,33 +72,73 @@ def sample(logprobs: Any, generators: list[Any], top_k: int) -> Any:
     return allowed.gather(1, (p / noise.to(p.device)).argmax(dim=1, keepdim=True))[:, 0]
 
 
+def shared_prefixes(rows: list[list[int]], of_group: list[list[int]]) -> tuple[list[list[int]], list[int]]:
+    """Each group's longest common prefix of its rows' token ids (the system turn and the public examples its
+    prompts share), and the prefix each row starts with; every row keeps at least its last token to read."""
+    prefixes: list[list[int]] = []
+    prefix_of = [0] * len(rows)
+    for members in of_group:
+        if not members:
+            continue
+        first = rows[members[0]]
+        n = min(len(rows[r]) for r in members) - 1
+        for r in members[1:]:
+            n = next((i for i in range(n) if rows[r][i] != first[i]), n)
+        for r in members:
+            prefix_of[r] = len(prefixes)
+        prefixes.append(first[:n])
+    return prefixes, prefix_of
+
+
 class _Stream:
     """Prompts read once in one batch, their KV caches then copied once per draft (`copies`: the prompt row of each
-    copy), and every copy stepped with the token its draft drew: a group's m drafts cost one prefill."""
+    copy), and every copy stepped with the token its draft drew: a group's m drafts cost one prefill. With
+    `of_group`, each group's shared prefix is read once and only each row's own tail after it (s + 1 prompts that
+    differ in their last turn cost about one prompt and s tails)."""
 
-    def __init__(self, decoder: LockstepDecoder, rows: list[list[int]], copies: list[int]) -> None:
+    def __init__(
+        self,
+        decoder: LockstepDecoder,
+        rows: list[list[int]],
+        copies: list[int],
+        of_group: list[list[int]] | None = None,
+    ) -> None:
         torch = self.torch = decoder.torch
         self.model = decoder.model
+        cache = None
+        prefixes, prefix_of = shared_prefixes(rows, of_group) if of_group else ([], [])
+        if any(prefixes):
+            ids, mask = decoder._left_padded(prefixes)
+            step = self._read(ids, mask, (mask.cumsum(dim=1) - 1).clamp(min=0), None)
+            index = torch.tensor(prefix_of, dtype=torch.long, device=decoder.device)
+            step.past_key_values.reorder_cache(index)
+            cache, before = step.past_key_values, mask[index]
+            rows = [r[len(prefixes[prefix_of[i]]) :] for i, r in enumerate(rows)]
         ids, mask = decoder._left_padded(rows)
-        position = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        step = self.model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
+        position = mask.cumsum(dim=1) - 1
+        if cache is not None:
+            position, mask = position + before.sum(dim=1, keepdim=True), torch.cat([before, mask], dim=1)
+        step = self._read(ids, mask, position.clamp(min=0), cache)
         index = torch.tensor(copies, dtype=torch.long, device=decoder.device)
         step.past_key_values.reorder_cache(index)
-        self.cache, self.mask, self.position = step.past_key_values, mask[index], position[index]
+        self.cache, self.mask, self.position = step.past_key_values, mask[index], position.clamp(min=0)[index]
         self.logits = step.logits[index, -1].float()
+
+    def _read(self, ids: Any, mask: Any, position: Any, cache: Any) -> Any:
+        return self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=position,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
 
     def advance(self, tokens: Any) -> None:
         torch = self.torch
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
         self.position = self.position[:, -1:] + 1
-        step = self.model(
-            input_ids=tokens[:, None],
-            attention_mask=self.mask,
-            position_ids=self.position,
-            past_key_values=self.cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        step = self._read(tokens[:, None], self.mask, self.position, self.cache)
         self.cache, self.logits = step.past_key_values, step.logits[:, -1].float()
 
 
@@ -134,7 +174,8 @@ class LockstepDecoder(TransformersGenerator):
         with torch.no_grad():
             publics = [prompt_ids(self.tokenizer, g.public, budget) for g in groups]
             public = _Stream(self, publics, [g for g, _ in drafts])
-            private = _Stream(self, rows, [r for g, _ in drafts for r in of_group[g]]) if owner else None
+            copies = [r for g, _ in drafts for r in of_group[g]]
+            private = _Stream(self, rows, copies, of_group) if owner else None
             for _ in range(max_tokens):
                 theirs = private.logits if private else public.logits[:0]
                 chosen = sample(private_logprobs(public.logits, theirs, owners, rule), generators, rule.top_k)

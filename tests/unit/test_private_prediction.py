@@ -190,6 +190,35 @@ def test_drafts_of_a_group_share_its_prefill_and_keep_their_own_seed(decoder: Lo
     assert together[1] == decoder.decode([other], rule, 10, ())[0]
 
 
+def test_shared_prefixes_are_each_groups_common_start_and_leave_every_row_a_token() -> None:
+    from rpsg_ray.engines.lockstep import shared_prefixes
+
+    rows = [[1, 2, 3, 4], [1, 2, 5], [1, 2, 3], [7, 8, 9], [1, 2, 3, 4]]
+    prefixes, prefix_of = shared_prefixes(rows, [[0, 1, 2], [3], [4]])
+    assert prefixes == [[1, 2], [7, 8], [1, 2, 3]] and prefix_of == [0, 0, 0, 1, 2]
+
+
+def test_a_shared_prefix_read_once_gives_the_logits_of_whole_prompts(decoder: LockstepDecoder) -> None:
+    """Reading each group's common prefix once and then only the rows' tails (padding between them, positions
+    going on after the prefix) gives every row, at every step, the logits of reading its whole prompt."""
+    import torch
+
+    from rpsg_ray.engines.chat import prompt_ids
+    from rpsg_ray.engines.lockstep import _Stream
+
+    other = [{"role": "user", "content": "Tell me about a film you saw."}]
+    rows = [prompt_ids(decoder.tokenizer, c, 400) for c in [*PRIVATE, PUBLIC, other, PRIVATE[1]]]
+    copies = [0, 1, 2, 2, 3, 4, 5, 5]
+    with torch.no_grad():
+        whole = _Stream(decoder, rows, copies)
+        shared = _Stream(decoder, rows, copies, [[0, 1, 2], [3, 4], [5]])
+        for _ in range(3):
+            assert torch.allclose(whole.logits, shared.logits, atol=1e-3)
+            token = whole.logits.argmax(dim=1)
+            whole.advance(token)
+            shared.advance(token)
+
+
 def test_a_record_joins_one_group_that_no_other_record_moves() -> None:
     """Adding records leaves every other record's group as it was (the parallel composition's premise), a record
     of an unknown label still lands in exactly one group, and an empty group still yields its m drafts."""
