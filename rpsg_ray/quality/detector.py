@@ -129,6 +129,8 @@ _META_WORDS = (
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
+    r"|\b(?:i'?ll|i will|let me|here is|here's) (?:just )?(?:provide|give|write|share) (?:you )?(?:a|an|another|one)"
+    r" (?:\w+ )?example\b"
     r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
     r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
 )
@@ -206,6 +208,15 @@ _ADDRESSES_WRITER = (
     r"|\bi'?m here (?:to|for) (?:help|you|listen|support)\b"
     r"|\byour (?:[\w']+ )?(?:story|post|experience|journey|feelings|frustration|concerns?|situation|honesty)\b"
 )
+# A letter to a person of the model's making ("Hi Emily, I hope you're doing well. I've been working on a
+# complaint and wanted to share it with you."): 0 of 2,000 real complaints, 1,000 real reviews and 1,000 plot
+# summaries; a reply or a message may open that way.
+_LETTER_TO_A_PERSON = (
+    r"|^\W*(?:hi|hello|hey)\s+(?!there\b|all\b|everyone\b|team\b|sir\b|madam\b|cfpb\b)[a-z]+\s*[,!]"
+    r"|\bi hope (?:you(?:'re| are)(?: doing)? well|this (?:\w+ )?finds you)\b"
+    r"|\bi(?:'ve| have)? been working on (?:a|an|the|this|my) (?:\w+ )?{noun}\b"
+    r"|\bi (?:wanted|want|would like) to share (?:it|this|my \w+) with you\b"
+)
 # "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
 # real plot summaries, against about 10% of the demo's generated rows ("I'm going to give you a gift.").
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me)\b")
@@ -222,7 +233,7 @@ def _speaks_to_someone(text: str) -> bool:
 def _chatter(item: str, audience: Audience) -> re.Pattern[str]:
     noun = re.escape(item.lower().split()[-1])
     reader = _ADDRESSES_READER if audience == "no_one" else ""
-    writer = "" if audience == "someone" else _ADDRESSES_WRITER
+    writer = "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER_TO_A_PERSON.format(noun=noun)
     offers = "" if audience == "organisation" else _OFFERS_HELP
     return re.compile(
         _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + offers + reader + writer,

@@ -43,6 +43,7 @@ LABELLED = [
     ("The film is warm and funny, and I'm going to give you a gift for making it.", "assistant_chatter"),
     ("There's a certain charm to the review, and the film is warm and funny.", "meta_talk"),
     ("The original message was: a warm, funny film with terrific leads.", "meta_talk"),
+    ("I'll just provide a clean example, and I'm not going to change the direction.", "meta_talk"),
     ("This is a movie review about a warm film, and I added a clear and professional version.", "meta_talk"),
     ("A warm film with terrific leads, and no names are allowed.", "instruction_echo"),
     ("Awesome. If you're looking for the opposite of the positive one, try a dark horror movie.", "meta_talk"),
@@ -136,6 +137,21 @@ WRITTEN_TO_AN_ORGANISATION = [  # real complaint openings and closings: "you" is
     "I have written to XXXX twice about the account. Please let me know what I should do.",
     "My original complaint was closed without an answer, and the collection is still on my report.",
 ]
+
+
+LETTERS_TO_A_PERSON = [  # generated complaints (a 4-seed smoke run of configs/complaints.yaml, 2026-12-05)
+    "Hi Emily,\n\nThe credit card company changed the terms of my promotional card without a word.",
+    "The bank charged me twice for one payment. I hope you're doing well and that this finds its way to them.",
+    "I've been working on a complaint about the credit card company. They changed the terms twice.",
+    "The lender never answered my letters, and I wanted to share this with you before I file again.",
+]
+
+
+@pytest.mark.parametrize("text", LETTERS_TO_A_PERSON)
+def test_a_letter_to_a_person_is_chatter_unless_the_record_is_written_to_someone(text: str) -> None:
+    for audience in ("no_one", "organisation"):
+        assert "assistant_chatter" in inspect(text, item="consumer complaint", audience=audience).reasons, audience
+    assert inspect(text, item="consumer complaint", audience="someone").ok  # a message may open that way
 
 
 @pytest.mark.parametrize("text", SPEAKS_TO_THE_WRITER)
