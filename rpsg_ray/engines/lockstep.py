@@ -145,6 +145,10 @@ class _Stream:
 class LockstepDecoder(TransformersGenerator):
     """The transformers engine's model and tokenizer, decoding private-prediction outputs."""
 
+    share_prefix = True
+    """Read each group's shared prefix once (off: every prompt whole, the reference the cost benchmark and the tests
+    compare it with)."""
+
     def __init__(self, model_path: str, spec: EngineSpec) -> None:
         super().__init__(model_path, spec)
         eos = self.model.generation_config.eos_token_id
@@ -175,7 +179,8 @@ class LockstepDecoder(TransformersGenerator):
             publics = [prompt_ids(self.tokenizer, g.public, budget) for g in groups]
             public = _Stream(self, publics, [g for g, _ in drafts])
             copies = [r for g, _ in drafts for r in of_group[g]]
-            private = _Stream(self, rows, copies, of_group) if owner else None
+            shared = of_group if self.share_prefix else None
+            private = _Stream(self, rows, copies, shared) if owner else None
             for _ in range(max_tokens):
                 theirs = private.logits if private else public.logits[:0]
                 chosen = sample(private_logprobs(public.logits, theirs, owners, rule), generators, rule.top_k)
