@@ -11,7 +11,10 @@ planted leak, a release that publishes every seed verbatim (no method does that:
 and the gate report when a release leaks everything, and is audited, not evaluated).
 `--resume` keeps the work folder's split, canaries, finished runs, an evaluate that covers every run, and finished
 audits (the full re-audit takes longer than one sitting on 2 cores); without it everything is drawn and run
-afresh.
+afresh. `--add-to JSON` keeps an earlier sitting's rows for the (method, ε) this run does not measure, each
+marked with its sitting: where the work folder of that sitting is gone (a new machine), the points still
+missing can be measured on a new split and drawn beside the others, but compare rows within one sitting (each
+sitting has its own split, canaries and evaluate, so its own matched n).
 Writes results/frontier.{json,md} and results/frontier.png (accuracy, MAUVE, the strongest controlled attack and
 seconds per published row over ε, one line per method; `--plot JSON` redraws it from a saved JSON). Each ε is
 the method's own guarantee: RPSG's covers only the choice among candidates, AUG-PE's and DP-SGD's the whole
@@ -104,6 +107,21 @@ def planted_leak(out: Path, seeds: Path) -> None:
     pq.write_table(pa.table({"seed_id": records.ids, "status": ["ok"] * len(ids)}), layout.lineage)
 
 
+def with_sittings(rows: list[dict[str, Any]], when: str, earlier: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """This sitting's rows marked `when`, after the rows of an `earlier` results payload for every (method, ε)
+    this sitting did not measure, each marked with the sitting it came from."""
+    mine = [{**r, "sitting": when} for r in rows]
+    if earlier is None:
+        return mine
+    measured = {(r["method"], float(r["epsilon"])) for r in rows}
+    kept = [
+        {**r, "epsilon": float(r["epsilon"]), "sitting": r.get("sitting", earlier["when"])}
+        for r in earlier["rows"]
+        if (r["method"], float(r["epsilon"])) not in measured
+    ]
+    return kept + mine
+
+
 def planned_runs(args: argparse.Namespace, epsilons: list[float]) -> list[tuple[str, float]]:
     """(method, ε) pairs: `--runs`, or every method at every ε it has (AUG-PE has no noiseless setting, its votes
     are its only privacy; RUPTA has no ε at all)."""
@@ -193,6 +211,9 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-frontier"))
     parser.add_argument("--resume", action="store_true", help="keep what the work folder already holds")
     parser.add_argument("--plot", metavar="JSON", help="only redraw frontier.png from a results JSON")
+    parser.add_argument(
+        "--add-to", metavar="JSON", help="keep an earlier sitting's rows for the runs this one does not make"
+    )
     args = parser.parse_args()
     if args.plot:
         saved = json.loads(Path(args.plot).read_text())["rows"]
@@ -269,7 +290,8 @@ def main() -> None:
                 retained_per_s=r["retained"] / r["wall_s"],
                 s_per_retained=r["wall_s"] / r["retained"],
             )
-    rows = list(runs.values())
+    earlier = json.loads(Path(args.add_to).read_text()) if args.add_to else None
+    rows = with_sittings(list(runs.values()), time.strftime("%Y-%m-%d %H:%M"), earlier)
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(rows, RESULTS / "frontier.png")
     table = comparison_table(work / "evaluate", audits)
@@ -284,7 +306,8 @@ def main() -> None:
                 "note": "epsilon inf = no noise; accuracy: downstream classifier on the real test split; "
                 "best_attack_auc: the strongest rpsg audit attack that passed both controls, family_p its "
                 "family-wise p over every attack; epsilon_empirical: the one-run 95% lower bound; audit_s: the "
-                "audit's wall time",
+                "audit's wall time; sitting: when the row was measured (rows of one sitting share a split, "
+                "canaries and evaluate; compare within a sitting)",
                 "comparison_table": table,
             },
             rows,

@@ -56,3 +56,22 @@ def test_a_resumed_evaluate_is_kept_only_when_it_covers_every_run(
     common.evaluate([tmp_path / "a", tmp_path / "c"], out, reuse=True)
     common.evaluate([tmp_path / "a"], out)
     assert len(calls) == 2 and calls[0][:3] == ("evaluate", str(tmp_path / "a"), str(tmp_path / "c"))
+
+
+def test_a_frontier_sitting_keeps_only_the_earlier_rows_it_did_not_measure_again() -> None:
+    """`--add-to`: rows measured now replace an earlier sitting's for the same (method, ε); the others are kept,
+    each marked with its own sitting (ε = ∞ read back from JSON as a float)."""
+    earlier = {
+        "when": "2026-12-04 23:18",
+        "rows": [{"method": "rpsg", "epsilon": 4.0, "accuracy": 0.6}, {"method": "dpsgd", "epsilon": float("inf")}],
+    }
+    earlier = json.loads(json.dumps(earlier))
+    now = [{"method": "rpsg", "epsilon": 4.0, "accuracy": 0.7}, {"method": "rpsg_dp", "epsilon": 1.0}]
+    rows = frontier.with_sittings(now, "2026-12-06 10:00", earlier)
+    assert [(r["method"], r["epsilon"], r["sitting"]) for r in rows] == [
+        ("dpsgd", float("inf"), "2026-12-04 23:18"),
+        ("rpsg", 4.0, "2026-12-06 10:00"),
+        ("rpsg_dp", 1.0, "2026-12-06 10:00"),
+    ]
+    assert rows[1]["accuracy"] == 0.7
+    assert frontier.with_sittings(now, "t", None) == [{**r, "sitting": "t"} for r in now]
