@@ -72,42 +72,44 @@ def sample(logprobs: Any, generators: list[Any], top_k: int) -> Any:
     return allowed.gather(1, (p / noise.to(p.device)).argmax(dim=1, keepdim=True))[:, 0]
 
 
-def shared_prefixes(rows: list[list[int]], of_group: list[list[int]]) -> tuple[list[list[int]], list[int]]:
-    """Each group's longest common prefix of its rows' token ids (the system turn and the public examples its
-    prompts share), and the prefix each row starts with; every row keeps at least its last token to read."""
+def shared_prefixes(
+    rows: list[list[int]], of_group: list[list[int]], publics: list[list[int]]
+) -> tuple[list[list[int]], list[int]]:
+    """Each group's prefix that its public prompt and all its record prompts share (the system turn and the public
+    examples, up to the request: public tokens, so where a prompt is split never depends on a record), and the
+    prefix each row starts with; every row keeps at least its last token to read."""
     prefixes: list[list[int]] = []
-    prefix_of = [0] * len(rows)
-    for members in of_group:
+    prefix_of = [-1] * len(rows)
+    for public, members in zip(publics, of_group, strict=True):
         if not members:
             continue
-        first = rows[members[0]]
-        n = min(len(rows[r]) for r in members) - 1
-        for r in members[1:]:
-            n = next((i for i in range(n) if rows[r][i] != first[i]), n)
+        n = max(0, min(len(public), *(len(rows[r]) - 1 for r in members)))
         for r in members:
+            n = next((i for i in range(n) if rows[r][i] != public[i]), n)
             prefix_of[r] = len(prefixes)
-        prefixes.append(first[:n])
+        prefixes.append(public[:n])
     return prefixes, prefix_of
 
 
 class _Stream:
     """Prompts read once in one batch, their KV caches then copied once per draft (`copies`: the prompt row of each
     copy), and every copy stepped with the token its draft drew: a group's m drafts cost one prefill. With
-    `of_group`, each group's shared prefix is read once and only each row's own tail after it (s + 1 prompts that
-    differ in their last turn cost about one prompt and s tails)."""
+    `shared` (`shared_prefixes`), each group's prefix is read once and then only each row's own tail after it, so
+    s record prompts cost about one prefix and s tails. Only the records' stream shares: the public prompts are read
+    on a stream of their own, whole, so they never share a batch with a record."""
 
     def __init__(
         self,
         decoder: LockstepDecoder,
         rows: list[list[int]],
         copies: list[int],
-        of_group: list[list[int]] | None = None,
+        shared: tuple[list[list[int]], list[int]] | None = None,
     ) -> None:
         torch = self.torch = decoder.torch
         self.model = decoder.model
-        cache = None
-        prefixes, prefix_of = shared_prefixes(rows, of_group) if of_group else ([], [])
-        if any(prefixes):
+        cache, before = None, None
+        if shared is not None and any(shared[0]):
+            prefixes, prefix_of = shared
             ids, mask = decoder._left_padded(prefixes)
             step = self._read(ids, mask, (mask.cumsum(dim=1) - 1).clamp(min=0), None)
             index = torch.tensor(prefix_of, dtype=torch.long, device=decoder.device)
@@ -116,12 +118,13 @@ class _Stream:
             rows = [r[len(prefixes[prefix_of[i]]) :] for i, r in enumerate(rows)]
         ids, mask = decoder._left_padded(rows)
         position = mask.cumsum(dim=1) - 1
-        if cache is not None:
+        if before is not None:  # the tails' positions go on after their prefix; the padding between is masked
             position, mask = position + before.sum(dim=1, keepdim=True), torch.cat([before, mask], dim=1)
-        step = self._read(ids, mask, position.clamp(min=0), cache)
+        position = position.clamp(min=0)
+        step = self._read(ids, mask, position, cache)
         index = torch.tensor(copies, dtype=torch.long, device=decoder.device)
         step.past_key_values.reorder_cache(index)
-        self.cache, self.mask, self.position = step.past_key_values, mask[index], position.clamp(min=0)[index]
+        self.cache, self.mask, self.position = step.past_key_values, mask[index], position[index]
         self.logits = step.logits[index, -1].float()
 
     def _read(self, ids: Any, mask: Any, position: Any, cache: Any) -> Any:
@@ -145,9 +148,9 @@ class _Stream:
 class LockstepDecoder(TransformersGenerator):
     """The transformers engine's model and tokenizer, decoding private-prediction outputs."""
 
-    share_prefix = True
-    """Read each group's shared prefix once (off: every prompt whole, the reference the cost benchmark and the tests
-    compare it with)."""
+    share_prefix: bool
+    """Read each group's shared prefix once (off: every prompt whole, the reference the cost benchmark compares it
+    with). Off for sliding-window models: the padding between prefix and tail would take window slots."""
 
     def __init__(self, model_path: str, spec: EngineSpec) -> None:
         super().__init__(model_path, spec)
@@ -155,6 +158,7 @@ class LockstepDecoder(TransformersGenerator):
         if eos is None:  # some checkpoints name it only in the tokenizer
             eos = self.tokenizer.eos_token_id
         self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self.share_prefix = getattr(self.model.config, "sliding_window", None) is None
 
     def decode(
         self, groups: list[GroupPrompt], rule: TokenRule, max_tokens: int, stop: tuple[str, ...]
@@ -179,7 +183,7 @@ class LockstepDecoder(TransformersGenerator):
             publics = [prompt_ids(self.tokenizer, g.public, budget) for g in groups]
             public = _Stream(self, publics, [g for g, _ in drafts])
             copies = [r for g, _ in drafts for r in of_group[g]]
-            shared = of_group if self.share_prefix else None
+            shared = shared_prefixes(rows, of_group, publics) if self.share_prefix else None
             private = _Stream(self, rows, copies, shared) if owner else None
             for _ in range(max_tokens):
                 theirs = private.logits if private else public.logits[:0]

@@ -129,8 +129,7 @@ _META_WORDS = (
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"
     r"|\bin\s+\d+(?:\s*-\s*\d+)?\s+sentences\b|\b(?:made|make)\s+(?:a\s+)?changes?\s+to\b"
-    r"|\b(?:i'?ll|i will|let me|here is|here's) (?:just )?(?:provide|give|write|share) (?:you )?(?:a|an|another|one)"
-    r" (?:\w+ )?example\b"
+    r"|\b(?:i'?ll|i will|let me) (?:just )?(?:provide|write) (?:a|an|another) (?:\w+ )?example\b"
     r"|\bthe (?:critic|reviewer|author|writer|user)\s+(?:argues|says|writes|wrote|notes|believes|thinks|feels"
     r"|praises|criticizes|describes|suggests|highlights|mentions|expresses)\b"
 )
@@ -208,13 +207,15 @@ _ADDRESSES_WRITER = (
     r"|\bi'?m here (?:to|for) (?:help|you|listen|support)\b"
     r"|\byour (?:[\w']+ )?(?:story|post|experience|journey|feelings|frustration|concerns?|situation|honesty)\b"
 )
-# A letter to a person of the model's making ("Hi Emily, I hope you're doing well. I've been working on a
-# complaint and wanted to share it with you."): 0 of 2,000 real complaints, 1,000 real reviews and 1,000 plot
-# summaries; a reply or a message may open that way.
+# A letter of the model's making ("I hope you're doing well. I've been working on a complaint ..."): 0 of 2,000
+# real complaints, 1,000 real reviews and 1,000 plot summaries; a reply or a message may say it.
+_LETTER = (
+    r"|\bi hope you(?:'re| are)(?: doing)? well\s*[.,!]|\bi(?:'ve| have)? been working on (?:a|an) (?:\w+ )?{noun}\b"
+)
+# ... and, in records written to no one, a greeting by name that opens it, "I hope this finds you" and "I wanted to
+# share this with you": a complaint may greet the company by name and share its story with it.
 _LETTER_TO_A_PERSON = (
-    r"|^\W*(?:hi|hello|hey)\s+(?!there\b|all\b|everyone\b|team\b|sir\b|madam\b|cfpb\b)[a-z]+\s*[,!]"
-    r"|\bi hope (?:you(?:'re| are)(?: doing)? well|this (?:\w+ )?finds you)\b"
-    r"|\bi(?:'ve| have)? been working on (?:a|an|the|this|my) (?:\w+ )?{noun}\b"
+    r"|\A\W*(?:hi|hello|hey)\s+(?-i:[A-Z][a-z]+)\s*,|\bi hope this (?:\w+ )?finds you\b"
     r"|\bi (?:wanted|want|would like) to share (?:it|this|my \w+) with you\b"
 )
 # "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
@@ -232,8 +233,8 @@ def _speaks_to_someone(text: str) -> bool:
 @functools.lru_cache(maxsize=64)
 def _chatter(item: str, audience: Audience) -> re.Pattern[str]:
     noun = re.escape(item.lower().split()[-1])
-    reader = _ADDRESSES_READER if audience == "no_one" else ""
-    writer = "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER_TO_A_PERSON.format(noun=noun)
+    reader = _ADDRESSES_READER + _LETTER_TO_A_PERSON if audience == "no_one" else ""
+    writer = "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER.format(noun=noun)
     offers = "" if audience == "organisation" else _OFFERS_HELP
     return re.compile(
         _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + offers + reader + writer,

@@ -236,9 +236,10 @@ def test_transformers_sampler_draws_each_row_from_its_own_seed() -> None:
     assert [d[0] for d in draws([1], [8])] != [d[0] for d in alone]  # the seed matters
 
 
-def test_transformers_min_p_draws_from_the_tokens_it_keeps() -> None:
-    """min-p after temperature: no token less likely than min_p times the row's most likely is ever drawn, and
-    the kept ones follow their renormalised probabilities (chi-square, 6,000 draws, against numpy)."""
+@pytest.mark.parametrize("top_p", [1.0, 0.6])
+def test_transformers_min_p_draws_from_the_tokens_it_keeps(top_p: float) -> None:
+    """min-p after temperature and before top-p (vLLM's order): no token outside the set numpy keeps that way is
+    ever drawn, and the kept ones follow their renormalised probabilities (chi-square, 6,000 draws)."""
     import numpy as np
     import torch
     from scipy.stats import chisquare
@@ -246,10 +247,14 @@ def test_transformers_min_p_draws_from_the_tokens_it_keeps() -> None:
     from rpsg_ray.engines.transformers_engine import SeededSampler
 
     logits = torch.randn(1, 200, generator=torch.Generator().manual_seed(1)) * 2
-    sampler = SeededSampler(Sampling(temperature=1.1, top_p=1.0, top_k=200, min_p=0.2), [torch.Generator()])
+    sampler = SeededSampler(Sampling(temperature=1.1, top_p=top_p, top_k=200, min_p=0.05), [torch.Generator()])
     drawn = np.bincount([int(sampler(None, logits).argmax()) for _ in range(6000)], minlength=200)
     p = np.exp(logits[0].double().numpy() / 1.1)
-    kept = p >= 0.2 * p.max()
+    p = np.where(p >= 0.05 * p.max(), p, 0.0) / p[p >= 0.05 * p.max()].sum()  # min-p, renormalised
+    order = np.argsort(-p)
+    before = np.cumsum(p[order]) - p[order]
+    kept = np.zeros(200, bool)
+    kept[order[(before <= top_p) & (p[order] > 0)]] = True  # the smallest prefix reaching top_p
     assert 2 < kept.sum() < 200 and drawn[~kept].sum() == 0
     expected = p[kept] / p[kept].sum() * 6000
     assert chisquare(drawn[kept], expected).pvalue > 0.001

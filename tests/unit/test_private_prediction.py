@@ -190,33 +190,39 @@ def test_drafts_of_a_group_share_its_prefill_and_keep_their_own_seed(decoder: Lo
     assert together[1] == decoder.decode([other], rule, 10, ())[0]
 
 
-def test_shared_prefixes_are_each_groups_common_start_and_leave_every_row_a_token() -> None:
+def test_shared_prefixes_stop_where_a_record_prompt_leaves_its_public_prompt() -> None:
+    """A group's prefix is what its public prompt and every record prompt share (public tokens only, however alike
+    the records are), and every row keeps at least its last token to read."""
     from rpsg_ray.engines.lockstep import shared_prefixes
 
-    rows = [[1, 2, 3, 4], [1, 2, 5], [1, 2, 3], [7, 8, 9], [1, 2, 3, 4]]
-    prefixes, prefix_of = shared_prefixes(rows, [[0, 1, 2], [3], [4]])
-    assert prefixes == [[1, 2], [7, 8], [1, 2, 3]] and prefix_of == [0, 0, 0, 1, 2]
+    rows = [[1, 2, 3, 4, 6], [1, 2, 3, 5, 6], [7, 8, 9], [1, 2, 3, 4]]
+    publics = [[1, 2, 9], [7, 8, 9, 10], [5], []]
+    prefixes, prefix_of = shared_prefixes(rows, [[0, 1], [2], [3], []], publics)
+    assert prefixes == [[1, 2], [7, 8], []] and prefix_of == [0, 0, 1, 2]  # rows 0, 1 share 3; the public 2
 
 
 def test_a_shared_prefix_read_once_gives_the_logits_of_whole_prompts(decoder: LockstepDecoder) -> None:
-    """Reading each group's common prefix once and then only the rows' tails (padding between them, positions
-    going on after the prefix) gives every row, at every step, the logits of reading its whole prompt."""
+    """Reading each group's prefix once and then only the rows' tails (padding between them, positions going on
+    after the prefix) gives every row, at every step, the logits of reading its whole prompt."""
     import torch
 
     from rpsg_ray.engines.chat import prompt_ids
-    from rpsg_ray.engines.lockstep import _Stream
+    from rpsg_ray.engines.lockstep import _Stream, shared_prefixes
 
     other = [{"role": "user", "content": "Tell me about a film you saw."}]
-    rows = [prompt_ids(decoder.tokenizer, c, 400) for c in [*PRIVATE, PUBLIC, other, PRIVATE[1]]]
+    ids = [prompt_ids(decoder.tokenizer, c, 400) for c in [*PRIVATE, PUBLIC, other]]
+    rows, public = [*ids[:3], ids[1], ids[4], ids[2]], ids[3]
+    shared = shared_prefixes(rows, [[0, 1, 2], [3, 4], [5]], [public, public, public])
+    assert len(shared[0][0]) > 10 and public[: len(shared[0][0])] == shared[0][0]  # read once, then the tails
     copies = [0, 1, 2, 2, 3, 4, 5, 5]
     with torch.no_grad():
         whole = _Stream(decoder, rows, copies)
-        shared = _Stream(decoder, rows, copies, [[0, 1, 2], [3, 4], [5]])
+        parts = _Stream(decoder, rows, copies, shared)
         for _ in range(3):
-            assert torch.allclose(whole.logits, shared.logits, atol=1e-3)
+            assert torch.allclose(whole.logits, parts.logits, atol=1e-3)
             token = whole.logits.argmax(dim=1)
             whole.advance(token)
-            shared.advance(token)
+            parts.advance(token)
 
 
 def test_a_record_joins_one_group_that_no_other_record_moves() -> None:

@@ -139,19 +139,42 @@ WRITTEN_TO_AN_ORGANISATION = [  # real complaint openings and closings: "you" is
 ]
 
 
-LETTERS_TO_A_PERSON = [  # generated complaints (a 4-seed smoke run of configs/complaints.yaml, 2026-12-05)
-    "Hi Emily,\n\nThe credit card company changed the terms of my promotional card without a word.",
-    "The bank charged me twice for one payment. I hope you're doing well and that this finds its way to them.",
+LETTERS = [  # generated complaints (a 4-seed smoke run of configs/complaints.yaml, 2026-12-05)
+    "Hi Emily,\n\nI hope you're doing well. The credit card company changed the terms of my card.",
     "I've been working on a complaint about the credit card company. They changed the terms twice.",
-    "The lender never answered my letters, and I wanted to share this with you before I file again.",
+]
+LETTERS_TO_NO_ONE = [  # a letter's openers: chatter in a review, normal in a complaint to a company
+    "Hi Emily,\n\nThe film was warm and funny, and the leads were terrific.",
+    "The film was warm and funny. I wanted to share this with you before it leaves the cinemas.",
+    "I hope this message finds you in good spirits. The film was warm and funny.",
+]
+COMPLAINT_LETTERS = [  # what a real complaint to a company may say
+    "I would like to share my experience with you. The bank charged me twice for one payment.",
+    "I hope this letter finds you well. The bank charged me twice for one payment.",
+    "Hello XXXX, I am writing about the fee the bank charged me twice for one payment.",
+    "Hello Chase, the fee was charged twice and nobody has refunded it.",
+    "I have been working on this complaint with the bank since March, and the fee is still there.",
+    "I hope you are well aware that charging a fee twice is not allowed.",
+    "Let me give you an example of how they treat customers: they hung up on me three times.",
 ]
 
 
-@pytest.mark.parametrize("text", LETTERS_TO_A_PERSON)
-def test_a_letter_to_a_person_is_chatter_unless_the_record_is_written_to_someone(text: str) -> None:
+@pytest.mark.parametrize("text", LETTERS)
+def test_a_letter_of_the_models_making_is_chatter_unless_the_record_is_written_to_someone(text: str) -> None:
     for audience in ("no_one", "organisation"):
         assert "assistant_chatter" in inspect(text, item="consumer complaint", audience=audience).reasons, audience
     assert inspect(text, item="consumer complaint", audience="someone").ok  # a message may open that way
+
+
+@pytest.mark.parametrize("text", LETTERS_TO_NO_ONE)
+def test_a_letters_openers_are_chatter_where_records_are_written_to_no_one(text: str) -> None:
+    assert "assistant_chatter" in inspect(text).reasons
+    assert inspect(text, item="consumer complaint", audience="organisation").ok
+
+
+@pytest.mark.parametrize("text", COMPLAINT_LETTERS)
+def test_a_complaint_may_greet_share_with_and_give_examples_to_the_company(text: str) -> None:
+    assert inspect(text, item="consumer complaint", audience="organisation").ok
 
 
 @pytest.mark.parametrize("text", SPEAKS_TO_THE_WRITER)
