@@ -139,6 +139,10 @@ PANELS = (
 )
 
 
+def _epsilon(row: dict[str, Any]) -> float:
+    return row["epsilon"]
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     """Four panels over ε, one line per method: utility, fidelity, the audit's strongest attack (family-wise
     significant ones filled) and cost per published row. ε = ∞ is drawn to the right of the largest finite ε;
@@ -153,16 +157,20 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 4.4))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colour = dict(zip(("leak", *METHODS), palette, strict=False))  # one colour per method in every panel
-    for method in ("leak", *METHODS):
-        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["epsilon"])
+    sittings = sorted({r.get("sitting", "") for r in rows})
+    for method, sitting in ((m, t) for m in ("leak", *METHODS) for t in sittings):
+        mine = sorted((r for r in rows if (r["method"], r.get("sitting", "")) == (method, sitting)), key=_epsilon)
         xs = [inf_x if math.isinf(r["epsilon"]) else r["epsilon"] for r in mine]
+        # a sitting has its own split and evaluate: never one line across sittings; earlier ones dashed
+        style = "-" if sitting == sittings[-1] else "--"
+        label = method if len(sittings) == 1 else f"{method} ({sitting})"
         for ax, (key, _, _) in zip(axes, PANELS, strict=True):
             points = [(x, r) for x, r in zip(xs, mine, strict=True) if r.get(key) is not None]
             if not points:
                 continue
             marker = None if key == "best_attack_auc" else "o"  # that panel's markers say significant or not
             xy = [x for x, _ in points], [r[key] for _, r in points]
-            ax.plot(*xy, marker=marker, color=colour[method], label=method)
+            ax.plot(*xy, style, marker=marker, color=colour[method], label=label)
             if key == "best_attack_auc":
                 for x, r in points:
                     significant = (r.get("family_p") or 1.0) < 0.05
