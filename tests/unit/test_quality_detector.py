@@ -159,6 +159,28 @@ COMPLAINT_LETTERS = [  # what a real complaint to a company may say
 ]
 
 
+NARRATED = [  # generated complaints (the 200-seed complaints run, 2026-12-05): a case summary, not the writer
+    "This customer has a multi-layered complaint about a bank account that has been compromised.",
+    "A customer complained about a payday loan that was used for a vehicle loan.",
+    "The customer was informed that they will not receive a refund after 72 hours.",
+]
+
+
+@pytest.mark.parametrize("text", NARRATED)
+def test_a_first_person_record_narrated_from_outside_is_meta_talk(text: str) -> None:
+    for audience in ("no_one", "organisation"):
+        assert "meta_talk" in inspect(text, item="consumer complaint", audience=audience).reasons, audience
+    assert inspect(text, item="consumer complaint", audience="someone").ok  # a reply may speak of a customer
+
+
+def test_a_complaint_may_call_its_writer_a_customer() -> None:
+    for text in (
+        "I have been a customer of this bank for ten years and the customer service was rude to me.",
+        "As a consumer I have the right to dispute this debt, and the consumer protection office agreed.",
+    ):
+        assert inspect(text, item="consumer complaint", audience="organisation").ok, text
+
+
 @pytest.mark.parametrize("text", LETTERS)
 def test_a_letter_of_the_models_making_is_chatter_unless_the_record_is_written_to_someone(text: str) -> None:
     for audience in ("no_one", "organisation"):
