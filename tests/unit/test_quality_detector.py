@@ -166,11 +166,16 @@ NARRATED = [  # generated complaints (the 200-seed complaints run, 2026-12-05): 
 ]
 
 
+def _flagged_unless_written_to_someone(text: str, reason: str, item: str) -> None:
+    """`reason` fires where records are written to no one or to an organisation; a reply or message may say it."""
+    for audience in ("no_one", "organisation"):
+        assert reason in inspect(text, item=item, audience=audience).reasons, audience
+    assert inspect(text, item=item, audience="someone").ok
+
+
 @pytest.mark.parametrize("text", NARRATED)
 def test_a_first_person_record_narrated_from_outside_is_meta_talk(text: str) -> None:
-    for audience in ("no_one", "organisation"):
-        assert "meta_talk" in inspect(text, item="consumer complaint", audience=audience).reasons, audience
-    assert inspect(text, item="consumer complaint", audience="someone").ok  # a reply may speak of a customer
+    _flagged_unless_written_to_someone(text, "meta_talk", "consumer complaint")
 
 
 def test_a_complaint_may_call_its_writer_a_customer() -> None:
@@ -183,9 +188,7 @@ def test_a_complaint_may_call_its_writer_a_customer() -> None:
 
 @pytest.mark.parametrize("text", LETTERS)
 def test_a_letter_of_the_models_making_is_chatter_unless_the_record_is_written_to_someone(text: str) -> None:
-    for audience in ("no_one", "organisation"):
-        assert "assistant_chatter" in inspect(text, item="consumer complaint", audience=audience).reasons, audience
-    assert inspect(text, item="consumer complaint", audience="someone").ok  # a message may open that way
+    _flagged_unless_written_to_someone(text, "assistant_chatter", "consumer complaint")
 
 
 @pytest.mark.parametrize("text", LETTERS_TO_NO_ONE)
@@ -201,9 +204,7 @@ def test_a_complaint_may_greet_share_with_and_give_examples_to_the_company(text:
 
 @pytest.mark.parametrize("text", SPEAKS_TO_THE_WRITER)
 def test_speaking_to_the_writer_is_chatter_whoever_the_record_is_written_to(text: str) -> None:
-    for audience in ("no_one", "organisation"):
-        assert "assistant_chatter" in inspect(text, item="post", audience=audience).reasons, audience
-    assert inspect(text, item="post", audience="someone").ok  # a reply may say all of it
+    _flagged_unless_written_to_someone(text, "assistant_chatter", "post")
 
 
 def test_edit_reports_and_openers_stay_chatter_for_every_audience_they_fit() -> None:
