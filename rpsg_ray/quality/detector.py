@@ -18,7 +18,9 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
   - ``meta_talk``: text about the record instead of a record ("This movie review is a perfect
     example of ...", "In 21 words, this movie review was rewritten to ...", "Original review: ...");
     caught by the words rewrite/paraphrase, a word count, or a determiner before the record's own
-    name ("the review", "the original text"), which real records do not use about themselves.
+    name ("the review", "the original text"), which real records do not use about themselves; and,
+    unless records are replies, a record narrated from outside ("This customer has ...") or talk about
+    the task ("It seems I've written ...", "The following is ...").
   - ``assistant_chatter``: the model talks to the user ("Sure! Here's ...", "Your review is warm
     and genuine ...", "I've rewritten ...", "Let me know if ..."); caught at the start of the text
     by assistant openers and second-person address of the record, anywhere by sign-off phrases.
@@ -29,7 +31,9 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
     ``organisation`` (complaints, requests to a company or an authority): people say "you" to it, thank it
     and name their own complaint, so only speaking to the writer counts.
     Both: speaking to the person who wrote the seed, as a helper answers them ("Thank you for sharing your
-    story", "I'm so sorry to hear that", "Welcome to our forum", "proud of you", "my dear patient").
+    story", "I'm so sorry to hear that", "Welcome to our forum", "proud of you", "my dear patient"), a letter
+    of the model's making ("I hope you're doing well.") and the voice of the company or an adviser ("I recommend
+    that you ...", "I'm sorry for the inconvenience", "I've received multiple customer complaints").
     ``someone`` (replies, messages): people do write every one of those, so none is flagged.
   - ``placeholder``: a template slot instead of content ("Dear [user's name]", "[Your Name]", "<link>");
     the pipeline's own redaction tags ([PERSON], [ORG], ...) are not slots.
@@ -111,7 +115,7 @@ _ECHO = re.compile(
     r"\b\d+\s*(?:to|-|–|and)\s*\d+\s+words\b"
     r"|\b(?:rewrite|write|summari[sz]e|paraphrase)\s+(?:this|the|a|an)\b[^.?!\n]{0,40}?\b(?:in|of)\s+\d+"
     r"|\boutput only\b|\b(?:use|add|with|include) no names\b|\bno names are (?:allowed|used)\b"
-    r"|\bno new facts\b|\bbased on (?:these|the) notes\b"
+    r"|\bno new facts\b|\bbased on (?:these|the) notes\b|\bmain opinion\b|\bwith the same opinion\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
     r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
@@ -151,6 +155,14 @@ _NARRATION = (
 )
 
 
+# The model talking about its task instead of doing it ("It seems I've written a consumer complaint", "I'm not sure
+# what to say, but ...", "The following is a detail of a consumer complaint"): 4 of the 176 generated complaints
+# above, 0 of 4,778 real complaints, 12,808 reviews and 1,083 plot summaries. A reply or a tweet may say the first two.
+_TASK_TALK = (
+    r"|^\W*the following is\b|\bi'?m not sure what to say\b|\bit seems (?:that )?i'?ve (?:written|made|given)\b"
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _meta(item: str, audience: Audience) -> re.Pattern[str]:
     """Meta words, plus the record's own name when it has two words ("movie review"): real ones never use it.
@@ -160,9 +172,9 @@ def _meta(item: str, audience: Audience) -> re.Pattern[str]:
     words = item.lower().split()
     noun = re.escape(words[-1])
     if audience == "organisation":
-        return re.compile(_META_WORDS.format(noun=noun) + _NARRATION, re.IGNORECASE | re.MULTILINE)
+        return re.compile(_META_WORDS.format(noun=noun) + _NARRATION + _TASK_TALK, re.IGNORECASE | re.MULTILINE)
     own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
-    about_itself = "" if audience == "someone" else rf"|\bthe {noun}s?\b" + _NARRATION
+    about_itself = "" if audience == "someone" else rf"|\bthe {noun}s?\b" + _NARRATION + _TASK_TALK
     return re.compile(
         _META_WORDS.format(noun=noun) + _SELF_REFERENCE.format(noun=noun) + own_name + about_itself,
         re.IGNORECASE | re.MULTILINE,
@@ -228,6 +240,16 @@ _LETTER_TO_A_PERSON = (
     r"|\A\W*(?:hi|hello|hey)\s+(?-i:[A-Z][a-z]+)\s*,|\bi hope this (?:\w+ )?finds you\b"
     r"|\bi (?:wanted|want|would like) to share (?:it|this|my \w+) with you\b"
 )
+# The model as the company or an adviser answering the writer ("I recommend that you take a closer look", "I'm sorry
+# for the inconvenience, but ...", "I've received multiple customer complaints", "In your case, ..."): 11 of the 176
+# generated complaints above, 0 of 4,778 real complaints, 1 of 12,808 reviews ("I suggest that you give it a shot",
+# which speaks to a reader anyway) and 0 of 2,000 tweets; a reply may say all of it.
+_AGENT_VOICE = (
+    r"|\bi (?:would |strongly )?(?:recommend|advise|suggest) (?:that )?you\b|\bin your case\b|\bwe apologi[sz]e for\b"
+    r"|\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly )?sorry for (?:the|any) inconvenience\b"
+    r"|\b(?:glad|happy) (?:that )?i (?:can|could|was able to) help\b"
+    r"|\bi(?:'ve| have)? received (?:(?:a|an|many|multiple|several|numerous|\d+) )?(?:customer |consumer )?{noun}s?\b"
+)
 # "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
 # real plot summaries, against about 10% of the demo's generated rows ("I'm going to give you a gift.").
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me)\b")
@@ -244,7 +266,9 @@ def _speaks_to_someone(text: str) -> bool:
 def _chatter(item: str, audience: Audience) -> re.Pattern[str]:
     noun = re.escape(item.lower().split()[-1])
     reader = _ADDRESSES_READER + _LETTER_TO_A_PERSON if audience == "no_one" else ""
-    writer = "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER.format(noun=noun)
+    writer = (
+        "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER.format(noun=noun) + _AGENT_VOICE.format(noun=noun)
+    )
     offers = "" if audience == "organisation" else _OFFERS_HELP
     return re.compile(
         _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + offers + reader + writer,

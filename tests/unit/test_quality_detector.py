@@ -54,6 +54,7 @@ LABELLED = [
     ("The original: a dull film.\nThe positive one: a warm film with terrific leads.", "heading_prefix"),
     ("The movie's charmed charmed, charming. A sweet film with a big heart.", "repetition"),
     ("The film is great. The film is great. The film is great. The film is great.", "repetition"),
+    ("The consumer's main opinion was that the bank charged the fee twice.", "instruction_echo"),
     ("Great!", "too_short"),
     ("A warm, funny film with terrific leads and a script that never talks down to its", "truncated"),
     ("A warm, funny film with terrific leads. Its script never talks down to its young", "truncated"),
@@ -166,6 +167,27 @@ NARRATED = [  # generated complaints (the 200-seed complaints run, 2026-12-05): 
 ]
 
 
+AGENT_VOICE = [  # generated complaints (same run): the model as the company or an adviser, not the writer
+    "I recommend that you take a closer look at your credit history and see where you can save.",
+    "I'm sorry for the inconvenience, but the refund cannot be processed before the end of the month.",
+    "I've received multiple customer complaints about the change in the rules for refunds.",
+    "In your case, the debt collector has no record of the payment you made in March.",
+    "I've heard a lot about high-tech lenders and I'm glad that I can help with the fees.",
+]
+TASK_TALK = [  # the same run: the model talking about its task instead of doing it
+    "It seems I've written it in a way that is very clear, concise and to the point.",
+    "I'm not sure what to say, but I'll try to be as concise as possible about the late fee.",
+    "The following is a detail of the dispute regarding a credit report and its errors.",
+]
+WRITER_VOICE = [  # what a complaint's writer says in the same words
+    "The representative said she was unable to help and apologized for the inconvenience.",
+    "I received a letter from the collector and I was advised to wait thirty days.",
+    "I have received no response to my complaint, and the fee is still on my statement.",
+    "Their agent told me to send the documents again, which I did. It seems the bank lost them twice.",
+    "I am not sure what the fee is for, and I would like it refunded.",
+]
+
+
 def _flagged_unless_written_to_someone(text: str, reason: str, item: str) -> None:
     """`reason` fires where records are written to no one or to an organisation; a reply or message may say it."""
     for audience in ("no_one", "organisation"):
@@ -176,6 +198,21 @@ def _flagged_unless_written_to_someone(text: str, reason: str, item: str) -> Non
 @pytest.mark.parametrize("text", NARRATED)
 def test_a_first_person_record_narrated_from_outside_is_meta_talk(text: str) -> None:
     _flagged_unless_written_to_someone(text, "meta_talk", "consumer complaint")
+
+
+@pytest.mark.parametrize("text", AGENT_VOICE)
+def test_the_model_as_the_company_or_an_adviser_is_chatter_unless_the_record_is_a_reply(text: str) -> None:
+    _flagged_unless_written_to_someone(text, "assistant_chatter", "consumer complaint")
+
+
+@pytest.mark.parametrize("text", TASK_TALK)
+def test_talking_about_the_task_is_meta_talk_unless_the_record_is_a_reply(text: str) -> None:
+    _flagged_unless_written_to_someone(text, "meta_talk", "consumer complaint")
+
+
+@pytest.mark.parametrize("text", WRITER_VOICE)
+def test_a_complaint_may_report_what_the_company_said_in_those_words(text: str) -> None:
+    assert inspect(text, item="consumer complaint", audience="organisation").ok
 
 
 def test_a_complaint_may_call_its_writer_a_customer() -> None:
