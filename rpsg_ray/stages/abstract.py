@@ -33,7 +33,7 @@ class Abstract(Stage):
     def process(self, rows: pa.Table) -> StageResult:
         ids = rows.column("id").to_pylist()
         fitted = [
-            fit_abstraction_chat(self.domain, t, self.cfg.engine.max_model_len, self.cfg.max_tokens)
+            fit_abstraction_chat(self.domain, t, self.cfg)
             for t in texts(rows, "prompt_text")  # the scrubbed seed: no identifier reaches the generator
         ]
         chats = [chat for chat, _ in fitted]

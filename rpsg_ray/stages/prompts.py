@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from rpsg_ray.config import Domain
-from rpsg_ray.config.rpsg import PromptStyle
+from rpsg_ray.config import AbstractConfig, Domain
+from rpsg_ray.config.rpsg import AbstractionVoice, PromptStyle
 from rpsg_ray.engines.base import Chat
 from rpsg_ray.engines.chat import DOCUMENT
 
@@ -54,11 +54,18 @@ def example_turns(domain: Domain, examples: Sequence[str]) -> Chat:
     return turns
 
 
-def abstraction_chat(domain: Domain, text: str) -> Chat:
-    ask = (
-        f"Text: {text}\n\nSummarise this {domain.item} in one or two plain sentences: what is discussed and the "
-        "main opinion. Use your own words. Do not copy phrases, names, numbers or any identifying detail."
-    )
+def abstraction_chat(domain: Domain, text: str, voice: AbstractionVoice = "reader") -> Chat:
+    if voice == "writer":
+        ask = (
+            f"Text: {text}\n\nSay in one or two plain sentences, in the first person as the writer of this "
+            f"{domain.item}, what happened and what they think or want. Use your own words. Do not copy phrases, "
+            "names, numbers or any identifying detail."
+        )
+    else:
+        ask = (
+            f"Text: {text}\n\nSummarise this {domain.item} in one or two plain sentences: what is discussed and "
+            "the main opinion. Use your own words. Do not copy phrases, names, numbers or any identifying detail."
+        )
     return [_system(domain), {"role": "user", "content": ask}]
 
 
@@ -77,12 +84,12 @@ def text_room(empty: Chat, context: int, max_tokens: int) -> int:
     return context - max_tokens - 1 - estimate_tokens(empty)
 
 
-def fit_abstraction_chat(domain: Domain, text: str, context: int, max_tokens: int) -> tuple[Chat, bool]:
-    """The abstraction prompt with the seed cut (head kept) to its `text_room`; the cut is on purpose and
-    flagged."""
-    room = text_room(abstraction_chat(domain, ""), context, max_tokens)
-    fitted, cut = fit_text(text, room)
-    return abstraction_chat(domain, fitted), cut
+def fit_abstraction_chat(domain: Domain, text: str, cfg: AbstractConfig) -> tuple[Chat, bool]:
+    """The abstraction prompt in the config's voice, with the seed cut (head kept) to its `text_room`; the cut is
+    on purpose and flagged. The abstract stage and the selection's retry both ask through it, so they ask alike."""
+    empty = abstraction_chat(domain, "", cfg.voice)
+    fitted, cut = fit_text(text, text_room(empty, cfg.engine.max_model_len, cfg.max_tokens))
+    return abstraction_chat(domain, fitted, cfg.voice), cut
 
 
 def length_words(target_words: int) -> str:

@@ -89,8 +89,7 @@ class Select(Stage):
 
     def _retry_chat(self, seed_text: str) -> Chat:
         """The abstraction prompt, with the seed cut to fit the context exactly as the abstract stage cuts it."""
-        a = self.abstract
-        return fit_abstraction_chat(self.domain, seed_text, a.engine.max_model_len, a.max_tokens)[0]
+        return fit_abstraction_chat(self.domain, seed_text, self.abstract)[0]
 
     def _pick(self, scores: np.ndarray, record_id: str, pass_index: int) -> tuple[int, dict[str, object]]:
         """The noisy pick and what the diagnostics record about it."""

@@ -363,13 +363,17 @@ def test_abstract_cuts_an_overlong_seed_on_purpose_and_flags_it() -> None:
     cfg = AbstractConfig(
         engine=Engine(kind="transformers", dtype="float32", max_model_len=256), candidates=1, max_tokens=16
     )
-    chat, cut = fit_abstraction_chat(DOMAIN, long_seed, 256, cfg.max_tokens)
+    chat, cut = fit_abstraction_chat(DOMAIN, long_seed, cfg)
     assert cut and estimate_tokens(chat) + cfg.max_tokens < 256
-    assert fit_abstraction_chat(DOMAIN, SEEDS[0][1], 256, cfg.max_tokens) == (
-        abstraction_chat(DOMAIN, SEEDS[0][1]),
-        False,
-    )
-    out = Abstract(cfg, DOMAIN, new_key())(batch([("long", long_seed, None), SEEDS[0]]))
+    assert fit_abstraction_chat(DOMAIN, SEEDS[0][1], cfg) == (abstraction_chat(DOMAIN, SEEDS[0][1]), False)
+    writer = cfg.model_copy(update={"voice": "writer"})
+    stage = Abstract(writer, DOMAIN, new_key())
+    stage.generator = _Counting(stage.generator)
+    out = stage(batch([("long", long_seed, None), SEEDS[0]]))
+    # the stage asks in the config's voice (the selection's retry asks through the same function)
+    assert stage.generator.chats[0][1] == abstraction_chat(DOMAIN, SEEDS[0][1], "writer")
+    assert "in the first person" in stage.generator.chats[0][1][-1]["content"]
+    assert "in the first person" not in chat[-1]["content"]
     assert out.column("flag_seed_truncated").to_pylist() == [True, False]
 
 
