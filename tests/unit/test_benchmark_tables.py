@@ -11,6 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import common
 import frontier
+import numpy as np
+import synthetic_overlap
 
 
 def test_rows_with_different_columns_share_one_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,3 +77,10 @@ def test_a_frontier_sitting_keeps_only_the_earlier_rows_it_did_not_measure_again
     ]
     assert rows[1]["accuracy"] == 0.7
     assert frontier.with_sittings(now, "t", None) == [{**r, "sitting": "t"} for r in now]
+
+
+def test_the_overlap_check_drops_a_row_only_for_a_kept_neighbour() -> None:
+    """Rows 0 and 1 are near-duplicates, 1 and 2 too, 0 and 2 are not: once 1 is dropped, 2 has no kept neighbour."""
+    similarity = np.array([[1.0, 0.85, 0.5], [0.85, 1.0, 0.85], [0.5, 0.85, 1.0]])
+    assert synthetic_overlap.greedy_keep(similarity, 0.8) == [0, 2]
+    assert synthetic_overlap.greedy_keep(similarity, 0.9) == [0, 1, 2]
