@@ -10,8 +10,8 @@ same records as the reference where `--dpsgd` is given. Variants:
   hotter      rpsg.rewrite temperature 1.1, top_p 0.95
   min_p       rpsg.rewrite temperature 1.1, min_p 0.1 instead of top_p (a cut that follows the model's confidence)
   surrogates  stages.redact.surrogates.enabled (Faker stand-ins for the redactor's tags)
-  writer_voice  rpsg.abstract.voice=writer (abstractions in the writer's first person, not a summary)
-  document_writer  both document and writer_voice
+  first_person  rpsg.abstract.prompt_style=first_person (abstractions in the writer's voice, not a summary)
+  document_first_person  both document and first_person
   fixed_examples  the config's first 3 public examples in every prompt, as before its pool of 12 in varied
               forms, 3 of them drawn per prompt by the run's secret key (domain.examples_shown)
 Writes results/realism_levers_<corpus>.{json,md} and, beside the runs, rows_<variant>.txt: 30 rows of each
@@ -38,8 +38,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "hotter": {"rpsg.rewrite.temperature": 1.1, "rpsg.rewrite.top_p": 0.95},
     "min_p": {"rpsg.rewrite.temperature": 1.1, "rpsg.rewrite.top_p": 1.0, "rpsg.rewrite.min_p": 0.1},
     "surrogates": {"stages.redact.surrogates.enabled": "true"},
-    "writer_voice": {"rpsg.abstract.voice": "writer"},
-    "document_writer": {"rpsg.rewrite.prompt_style": "document", "rpsg.abstract.voice": "writer"},
+    "first_person": {"rpsg.abstract.prompt_style": "first_person"},
+    "document_first_person": {"rpsg.rewrite.prompt_style": "document", "rpsg.abstract.prompt_style": "first_person"},
 }
 CORPORA = {
     "demo": {"config": "configs/demo.yaml", "evaluate": []},

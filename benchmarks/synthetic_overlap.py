@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import random
 import re
 import sys
@@ -50,7 +51,8 @@ def overlap(name: str, texts: list[str], embedder: Any) -> dict[str, Any]:
     np.fill_diagonal(similarity, -1.0)
     keep = greedy_keep(similarity, THRESHOLDS[0])
     draw = random.Random(0)
-    same_n = float(np.mean([self_bleu(draw.sample(texts, len(keep))) for _ in range(3)]))
+    dropped = len(keep) < len(texts)  # else the kept set is the whole set: no subset to compare with
+    same_n = float(np.mean([self_bleu(draw.sample(texts, len(keep))) for _ in range(3)])) if dropped else math.nan
     top, count = collections.Counter(map(opening, texts)).most_common(1)[0]
     return {
         "set": name,
@@ -68,7 +70,7 @@ def overlap(name: str, texts: list[str], embedder: Any) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run directories (their synthetic.parquet)")
-    parser.add_argument("--real", type=Path, help="a real split; as many of its rows as the largest run")
+    parser.add_argument("--real", type=Path, help="a real split: as many of its rows beside each run")
     parser.add_argument("--embedder", default="all-minilm-l6-v2")
     args = parser.parse_args()
     from common import save
@@ -77,18 +79,20 @@ def main() -> None:
 
     started = time.time()
     embedder = load_embedder(args.embedder)
-    sets = {f"{run.parent.name}/{run.name}": pq.read_table(run / "synthetic.parquet").column("text").to_pylist()
-            for run in args.runs}  # fmt: skip
-    if args.real:
-        largest = max(map(len, sets.values()))
-        sets["real data"] = pq.read_table(args.real).column("text").to_pylist()[:largest]
-    rows = [overlap(name, texts, embedder) for name, texts in sets.items()]
+    real = pq.read_table(args.real).column("text").to_pylist() if args.real else []
+    rows = []
+    for run in args.runs:
+        texts = pq.read_table(run / "synthetic.parquet").column("text").to_pylist()
+        rows.append(overlap(f"{run.parent.name}/{run.name}", texts, embedder))
+        if real:  # as many real rows: a larger set has closer nearest neighbours and a higher Self-BLEU
+            rows.append(overlap(f"real data, first {len(texts)}", real[: len(texts)], embedder))
     print(
         save(
             "synthetic_overlap",
             {
                 "setting": f"embedder {args.embedder}; greedy drop at cosine {THRESHOLDS[0]}; Self-BLEU of a random "
-                "subset of the kept size: mean of 3 draws",
+                "subset of the kept size: mean of 3 draws (none where nothing is dropped); each run beside as many "
+                "rows of the real split",
                 "verdict": f"measured in {time.time() - started:.0f} s",
                 "note": "pairs_cos_t: pairs of rows at cosine >= t; nearest_cos_mean: each row's cosine to its "
                 "nearest other row, averaged; top_opening: the most common first two words",

@@ -29,7 +29,7 @@ Flagged (``Verdict.ok`` is False, ``Verdict.reasons`` names each rule that fired
     "I'm so glad you enjoyed it"), answering one ("That's a great idea."), a sentence in which "I" speaks
     to "you" ("I'm going to give you a gift."; quotes aside) and "the review" are chatter and meta talk.
     ``organisation`` (complaints, requests to a company or an authority): people say "you" to it, thank it
-    and name their own complaint, so only speaking to the writer counts.
+    and name their own complaint, so none of those counts there.
     Both: speaking to the person who wrote the seed, as a helper answers them ("Thank you for sharing your
     story", "I'm so sorry to hear that", "Welcome to our forum", "proud of you", "my dear patient"), a letter
     of the model's making ("I hope you're doing well.") and the voice of the company or an adviser ("I recommend
@@ -116,6 +116,7 @@ _ECHO = re.compile(
     r"|\b(?:rewrite|write|summari[sz]e|paraphrase)\s+(?:this|the|a|an)\b[^.?!\n]{0,40}?\b(?:in|of)\s+\d+"
     r"|\boutput only\b|\b(?:use|add|with|include) no names\b|\bno names are (?:allowed|used)\b"
     r"|\bno new facts\b|\bbased on (?:these|the) notes\b|\bmain opinion\b|\bwith the same opinion\b"
+    r"|\bwhat you think or want\b|\bsay again in one or two\b"
     r"|\bin different words\b|\bkeeping its\b[^.?!\n]{0,20}\bopinion\b|\bin the first person\b"
     r"|\b(?:do not|don't) copy phrases\b|\bidentifying detail|\bin your own words\b"
     r"|^\s*(?:notes|text|instructions?|task|prompt)\s*:"
@@ -156,10 +157,12 @@ _NARRATION = (
 
 
 # The model talking about its task instead of doing it ("It seems I've written a consumer complaint", "I'm not sure
-# what to say, but ...", "The following is a detail of a consumer complaint"): 4 of the 176 generated complaints
-# above, 0 of 4,778 real complaints, 12,808 reviews and 1,083 plot summaries. A reply or a tweet may say the first two.
+# what to say, but ...", "The following is a detail of a consumer complaint"): 3 of the 176 generated complaints
+# above, 0 of 4,778 real complaints, 12,808 reviews and 1,083 plot summaries. People write "the following is a
+# timeline" and "I'm not sure what to say anymore", so the rule asks for the model's own words; a reply may say them.
 _TASK_TALK = (
-    r"|^\W*the following is\b|\bi'?m not sure what to say\b|\bit seems (?:that )?i'?ve (?:written|made|given)\b"
+    r"|^\W*the following is (?:a|an) (?:detail|example|sample|summary|description) of\b"
+    r"|\bi'?m not sure what to say,? but\b|\bit seems (?:that )?i'?ve written\b"
 )
 
 
@@ -241,15 +244,23 @@ _LETTER_TO_A_PERSON = (
     r"|\bi (?:wanted|want|would like) to share (?:it|this|my \w+) with you\b"
 )
 # The model as the company or an adviser answering the writer ("I recommend that you take a closer look", "I'm sorry
-# for the inconvenience, but ...", "I've received multiple customer complaints", "In your case, ..."): 11 of the 176
-# generated complaints above, 0 of 4,778 real complaints, 1 of 12,808 reviews ("I suggest that you give it a shot",
-# which speaks to a reader anyway) and 0 of 2,000 tweets; a reply may say all of it.
+# for the inconvenience, but ...", "I've received multiple customer complaints", "In your case, ..."): 9 of the 176
+# generated complaints above, 0 of 4,778 real complaints, 12,808 reviews and 2,000 tweets. Judged with quotes left
+# out (a complaint may quote the company's apology) and only in its model-made forms ("I strongly advise you to look
+# into this company" is a complainant's); a reply may say all of it.
 _AGENT_VOICE = (
-    r"|\bi (?:would |strongly )?(?:recommend|advise|suggest) (?:that )?you\b|\bin your case\b|\bwe apologi[sz]e for\b"
+    r"\bi (?:would |strongly )?(?:recommend|advise|suggest) that you (?:take|check|consider|look|get|try|visit|read)\b"
+    r"|\bin your case\s*,|\bwe apologi[sz]e for\b|\b(?:glad|happy) (?:that )?i (?:can|could|was able to) help\b"
     r"|\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly )?sorry for (?:the|any) inconvenience\b"
-    r"|\b(?:glad|happy) (?:that )?i (?:can|could|was able to) help\b"
-    r"|\bi(?:'ve| have)? received (?:(?:a|an|many|multiple|several|numerous|\d+) )?(?:customer |consumer )?{noun}s?\b"
+    r"|\bi(?:'ve| have)? received (?:many|multiple|several|numerous|\d+) (?:customer |consumer )?{noun}s\b"
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _agent_voice(item: str) -> re.Pattern[str]:
+    return re.compile(_AGENT_VOICE.format(noun=re.escape(item.lower().split()[-1])), re.IGNORECASE)
+
+
 # "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
 # real plot summaries, against about 10% of the demo's generated rows ("I'm going to give you a gift.").
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me)\b")
@@ -257,18 +268,26 @@ _SECOND_PERSON = re.compile(r"^\W*You(?:r|'re|'ve|'d|'ll)?\b|\b(?:you|your|you'r
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'[^']*'(?!\w)")
 
 
-def _speaks_to_someone(text: str) -> bool:
-    sentences = re.split(r"(?<=[.!?])\s+", _QUOTED.sub(" ", text))
+def _speaks_to_someone(unquoted: str) -> bool:
+    sentences = re.split(r"(?<=[.!?])\s+", unquoted)
     return any(_FIRST_PERSON.search(s) and _SECOND_PERSON.search(s) for s in sentences)
+
+
+def _answers_as_someone_else(text: str, item: str, audience: Audience) -> bool:
+    """The voice rules that read the text with its quotes left out (a complaint may quote what the company
+    said: "We apologize for the inconvenience"): the company's or an adviser's voice unless records are replies,
+    and "I" speaking to "you" where they are written to no one."""
+    if audience == "someone":
+        return False
+    unquoted = _QUOTED.sub(" ", text)
+    return bool(_agent_voice(item).search(unquoted)) or (audience == "no_one" and _speaks_to_someone(unquoted))
 
 
 @functools.lru_cache(maxsize=64)
 def _chatter(item: str, audience: Audience) -> re.Pattern[str]:
     noun = re.escape(item.lower().split()[-1])
     reader = _ADDRESSES_READER + _LETTER_TO_A_PERSON if audience == "no_one" else ""
-    writer = (
-        "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER.format(noun=noun) + _AGENT_VOICE.format(noun=noun)
-    )
+    writer = "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER.format(noun=noun)
     offers = "" if audience == "organisation" else _OFFERS_HELP
     return re.compile(
         _CHATTER_START.format(noun=noun) + "|" + _CHATTER_ANY.format(noun=noun) + offers + reader + writer,
@@ -386,11 +405,12 @@ def inspect(
     words = _words(fixed)
     item = item.strip() or "review"
     fired: set[str] = set()
-    if _ECHO.search(fixed):
+    voice = fixed.replace("\u2019", "'")  # the wording rules match ' only; models and people also write ’
+    if _ECHO.search(voice):
         fired.add("instruction_echo")
-    if _meta(item, audience).search(fixed):
+    if _meta(item, audience).search(voice):
         fired.add("meta_talk")
-    if _chatter(item, audience).search(fixed) or (audience == "no_one" and _speaks_to_someone(fixed)):
+    if _chatter(item, audience).search(voice) or _answers_as_someone_else(voice, item, audience):
         fired.add("assistant_chatter")
     if _PLACEHOLDER.search(fixed):
         fired.add("placeholder")

@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 
 from rpsg_ray.config import AbstractConfig, Domain
-from rpsg_ray.config.rpsg import AbstractionVoice, PromptStyle
+from rpsg_ray.config.rpsg import AbstractionStyle, PromptStyle
 from rpsg_ray.engines.base import Chat
 from rpsg_ray.engines.chat import DOCUMENT
 
@@ -54,11 +54,11 @@ def example_turns(domain: Domain, examples: Sequence[str]) -> Chat:
     return turns
 
 
-def abstraction_chat(domain: Domain, text: str, voice: AbstractionVoice = "reader") -> Chat:
-    if voice == "writer":
+def abstraction_chat(domain: Domain, text: str, style: AbstractionStyle = "summary") -> Chat:
+    if style == "first_person":
         ask = (
-            f"Text: {text}\n\nSay in one or two plain sentences, in the first person as the writer of this "
-            f"{domain.item}, what happened and what they think or want. Use your own words. Do not copy phrases, "
+            f"Text: {text}\n\nYou wrote this {domain.item}. Say again in one or two plain sentences, in the first "
+            "person, what happened to you and what you think or want. Use your own words. Do not copy phrases, "
             "names, numbers or any identifying detail."
         )
     else:
@@ -85,11 +85,11 @@ def text_room(empty: Chat, context: int, max_tokens: int) -> int:
 
 
 def fit_abstraction_chat(domain: Domain, text: str, cfg: AbstractConfig) -> tuple[Chat, bool]:
-    """The abstraction prompt in the config's voice, with the seed cut (head kept) to its `text_room`; the cut is
+    """The abstraction prompt in the config's style, with the seed cut (head kept) to its `text_room`; the cut is
     on purpose and flagged. The abstract stage and the selection's retry both ask through it, so they ask alike."""
-    empty = abstraction_chat(domain, "", cfg.voice)
+    empty = abstraction_chat(domain, "", cfg.prompt_style)
     fitted, cut = fit_text(text, text_room(empty, cfg.engine.max_model_len, cfg.max_tokens))
-    return abstraction_chat(domain, fitted, cfg.voice), cut
+    return abstraction_chat(domain, fitted, cfg.prompt_style), cut
 
 
 def length_words(target_words: int) -> str:

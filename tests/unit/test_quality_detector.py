@@ -55,6 +55,7 @@ LABELLED = [
     ("The movie's charmed charmed, charming. A sweet film with a big heart.", "repetition"),
     ("The film is great. The film is great. The film is great. The film is great.", "repetition"),
     ("The consumer's main opinion was that the bank charged the fee twice.", "instruction_echo"),
+    ("Here is a warm film with terrific leads, written with the same opinion.", "instruction_echo"),
     ("Great!", "too_short"),
     ("A warm, funny film with terrific leads and a script that never talks down to its", "truncated"),
     ("A warm, funny film with terrific leads. Its script never talks down to its young", "truncated"),
@@ -169,7 +170,8 @@ NARRATED = [  # generated complaints (the 200-seed complaints run, 2026-12-05): 
 
 AGENT_VOICE = [  # generated complaints (same run): the model as the company or an adviser, not the writer
     "I recommend that you take a closer look at your credit history and see where you can save.",
-    "I'm sorry for the inconvenience, but the refund cannot be processed before the end of the month.",
+    "I’m sorry for the inconvenience, but the refund cannot be processed before the end of the month.",
+    "We apologize for the delay with the refund, and I'm happy I could help with the rest of the fees.",
     "I've received multiple customer complaints about the change in the rules for refunds.",
     "In your case, the debt collector has no record of the payment you made in March.",
     "I've heard a lot about high-tech lenders and I'm glad that I can help with the fees.",
@@ -180,6 +182,13 @@ TASK_TALK = [  # the same run: the model talking about its task instead of doing
     "The following is a detail of the dispute regarding a credit report and its errors.",
 ]
 WRITER_VOICE = [  # what a complaint's writer says in the same words
+    'They just said "We apologize for the inconvenience" and hung up on me.',
+    "I strongly advise you to look into this company, and I would suggest that you investigate its fees.",
+    "As noted in your case file, the payment was made in March.",
+    "I filed a dispute and I received a complaint number, but nothing has happened since.",
+    "The following is a timeline of the events since March, when the first fee appeared.",
+    "I'm not sure what to say anymore; I've called them ten times about the fee.",
+    "It seems I've made every payment on time, and they still charge me a late fee.",
     "The representative said she was unable to help and apologized for the inconvenience.",
     "I received a letter from the collector and I was advised to wait thirty days.",
     "I have received no response to my complaint, and the fee is still on my statement.",

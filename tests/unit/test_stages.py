@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -366,13 +366,15 @@ def test_abstract_cuts_an_overlong_seed_on_purpose_and_flags_it() -> None:
     chat, cut = fit_abstraction_chat(DOMAIN, long_seed, cfg)
     assert cut and estimate_tokens(chat) + cfg.max_tokens < 256
     assert fit_abstraction_chat(DOMAIN, SEEDS[0][1], cfg) == (abstraction_chat(DOMAIN, SEEDS[0][1]), False)
-    writer = cfg.model_copy(update={"voice": "writer"})
-    stage = Abstract(writer, DOMAIN, new_key())
+    first_person = cfg.model_copy(update={"prompt_style": "first_person"})
+    stage = Abstract(first_person, DOMAIN, new_key())
     stage.generator = _Counting(stage.generator)
     out = stage(batch([("long", long_seed, None), SEEDS[0]]))
-    # the stage asks in the config's voice (the selection's retry asks through the same function)
-    assert stage.generator.chats[0][1] == abstraction_chat(DOMAIN, SEEDS[0][1], "writer")
-    assert "in the first person" in stage.generator.chats[0][1][-1]["content"]
+    # the stage asks in the config's style, and the selection's retry asks alike
+    assert stage.generator.chats[0][1] == abstraction_chat(DOMAIN, SEEDS[0][1], "first_person")
+    retry = Select._retry_chat(SimpleNamespace(domain=DOMAIN, abstract=first_person), SEEDS[0][1])
+    assert retry == stage.generator.chats[0][1]
+    assert "in the first person" in retry[-1]["content"]
     assert "in the first person" not in chat[-1]["content"]
     assert out.column("flag_seed_truncated").to_pylist() == [True, False]
 
