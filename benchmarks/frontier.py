@@ -154,7 +154,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     finite = sorted({r["epsilon"] for r in rows if not math.isinf(r["epsilon"])})
     inf_x = 2 * max(finite) if finite else 1.0
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 4.4))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 5.6))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colour = dict(zip(("leak", *METHODS), palette, strict=False))  # one colour per method in every panel
     sittings = sorted({r.get("sitting", "") for r in rows})
@@ -183,8 +183,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         if key == "best_attack_auc":
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    # one legend for all panels, below them: inside a panel it hid the points under it
+    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    rows_of_legend = math.ceil(len(handles) / 4)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.045 * rows_of_legend, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
