@@ -166,18 +166,26 @@ _TASK_TALK = (
 )
 
 
+_FROM_OUTSIDE = _NARRATION + _TASK_TALK
+"""Meta talk wherever records are not replies: narrated from outside, or about the task."""
+
+
+def _noun(item: str) -> str:
+    """The record's noun as a pattern ("consumer complaint" -> "complaint"): what the rules name it by."""
+    return re.escape(item.lower().split()[-1])
+
+
 @functools.lru_cache(maxsize=64)
 def _meta(item: str, audience: Audience) -> re.Pattern[str]:
     """Meta words, plus the record's own name when it has two words ("movie review"): real ones never use it.
     Records written to no one never say "the review" either (0 of 12,808 real reviews); tweets do. A record
     sent to an organisation names itself ("This complaint is about ...", "consumer complaint"), so none of
     the three applies there."""
-    words = item.lower().split()
-    noun = re.escape(words[-1])
+    words, noun = item.lower().split(), _noun(item)
     if audience == "organisation":
-        return re.compile(_META_WORDS.format(noun=noun) + _NARRATION + _TASK_TALK, re.IGNORECASE | re.MULTILINE)
+        return re.compile(_META_WORDS.format(noun=noun) + _FROM_OUTSIDE, re.IGNORECASE | re.MULTILINE)
     own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
-    about_itself = "" if audience == "someone" else rf"|\bthe {noun}s?\b" + _NARRATION + _TASK_TALK
+    about_itself = "" if audience == "someone" else rf"|\bthe {noun}s?\b" + _FROM_OUTSIDE
     return re.compile(
         _META_WORDS.format(noun=noun) + _SELF_REFERENCE.format(noun=noun) + own_name + about_itself,
         re.IGNORECASE | re.MULTILINE,
@@ -258,7 +266,7 @@ _AGENT_VOICE = (
 
 @functools.lru_cache(maxsize=64)
 def _agent_voice(item: str) -> re.Pattern[str]:
-    return re.compile(_AGENT_VOICE.format(noun=re.escape(item.lower().split()[-1])), re.IGNORECASE)
+    return re.compile(_AGENT_VOICE.format(noun=_noun(item)), re.IGNORECASE)
 
 
 # "I" speaking to "you" in one sentence (quoted speech and titles aside): 0.34% of real reviews and 0.1% of
@@ -285,7 +293,7 @@ def _answers_as_someone_else(text: str, item: str, audience: Audience) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _chatter(item: str, audience: Audience) -> re.Pattern[str]:
-    noun = re.escape(item.lower().split()[-1])
+    noun = _noun(item)
     reader = _ADDRESSES_READER + _LETTER_TO_A_PERSON if audience == "no_one" else ""
     writer = "" if audience == "someone" else _ADDRESSES_WRITER + _LETTER.format(noun=noun)
     offers = "" if audience == "organisation" else _OFFERS_HELP
@@ -405,12 +413,12 @@ def inspect(
     words = _words(fixed)
     item = item.strip() or "review"
     fired: set[str] = set()
-    voice = fixed.replace("\u2019", "'")  # the wording rules match ' only; models and people also write ’
-    if _ECHO.search(voice):
+    wording = fixed.replace("\u2019", "'")  # the wording rules match ' only; models and people also write ’
+    if _ECHO.search(wording):
         fired.add("instruction_echo")
-    if _meta(item, audience).search(voice):
+    if _meta(item, audience).search(wording):
         fired.add("meta_talk")
-    if _chatter(item, audience).search(voice) or _answers_as_someone_else(voice, item, audience):
+    if _chatter(item, audience).search(wording) or _answers_as_someone_else(wording, item, audience):
         fired.add("assistant_chatter")
     if _PLACEHOLDER.search(fixed):
         fired.add("placeholder")

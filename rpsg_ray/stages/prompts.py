@@ -54,19 +54,18 @@ def example_turns(domain: Domain, examples: Sequence[str]) -> Chat:
     return turns
 
 
+_OWN_WORDS = "Use your own words. Do not copy phrases, names, numbers or any identifying detail."
+
+
 def abstraction_chat(domain: Domain, text: str, style: AbstractionStyle = "summary") -> Chat:
     if style == "first_person":
-        ask = (
-            f"Text: {text}\n\nYou wrote this {domain.item}. Say again in one or two plain sentences, in the first "
-            "person, what happened to you and what you think or want. Use your own words. Do not copy phrases, "
-            "names, numbers or any identifying detail."
+        task = (
+            f"You wrote this {domain.item}. Say again in one or two plain sentences, in the first person, what "
+            "happened to you and what you think or want."
         )
     else:
-        ask = (
-            f"Text: {text}\n\nSummarise this {domain.item} in one or two plain sentences: what is discussed and "
-            "the main opinion. Use your own words. Do not copy phrases, names, numbers or any identifying detail."
-        )
-    return [_system(domain), {"role": "user", "content": ask}]
+        task = f"Summarise this {domain.item} in one or two plain sentences: what is discussed and the main opinion."
+    return [_system(domain), {"role": "user", "content": f"Text: {text}\n\n{task} {_OWN_WORDS}"}]
 
 
 def fit_text(text: str, budget_tokens: int) -> tuple[str, bool]:
