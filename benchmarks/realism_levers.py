@@ -3,7 +3,8 @@
 Every variant runs RPSG on the same seeds (the first `--seeds` records of the corpus's private set, written to
 one file so no run draws its own sample), the same config and machine, one after another; then one
 `rpsg evaluate` over all of them (matched sample size, `--repeats` draws), with DP-SGD at the same ε and the
-same records as the reference where `--dpsgd` is given. Variants:
+same records as the reference where `--dpsgd` is given, and the dataset-level DP method beside them where
+`--rpsg-dp` is. Variants:
   today       the config as it is
   document    rpsg.rewrite.prompt_style=document (a page to continue: no chat, examples as earlier entries)
   no_system   rpsg.rewrite.prompt_style=chat_without_system
@@ -95,6 +96,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=128)
     parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, FIXED], default=[*VARIANTS, FIXED])
     parser.add_argument("--dpsgd", type=float, metavar="EPS", help="add DP-SGD at this ε on the same records")
+    parser.add_argument(
+        "--rpsg-dp", type=float, metavar="EPS", help="add rpsg_dp (dataset-level DP) at this ε on the same records"
+    )
     parser.add_argument("--epsilon", type=float, default=4.0, help="RPSG's ε (selection)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", default=None)
@@ -110,8 +114,9 @@ def main() -> None:
     started = time.time()
     runs: dict[str, tuple[Path, dict[str, Any]]] = {}
     planned = [(v, "rpsg", {**variant_sets(v, config), "rpsg.epsilon": args.epsilon}) for v in args.variants]
-    if args.dpsgd is not None:
-        planned.append((f"dpsgd_eps{args.dpsgd:g}", "dpsgd", method_sets("dpsgd", args.seeds, args.dpsgd, (0, 0))))
+    for method, eps in (("rpsg_dp", args.rpsg_dp), ("dpsgd", args.dpsgd)):
+        if eps is not None:
+            planned.append((f"{method}_eps{eps:g}", method, method_sets(method, args.seeds, eps, (0, 0))))
     for name, method, sets in planned:
         out = work / name
         sets = {**sets, "input.seeds": args.seeds}

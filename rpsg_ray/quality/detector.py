@@ -160,9 +160,13 @@ _NARRATION = (
 # what to say, but ...", "The following is a detail of a consumer complaint"): 3 of the 176 generated complaints
 # above, 0 of 4,778 real complaints, 12,808 reviews and 1,083 plot summaries. People write "the following is a
 # timeline" and "I'm not sure what to say anymore", so the rule asks for the model's own words; a reply may say them.
+# The next complaints run (165 rows, 2026-12-05) added "The text indicates ...", "This is a story about ..." and
+# "Here is a customer's perspective:" (plot summaries say "The story is about", so "story" is not in the first).
 _TASK_TALK = (
     r"|^\W*the following is (?:a|an) (?:detail|example|sample|summary|description) of\b"
     r"|\bi'?m not sure what to say,? but\b|\bit seems (?:that )?i'?ve written\b"
+    r"|^\W*the (?:text|passage) (?:indicates|describes|is about|mentions)\b|^\W*this is a (?:\w+ )?story about\b"
+    r"|\bhere is (?:a|an|the) (?:[\w']+ ){0,2}(?:perspective|version|example)\b"
 )
 
 
@@ -234,7 +238,8 @@ _ADDRESSES_WRITER = (
     r"|\bi'?m (?:so |very |really |truly )?sorry (?:to hear|that you|for what you|about your|you)\b"
     r"|\bi (?:completely |totally |fully |can )?understand (?:how|your|what you)\b|\bit sounds like you\b"
     r"|\bwelcome to (?:the|our|my)\b|\bproud of you\b|\bhappy for you\b|\bgreat news to share\b"
-    r"|\bmy dear\b|\bdear (?:patient|friend|reader|customer|user)\b|\byou(?:'re| are) not alone\b"
+    r"|\bmy dear\b|\bdear \[?(?:valued )?(?:patient|friend|reader|customer|client|user)\b|\byour friend\b"
+    r"|\byou(?:'re| are) not alone\b"
     r"|\bi'?m (?:so |really |very )?glad (?:to hear|(?:that )?you (?:found|are|were|got))|\bglad you'?re\b"
     r"|\bdon'?t hesitate to\b|\bwishing you\b|\bhang in there\b|\bstay strong\b|\bkeep up the \w+ work\b"
     r"|\bi'?m here (?:to|for) (?:help|you|listen|support)\b"
@@ -255,12 +260,16 @@ _LETTER_TO_A_PERSON = (
 # for the inconvenience, but ...", "I've received multiple customer complaints", "In your case, ..."): 9 of the 176
 # generated complaints above, 0 of 4,778 real complaints, 12,808 reviews and 2,000 tweets. Judged with quotes left
 # out (a complaint may quote the company's apology) and only in its model-made forms ("I strongly advise you to look
-# into this company" is a complainant's); a reply may say all of it.
+# into this company" is a complainant's); a reply may say all of it. The next run's 165 rows added "I'm sorry for the
+# confusion", "I can help you" and "As a credit officer, I ..." (with "your friend" and "Dear [Customer's Name]" in
+# the writer-address rules: 7 of those rows in all, none of the real records above).
 _AGENT_VOICE = (
     r"\bi (?:would |strongly )?(?:recommend|advise|suggest) that you (?:take|check|consider|look|get|try|visit|read)\b"
     r"|\bin your case\s*,|\bwe apologi[sz]e for\b|\b(?:glad|happy) (?:that )?i (?:can|could|was able to) help\b"
     r"|\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly )?sorry for (?:the|any) inconvenience\b"
     r"|\bi(?:'ve| have)? received (?:many|multiple|several|numerous|\d+) (?:customer |consumer )?{noun}s\b"
+    r"|\b(?:i'?m|i am) sorry for the confusion\b|\bi (?:can|could|will|'ll) (?:help|assist) you\b"
+    r"|\bi'?ll provide you with\b|\bas an? (?:\w+ )?(?:officer|representative|agent|adviser|advisor|specialist)\s*,\s*i\b"
 )
 
 

@@ -175,11 +175,20 @@ AGENT_VOICE = [  # generated complaints (same run): the model as the company or 
     "I've received multiple customer complaints about the change in the rules for refunds.",
     "In your case, the debt collector has no record of the payment you made in March.",
     "I've heard a lot about high-tech lenders and I'm glad that I can help with the fees.",
+    # the next run (165 rows): an agent's apology and offer, an officer's voice, and the writer addressed
+    "I'm sorry for the confusion, but I'll provide you with a fresh perspective on the fees.",
+    "It seems you're on a different topic, but I can help you with a common complaint.",
+    "As a credit officer, I must acknowledge the unfair treatment of your account.",
+    "Dear [Customer's Name],\n\nI just received a credit card with a fee I did not expect.",
+    "Your friend has become a target of the credit reporting agencies.",
 ]
 TASK_TALK = [  # the same run: the model talking about its task instead of doing it
     "It seems I've written it in a way that is very clear, concise and to the point.",
     "I'm not sure what to say, but I'll try to be as concise as possible about the late fee.",
     "The following is a detail of the dispute regarding a credit report and its errors.",
+    "The text indicates a recent event where a debt collector was involved.",
+    "This is a story about financial struggles and perseverance.",
+    "Here is a customer's perspective: the mortgage has been a struggle to manage.",
 ]
 WRITER_VOICE = [  # what a complaint's writer says in the same words
     'They just said "We apologize for the inconvenience" and hung up on me.',
@@ -194,6 +203,10 @@ WRITER_VOICE = [  # what a complaint's writer says in the same words
     "I have received no response to my complaint, and the fee is still on my statement.",
     "Their agent told me to send the documents again, which I did. It seems the bank lost them twice.",
     "I am not sure what the fee is for, and I would like it refunded.",
+    "Dear Consumer Financial Protection Bureau, I was a victim of identity theft in 2019.",
+    "The text says my account is past due, but I paid in March.",
+    "This is a story that repeats every month with this bank: a fee, a call, a promise.",
+    "As a customer, I expect the bank to answer my letters.",
 ]
 
 
