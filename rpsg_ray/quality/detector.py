@@ -269,7 +269,8 @@ _AGENT_VOICE = (
     r"|\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly )?sorry for (?:the|any) inconvenience\b"
     r"|\bi(?:'ve| have)? received (?:many|multiple|several|numerous|\d+) (?:customer |consumer )?{noun}s\b"
     r"|\b(?:i'?m|i am) sorry for the confusion\b|\bi (?:can|could|will|'ll) (?:help|assist) you\b"
-    r"|\bi'?ll provide you with\b|\bas an? (?:\w+ )?(?:officer|representative|agent|adviser|advisor|specialist)\s*,\s*i\b"
+    r"|\bi'?ll provide you with\b"
+    r"|\bas an? (?:\w+ )?(?:officer|representative|agent|adviser|advisor|specialist)\s*,\s*i\b"
 )
 
 
