@@ -211,7 +211,7 @@ _CHATTER_ANY = (
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
     r"|\bi hope (?:that )?you(?:'ll| will)\b|^\W*dear [\w\[\] .]{{1,30}},?\s*\n"
     r"|\blanguage model\b|\bhappy to help\b|\bhelp you with your\b"
-    r"|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite)\b"
+    r"|\bhere(?:'?s| is) (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite|sample)\b"
     r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
 # An offer of more help ("Let me know if ...", "to assist you"), thanks or a "you're welcome" as the opener, an
@@ -319,7 +319,7 @@ _SLOT_WORDS = (
 )
 _PLACEHOLDER = re.compile(
     r"(?![\[<{](?-i:[A-Z][A-Z_]*(?:_\d+)?)[\]>}])"  # an all-caps tag is the redactor's own ([EMAIL], [PERSON_2])
-    rf"[\[<{{]\s*(?:(?:the|a|an|user's|person's|your|my|their|his|her|company's)\s+)?(?:{_SLOT_WORDS})\s*[\]>}}]",
+    rf"[\[<{{]\s*(?:(?:the|a|an|your|my|their|his|her|\w+'s)\s+)?(?:{_SLOT_WORDS})\s*[\]>}}]",
     re.IGNORECASE,
 )
 _LOOP = re.compile(r"\b(?!(?:that|had|is)\b)([a-z]{3,})\s+\1\b")  # "charmed charmed"; names ("Cho Cho") are capitalised

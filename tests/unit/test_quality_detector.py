@@ -49,6 +49,8 @@ LABELLED = [
     ("Awesome. If you're looking for the opposite of the positive one, try a dark horror movie.", "meta_talk"),
     ("Dear [user's name], I hope this message finds you well. The film was warm and funny.", "placeholder"),
     ("A warm film with terrific leads. Watch it with [Your Name] and tell me what you think.", "placeholder"),
+    ("Dear [Recipient's Name],\nThe film was warm and funny, with terrific leads.", "placeholder"),
+    ("Here is a sample of a warm film with terrific leads and a script that sings.", "assistant_chatter"),
     ("Original Movie Review: a dull film.\nRewritten Movie Review: a warm film.", "heading_prefix"),
     ("Rewritten movie review:", "heading_prefix"),
     ("The original: a dull film.\nThe positive one: a warm film with terrific leads.", "heading_prefix"),
@@ -179,7 +181,7 @@ AGENT_VOICE = [  # generated complaints (same run): the model as the company or 
     "I'm sorry for the confusion, but I'll provide you with a fresh perspective on the fees.",
     "It seems you're on a different topic, but I can help you with a common complaint.",
     "As a credit officer, I must acknowledge the unfair treatment of your account.",
-    "Dear [Customer's Name],\n\nI just received a credit card with a fee I did not expect.",
+    "Dear [Customer], I just received a credit card with a fee I did not expect.",
     "Your friend has become a target of the credit reporting agencies.",
 ]
 TASK_TALK = [  # the same run: the model talking about its task instead of doing it
@@ -235,6 +237,16 @@ def test_talking_about_the_task_is_meta_talk_unless_the_record_is_a_reply(text: 
 @pytest.mark.parametrize("text", WRITER_VOICE)
 def test_a_complaint_may_report_what_the_company_said_in_those_words(text: str) -> None:
     assert inspect(text, item="consumer complaint", audience="organisation").ok
+
+
+def test_presenting_a_complaint_is_chatter_wherever_it_is_sent() -> None:
+    """Generated complaints (the first-person abstraction run, 2026-12-05): a record presented, not written."""
+    for text in (
+        "Here is a complaint that comes from a customer: I received a refund I cannot use.",
+        "I'm going to make a new short consumer complaint, here's a sample: the collector called me.",
+    ):
+        for audience in ("organisation", "someone"):
+            assert "assistant_chatter" in inspect(text, item="consumer complaint", audience=audience).reasons, text
 
 
 def test_a_complaint_may_call_its_writer_a_customer() -> None:
