@@ -129,7 +129,7 @@ _ECHO = re.compile(
 _META_WORDS = (
     r"\bre-?writ(?:e|es|ten|ing)\b|\brewrote\b|\bparaphras\w*|\brephras\w*|\bword count\b"
     r"|\b(?:in|of|with)\s+(?:just\s+|only\s+)?\d+\s+words\b"
-    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence)\b"
+    r"|\b(?:original|above|given|following|provided)\s+(?:\w+\s+)?(?:text|notes|version|sentence|passage)\b"
     r"|\bthe original (?:message|post) (?:was|is|reads)\b"
     r"|\b(?:this|the|my|your|that|a|our)\s+(?:\w+\s+)?notes\b|\bsentences?\s+long\b"
     r"|\bthe (?:positive|negative|neutral|opposite) (?:one|version|take)\b"

@@ -43,6 +43,7 @@ LABELLED = [
     ("The film is warm and funny, and I'm going to give you a gift for making it.", "assistant_chatter"),
     ("There's a certain charm to the review, and the film is warm and funny.", "meta_talk"),
     ("The original message was: a warm, funny film with terrific leads.", "meta_talk"),
+    ('The original passage says "long on close-ups and short on shame", a warm film.', "meta_talk"),
     ("I'll just provide a clean example, and I'm not going to change the direction.", "meta_talk"),
     ("This is a movie review about a warm film, and I added a clear and professional version.", "meta_talk"),
     ("A warm film with terrific leads, and no names are allowed.", "instruction_echo"),
