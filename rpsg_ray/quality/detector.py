@@ -160,14 +160,16 @@ _NARRATION = (
 # what to say, but ...", "The following is a detail of a consumer complaint"): 3 of the 176 generated complaints
 # above, 0 of 4,778 real complaints, 12,808 reviews and 1,083 plot summaries. People write "the following is a
 # timeline" and "I'm not sure what to say anymore", so the rule asks for the model's own words; a reply may say them.
-# The next complaints run (165 rows, 2026-12-05) added "The text indicates ...", "This is a story about ..." and
-# "Here is a customer's perspective:" (plot summaries say "The story is about", so "story" is not in the first).
+# The next complaints run (165 rows, 2026-12-05) added "The text indicates ..." and "Here is a customer's
+# perspective:" (a complaint may say "the text mentions" of a text message, or "here is an example of" a fault).
 _TASK_TALK = (
     r"|^\W*the following is (?:a|an) (?:detail|example|sample|summary|description) of\b"
     r"|\bi'?m not sure what to say,? but\b|\bit seems (?:that )?i'?ve written\b"
-    r"|^\W*the (?:text|passage) (?:indicates|describes|is about|mentions)\b|^\W*this is a (?:\w+ )?story about\b"
-    r"|\bhere is (?:a|an|the) (?:[\w']+ ){0,2}(?:perspective|version|example)\b"
+    r"|^\W*the (?:text|passage) (?:indicates|describes)\b|\bhere is (?:a|an) (?:[\w']+ ){0,2}(?:perspective|version)\b"
 )
+# ... and, where records are sent to an organisation, a complaint retold as a story ("This is a story about financial
+# struggles and perseverance"); a review may open that way.
+_RETOLD = r"|^\W*this is a (?:\w+ )?story about\b"
 
 
 _FROM_OUTSIDE = _NARRATION + _TASK_TALK
@@ -187,7 +189,7 @@ def _meta(item: str, audience: Audience) -> re.Pattern[str]:
     the three applies there."""
     words, noun = item.lower().split(), _noun(item)
     if audience == "organisation":
-        return re.compile(_META_WORDS.format(noun=noun) + _FROM_OUTSIDE, re.IGNORECASE | re.MULTILINE)
+        return re.compile(_META_WORDS.format(noun=noun) + _FROM_OUTSIDE + _RETOLD, re.IGNORECASE | re.MULTILINE)
     own_name = rf"|\b{re.escape(' '.join(words))}s?\b" if len(words) > 1 else ""
     about_itself = "" if audience == "someone" else rf"|\bthe {noun}s?\b" + _FROM_OUTSIDE
     return re.compile(
@@ -211,7 +213,8 @@ _CHATTER_ANY = (
     r"|\bfeel free to (?:ask|let|reach|modify|adjust|edit)\b|\bas an ai\b"
     r"|\bi hope (?:that )?you(?:'ll| will)\b|^\W*dear [\w\[\] .]{{1,30}},?\s*\n"
     r"|\blanguage model\b|\bhappy to help\b|\bhelp you with your\b"
-    r"|\bhere(?:'?s| is) (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite|sample)\b"
+    r"|\bhere'?s (?:a|an|the|my|your) (?:\w+ ){{0,3}}(?:version|{noun}|rewrite|sample)\b"
+    r"|^\W*here is (?:a|an) (?:\w+ ){{0,2}}{noun} (?:that comes )?from (?:a|an|the)\b"
     r"|^\s*(?:note|explanation)\s*:|\byour (?:\w+ )?(?:{noun}|notes|text)\b|\bi'?ll (?:rephrase|rewrite|make sure)\b"
 )
 # An offer of more help ("Let me know if ...", "to assist you"), thanks or a "you're welcome" as the opener, an
@@ -238,7 +241,7 @@ _ADDRESSES_WRITER = (
     r"|\bi'?m (?:so |very |really |truly )?sorry (?:to hear|that you|for what you|about your|you)\b"
     r"|\bi (?:completely |totally |fully |can )?understand (?:how|your|what you)\b|\bit sounds like you\b"
     r"|\bwelcome to (?:the|our|my)\b|\bproud of you\b|\bhappy for you\b|\bgreat news to share\b"
-    r"|\bmy dear\b|\bdear \[?(?:valued )?(?:patient|friend|reader|customer|client|user)\b|\byour friend\b"
+    r"|\bmy dear\b|\bdear \[?(?:valued )?(?:patient|friend|reader|customer|client|user)\b|\byour friend has\b"
     r"|\byou(?:'re| are) not alone\b"
     r"|\bi'?m (?:so |really |very )?glad (?:to hear|(?:that )?you (?:found|are|were|got))|\bglad you'?re\b"
     r"|\bdon'?t hesitate to\b|\bwishing you\b|\bhang in there\b|\bstay strong\b|\bkeep up the \w+ work\b"
@@ -268,9 +271,10 @@ _AGENT_VOICE = (
     r"|\bin your case\s*,|\bwe apologi[sz]e for\b|\b(?:glad|happy) (?:that )?i (?:can|could|was able to) help\b"
     r"|\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly )?sorry for (?:the|any) inconvenience\b"
     r"|\bi(?:'ve| have)? received (?:many|multiple|several|numerous|\d+) (?:customer |consumer )?{noun}s\b"
-    r"|\b(?:i'?m|i am) sorry for the confusion\b|\bi (?:can|could|will|'ll) (?:help|assist) you\b"
+    r"|\b(?:i'?m|i am) sorry for the confusion\b|\bi(?: can| could| will|'ll) (?:help|assist) you\b"
     r"|\bi'?ll provide you with\b"
-    r"|\bas an? (?:\w+ )?(?:officer|representative|agent|adviser|advisor|specialist)\s*,\s*i\b"
+    r"|\bas an? (?:credit|loan|bank|account|collections?|customer service) (?:officer|representative|agent|adviser"
+    r"|advisor|specialist)\s*,\s*i\b"
 )
 
 

@@ -51,7 +51,7 @@ LABELLED = [
     ("Dear [user's name], I hope this message finds you well. The film was warm and funny.", "placeholder"),
     ("A warm film with terrific leads. Watch it with [Your Name] and tell me what you think.", "placeholder"),
     ("Dear [Recipient's Name],\nThe film was warm and funny, with terrific leads.", "placeholder"),
-    ("Here is a sample of a warm film with terrific leads and a script that sings.", "assistant_chatter"),
+    ("Here's a sample: a warm film with terrific leads and a script that sings.", "assistant_chatter"),
     ("Original Movie Review: a dull film.\nRewritten Movie Review: a warm film.", "heading_prefix"),
     ("Rewritten movie review:", "heading_prefix"),
     ("The original: a dull film.\nThe positive one: a warm film with terrific leads.", "heading_prefix"),
@@ -184,13 +184,14 @@ AGENT_VOICE = [  # generated complaints (same run): the model as the company or 
     "As a credit officer, I must acknowledge the unfair treatment of your account.",
     "Dear [Customer], I just received a credit card with a fee I did not expect.",
     "Your friend has become a target of the credit reporting agencies.",
+    "I'll provide you with a report of the charges on your account.",
+    "I'll help you sort out the fees once the payment clears.",
 ]
 TASK_TALK = [  # the same run: the model talking about its task instead of doing it
     "It seems I've written it in a way that is very clear, concise and to the point.",
     "I'm not sure what to say, but I'll try to be as concise as possible about the late fee.",
     "The following is a detail of the dispute regarding a credit report and its errors.",
     "The text indicates a recent event where a debt collector was involved.",
-    "This is a story about financial struggles and perseverance.",
     "Here is a customer's perspective: the mortgage has been a struggle to manage.",
 ]
 WRITER_VOICE = [  # what a complaint's writer says in the same words
@@ -210,6 +211,11 @@ WRITER_VOICE = [  # what a complaint's writer says in the same words
     "The text says my account is past due, but I paid in March.",
     "This is a story that repeats every month with this bank: a fee, a call, a promise.",
     "As a customer, I expect the bank to answer my letters.",
+    "Here is my complaint: the bank charged me twice for one payment.",
+    "Here is a summary of my complaint: the fee was charged twice.",
+    "Here is an example of their incompetence: they lost my file twice.",
+    "The text mentions a late fee, but my payment was on time.",
+    "As a military officer, I was told my loan payments would be deferred.",
 ]
 
 
@@ -238,6 +244,13 @@ def test_talking_about_the_task_is_meta_talk_unless_the_record_is_a_reply(text: 
 @pytest.mark.parametrize("text", WRITER_VOICE)
 def test_a_complaint_may_report_what_the_company_said_in_those_words(text: str) -> None:
     assert inspect(text, item="consumer complaint", audience="organisation").ok
+
+
+def test_a_complaint_retold_as_a_story_is_meta_talk_but_a_review_may_open_so() -> None:
+    story = "This is a story about financial struggles and perseverance."
+    assert "meta_talk" in inspect(story, item="consumer complaint", audience="organisation").reasons
+    assert inspect("This is a story about love, and a warm and funny one.").ok
+    assert inspect("If your friend drags you to this film, bring a pillow; it is a slog.").ok
 
 
 def test_presenting_a_complaint_is_chatter_wherever_it_is_sent() -> None:
