@@ -264,8 +264,8 @@ _LETTER_TO_A_PERSON = (
 # generated complaints above, 0 of 4,778 real complaints, 12,808 reviews and 2,000 tweets. Judged with quotes left
 # out (a complaint may quote the company's apology) and only in its model-made forms ("I strongly advise you to look
 # into this company" is a complainant's); a reply may say all of it. The next run's 165 rows added "I'm sorry for the
-# confusion", "I can help you" and "As a credit officer, I ..." (with "your friend" and "Dear [Customer's Name]" in
-# the writer-address rules: 7 of those rows in all, none of the real records above).
+# confusion", "I can help you" and "As a credit officer, I ..." ("Your friend has" and "Dear [Customer" went to the
+# writer-address rules), none of which the real records above say.
 _AGENT_VOICE = (
     r"\bi (?:would |strongly )?(?:recommend|advise|suggest) that you (?:take|check|consider|look|get|try|visit|read)\b"
     r"|\bin your case\s*,|\bwe apologi[sz]e for\b|\b(?:glad|happy) (?:that )?i (?:can|could|was able to) help\b"
