@@ -9,17 +9,18 @@ import sys
 import traceback
 from pathlib import Path
 
-from rpsg_ray.commands import account, audit, card, compare, evaluate, generate, prepare
+from rpsg_ray.commands import account, adapt, audit, card, compare, evaluate, generate, prepare
 from rpsg_ray.commands.common import Parser
 from rpsg_ray.errors import RpsgError
 
-COMMANDS = (generate, account, prepare, evaluate, compare, audit, card)
+COMMANDS = (generate, account, prepare, adapt, evaluate, compare, audit, card)
 """In the order `rpsg --help` lists them."""
 
 EPILOG = """examples:
   rpsg prepare                                   # convert packaged models, write the demo corpus
   rpsg generate --config configs/demo.yaml       # run the pipeline on the embedded local Ray runtime
   rpsg generate --config configs/demo.yaml --set rpsg.epsilon=2 --output runs/eps2
+  rpsg adapt --config configs/complaints.yaml --public data/complaints/complaints_train.parquet --output models/cfpb
   rpsg account --epsilon 4 --delta 1e-6 --candidates 4 --selections 2
   rpsg augpe --config configs/demo.yaml --output runs/augpe --set augpe.iterations=2
   rpsg dpsgd --config configs/demo.yaml --output runs/dpsgd --set dpsgd.epsilon=4

@@ -47,6 +47,32 @@ def demo_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_demo_corpus(tmp_path_factory.mktemp("demo") / "rt.parquet", 300)
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised Llama with the packaged SmolLM2 tokenizer: for training plumbing (masking,
+    clipping, noise, saving), never for model quality."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(SMOLLM2))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 PUBLIC_MANIFEST_KEYS = {
     "method",
     "config_digest",

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from rpsg_ray.config.adapt import AdaptConfig
 from rpsg_ray.config.augpe import AugpeConfig
 from rpsg_ray.config.data import Domain, InputConfig
 from rpsg_ray.config.dpsgd import DpsgdConfig
@@ -46,6 +47,7 @@ from rpsg_ray.errors import ConfigError
 __all__ = [
     "METHODS",
     "AbstractConfig",
+    "AdaptConfig",
     "AugpeConfig",
     "Calibration",
     "Config",
@@ -96,6 +98,7 @@ class Config(Section):
     dpsgd: DpsgdConfig = DpsgdConfig()
     rupta: RuptaConfig = RuptaConfig()
     rpsg_dp: RpsgDpConfig = RpsgDpConfig()
+    adapt: AdaptConfig = AdaptConfig()
 
     @model_validator(mode="after")
     def _one_pool_on_cpu_only(self) -> Config:
@@ -107,9 +110,12 @@ class Config(Section):
         return self
 
     def digest(self, exclude_runtime: bool = True) -> str:
-        """Hash of everything that shapes a run's outputs (runtime knobs and other methods' sections do not)."""
+        """Hash of everything that shapes a run's outputs (runtime knobs, other methods' sections and `adapt`, which
+        shapes a model the run names by its path, do not)."""
         others = set(METHODS) - {self.method}
-        data = self.model_dump(mode="json", exclude={"runtime", "output_dir", *others} if exclude_runtime else None)
+        data = self.model_dump(
+            mode="json", exclude={"runtime", "output_dir", "adapt", *others} if exclude_runtime else None
+        )
         data.get("rpsg", {}).pop("share_generator", None)  # where stages run, not what they compute
         data["stages"].pop("fuse_light_stages", None)
         data["stages"].pop("fuse_all_stages", None)

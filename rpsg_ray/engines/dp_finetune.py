@@ -133,6 +133,13 @@ def private_training(model: object, params: list[object], dataset: object, t: Dp
     return model, optimizer, loader
 
 
+def trim_padding(input_ids: object, attention_mask: object, labels: object) -> tuple[object, object, object]:
+    """The batch cut to its longest example: examples are right-padded to the longest of the whole set, and a
+    step over padding costs as much as one over text (a batch of short records otherwise pays for the longest)."""
+    width = int(attention_mask.sum(dim=1).max())
+    return input_ids[:, :width], attention_mask[:, :width], labels[:, :width]
+
+
 def train_step(model: object, optimizer: object, params: list[object], batch: tuple, private: bool) -> float | None:
     """One optimizer step on a Poisson batch; its mean loss, or None for an empty batch. A private step that drew
     no example still releases noise, as the subsampled Gaussian the accountant counts does: zero per-sample
@@ -147,7 +154,7 @@ def train_step(model: object, optimizer: object, params: list[object], batch: tu
                 p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype)
             optimizer.step()
         return None
-    loss = per_example_loss(model, *batch).mean()
+    loss = per_example_loss(model, *trim_padding(*batch)).mean()
     loss.backward()
     optimizer.step()
     return float(loss.detach())

@@ -23,7 +23,6 @@ from rpsg_ray.engines.dp_finetune import (
     train_step,
     trainable_linears,
 )
-from rpsg_ray.engines.registry import SMOLLM2, resolve_model_path
 from rpsg_ray.methods.common import label_chat
 from rpsg_ray.methods.dpsgd import training_plan
 from rpsg_ray.privacy.accountant import dpsgd_epsilon, dpsgd_pld_epsilon
@@ -33,27 +32,6 @@ from rpsg_ray.privacy.ledger import dpsgd_ledger
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["A sharp, funny film.", "Dull and far too long.", "I loved every minute of it.", "A mess."]
 LABELS = ["positive", "negative", "positive", "negative"]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(SMOLLM2))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("tiny")
-    LlamaForCausalLM(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def examples() -> list[tuple[list[dict[str, str]], str]]:
