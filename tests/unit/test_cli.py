@@ -66,7 +66,7 @@ def test_help_reads_well(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 ALIASES = [name for name in METHODS if name != "rpsg"]  # rpsg is `rpsg generate` itself
-CAPABILITIES = {"generate", "account", "prepare", "config-reference", "evaluate", "compare", "audit", "card"}
+CAPABILITIES = {"generate", "account", "prepare", "adapt", "config-reference", "evaluate", "compare", "audit", "card"}
 
 
 def test_the_command_tree(capsys: pytest.CaptureFixture[str]) -> None:
