@@ -17,6 +17,8 @@ same records as the reference where `--dpsgd` is given, and the dataset-level DP
               forms, 3 of them drawn per prompt by the run's secret key (domain.examples_shown)
   adapted     the rewrite's model fine-tuned first on the corpus's PUBLIC train split by `rpsg adapt` (no ε; its
               time is the fixed cost beside the run's), written once to <work>/adapted-model
+  adapted_longer_hotter  adapted, with temperature 1.0 (from 0.9) and length_ratio 1.0 (from 0.8): the adapted
+              model keeps to its length target and its phrasing narrows, where the base model overshot and drifted
 Writes results/realism_levers_<corpus>.{json,md} and, beside the runs, rows_<variant>.txt: 30 rows of each
 for reading by hand. `--resume` keeps finished runs.
 """
@@ -62,7 +64,10 @@ CORPORA = {
     },
 }
 FIXED = "fixed_examples"
-ADAPTED = "adapted"
+ADAPTED = {  # variants on the adapted model: its own overrides on top
+    "adapted": {},
+    "adapted_longer_hotter": {"rpsg.rewrite.temperature": 1.0, "rpsg.rewrite.length_ratio": 1.0},
+}
 
 
 def adapted_model(config: Path, public: Path, work: Path) -> Path:
@@ -78,8 +83,8 @@ def adapted_model(config: Path, public: Path, work: Path) -> Path:
 def variant_sets(name: str, config: Path, work: Path, public: Path) -> dict[str, object]:
     """A variant's overrides; `fixed_examples` reads the config's pool, whose first three are its examples from
     before the pool (demo and complaints alike); `adapted` adapts the model first."""
-    if name == ADAPTED:
-        return {"rpsg.rewrite.engine.model": str(adapted_model(config, public, work))}
+    if name in ADAPTED:
+        return {"rpsg.rewrite.engine.model": str(adapted_model(config, public, work)), **ADAPTED[name]}
     if name != FIXED:
         return VARIANTS[name]
     from rpsg_ray.config import load_config
@@ -110,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="demo")
     parser.add_argument("--seeds", type=int, default=128)
-    parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, FIXED, ADAPTED], default=[*VARIANTS, FIXED])
+    parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, FIXED, *ADAPTED], default=[*VARIANTS, FIXED])
     parser.add_argument("--dpsgd", type=float, metavar="EPS", help="add DP-SGD at this ε on the same records")
     parser.add_argument(
         "--rpsg-dp", type=float, metavar="EPS", help="add rpsg_dp (dataset-level DP) at this ε on the same records"
@@ -155,7 +160,7 @@ def main() -> None:
         if figures:
             row["s_per_row"] = figures["wall_s"] / max(1, figures["retained"])
             row["tokens_per_row"] = figures["tokens"] / max(1, figures["retained"])
-        if name == ADAPTED:
+        if name in ADAPTED:
             row["adapt_s"] = json.loads((work / "adapted-model" / "adaptation.json").read_text())["wall_s"]
         rows.append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
