@@ -125,7 +125,8 @@ def adapt(
         )
         base = resolve_model_path(cfg.rpsg.rewrite.engine.model)
         env = {"env_vars": actor_env(cfg.adapt.threads)}
-        task = _train.options(num_cpus=1, runtime_env=env).remote(pairs, base, str(out_dir), training_plan(cfg))
+        options = {"num_cpus": cfg.adapt.threads, "runtime_env": env}  # reserve the cores its threads use
+        task = _train.options(**options).remote(pairs, base, str(out_dir), training_plan(cfg))
         trained = ray.get(task)
     report = {
         "base_model": cfg.rpsg.rewrite.engine.model,
