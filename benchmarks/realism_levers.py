@@ -157,7 +157,10 @@ def main() -> None:
         metrics = by_dir.get(out.name, real if name == "real data" else {})
         row: dict[str, Any] = {"variant": name, **{k: metrics.get(k, {}).get("mean") for k in SHOWN}}
         row["chatter"] = metrics.get("defect_rate.assistant_chatter", {}).get("mean")
+        ci = metrics.get("mauve", {}).get("ci95")
+        row["mauve_ci95"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else None
         if figures:
+            row["published"] = figures["retained"]
             row["s_per_row"] = figures["wall_s"] / max(1, figures["retained"])
             row["tokens_per_row"] = figures["tokens"] / max(1, figures["retained"])
         if name in ADAPTED:

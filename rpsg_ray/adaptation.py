@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import ray
 import ray.data
 
@@ -30,10 +31,11 @@ from rpsg_ray.engines.registry import resolve_model_path
 from rpsg_ray.errors import ConfigError, InputError
 from rpsg_ray.io.corpus import read_rows
 from rpsg_ray.io.inventory import MarkRows, only_ok, take_inventory
-from rpsg_ray.io.sources import plan_read_units
+from rpsg_ray.io.sources import ReadUnit, plan_read_units
 from rpsg_ray.methods.prepare import prepare_ops
 from rpsg_ray.operators import StageOp, actor_env, run_stages
 from rpsg_ray.privacy.keys import RunKey
+from rpsg_ray.rows import OK
 from rpsg_ray.runtime import ray_runtime
 from rpsg_ray.stages.abstract import Abstract
 from rpsg_ray.stages.prompts import rewrite_chat, shown_examples
@@ -42,20 +44,28 @@ from rpsg_ray.stages.rewrite import fit_target, target_words
 REPORT = "adaptation.json"
 
 
+def not_ok(batch: pa.Table) -> pa.Table:
+    """Rows a stage dropped (with their reason), counted rather than lost."""
+    return batch.filter(pc.not_equal(batch.column("status"), OK))
+
+
 def public_key(cfg: Config) -> RunKey:
     """A key from the config's public seed: the draws it seeds protect nothing (public records only)."""
     return RunKey(hashlib.sha256(f"adapt:{cfg.runtime.seed}".encode()).digest())
 
 
-def training_pairs(batch: pa.Table, cfg: Config) -> pa.Table:
-    """Each record's pass-1 rewrite prompt (from its first abstraction) as JSON, and the record as the answer."""
+def training_pairs(batch: pa.Table, cfg: Config, key: RunKey) -> pa.Table:
+    """Each record's pass-1 rewrite prompt as JSON, built as the Rewrite stage builds it (examples drawn the same
+    way), and the record as published as the answer. A run's pass 1 reads the noisy selection's pick of K
+    abstractions; here there is one. The answer is not scrubbed: the model learns records as their writers wrote
+    them, and a run's redactor handles what it writes."""
     r, domain = cfg.rpsg.rewrite, cfg.domain
     prompts = []
     for record_id, text, label, candidates in zip(
         *(batch.column(c).to_pylist() for c in ("id", "text", "label", "candidates")), strict=True
     ):
         known = domain.known_label(label)
-        draw = random.Random(f"{cfg.runtime.seed}:{record_id}")
+        draw = random.Random(key.sampling_seed(record_id, "examples", 1))
         target = fit_target(target_words(text, r), r, domain)
         chat = rewrite_chat(
             domain, candidates[0], known, target, False, r.prompt_style, shown_examples(domain, draw, known)
@@ -66,11 +76,14 @@ def training_pairs(batch: pa.Table, cfg: Config) -> pa.Table:
 
 @ray.remote
 def _train(pairs: ray.data.Dataset, base: str, out_dir: str, training: DpTraining) -> dict[str, Any]:
-    """Fine-tune on every pair (the public set lives in this worker, never on the driver)."""
+    """Fine-tune on the pairs: the trainer needs every pair at every step, so they live in this worker (the
+    driver's memory stays flat however large the public set)."""
     rows = pairs.take_all()
+    if not rows:
+        raise InputError("adapt: no public record came through label, scrub and abstraction")
     examples = [(json.loads(row["prompt"]), row["answer"]) for row in rows]
     sized = DpTraining(**{**asdict(training), "sample_rate": min(1.0, training.expected_batch_size / len(rows))})
-    return {"records_trained_on": len(rows), **asdict(dp_finetune(base, Path(out_dir), examples, sized))}
+    return {"pairs": len(rows), **asdict(dp_finetune(base, Path(out_dir), examples, sized))}
 
 
 def training_plan(cfg: Config) -> DpTraining:
@@ -78,7 +91,7 @@ def training_plan(cfg: Config) -> DpTraining:
     a = cfg.adapt
     return DpTraining(
         noise_multiplier=None,
-        max_grad_norm=1.0,
+        max_grad_norm=1.0,  # unused: without noise nothing is clipped
         sample_rate=1.0,
         expected_batch_size=a.batch_size,
         steps=a.steps,
@@ -91,11 +104,15 @@ def training_plan(cfg: Config) -> DpTraining:
     )
 
 
-def check_public(cfg: Config, public: Path, out_dir: Path, overwrite: bool) -> None:
-    """Refuse the private input as the public set (the one mix-up this tool can see), and an existing model."""
-    private = cfg.input.path
-    if private and Path(private).resolve() == public.resolve():
-        raise ConfigError(f"{public} is the config's private input (input.path): adapt reads public records only")
+def check_public(cfg: Config, public_units: list[ReadUnit], out_dir: Path, overwrite: bool) -> None:
+    """Refuse a file of the private input among the public ones (the one mix-up this tool can see), and an
+    existing model without `overwrite`."""
+    private = set()
+    if cfg.input.path and Path(cfg.input.path).exists():
+        private = {Path(u.path).resolve() for u in plan_read_units(cfg.input, tuple(cfg.domain.labels))}
+    shared = sorted({str(Path(u.path)) for u in public_units if Path(u.path).resolve() in private})
+    if shared:
+        raise ConfigError(f"{shared[0]} is a file of the private input (input.path): adapt reads public records only")
     if (out_dir / "config.json").exists() and not overwrite:
         raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it")
 
@@ -104,10 +121,10 @@ def adapt(
     cfg: Config, public: Path, out_dir: Path, overwrite: bool = False, address: str | None = None
 ) -> dict[str, Any]:
     """Build the pairs in a Ray Data stream, train in one worker, write the model and `adaptation.json`."""
-    check_public(cfg, public, out_dir, overwrite)
-    started = time.time()
+    started = time.monotonic()
     public_input = cfg.input.model_copy(update={"path": str(public), "seeds": None})
     units = plan_read_units(public_input, tuple(cfg.domain.labels))
+    check_public(cfg, units, out_dir, overwrite)
     read_cfg = cfg.model_copy(update={"input": public_input})
     key = public_key(cfg)
     one_abstraction = cfg.rpsg.abstract.model_copy(update={"candidates": 1})
@@ -119,15 +136,21 @@ def adapt(
         if inventory.valid_unique == 0:
             raise InputError(f"{public}: no valid records ({inventory.input_rows} rows, all quarantined)")
         records = read_rows(read_cfg, units).map_batches(MarkRows(inventory, key), batch_format="pyarrow")
-        staged = run_stages(records.map_batches(only_ok, batch_format="pyarrow"), [*prepare_ops(cfg), abstract])
-        pairs = staged.map_batches(only_ok, batch_format="pyarrow").map_batches(
-            training_pairs, fn_kwargs={"cfg": cfg}, batch_format="pyarrow"
-        )
+        ops = [*prepare_ops(cfg), abstract]
+        staged = run_stages(records.map_batches(only_ok, batch_format="pyarrow"), ops).materialize()
+        dropped = staged.map_batches(not_ok, batch_format="pyarrow").count()
+        pairs = (
+            staged.map_batches(only_ok, batch_format="pyarrow")
+            .map_batches(training_pairs, fn_kwargs={"cfg": cfg, "key": key}, batch_format="pyarrow")
+            .materialize()
+        )  # before the trainer starts, so it holds its cores only while it trains
         base = resolve_model_path(cfg.rpsg.rewrite.engine.model)
         env = {"env_vars": actor_env(cfg.adapt.threads)}
         options = {"num_cpus": cfg.adapt.threads, "runtime_env": env}  # reserve the cores its threads use
         task = _train.options(**options).remote(pairs, base, str(out_dir), training_plan(cfg))
         trained = ray.get(task)
+    if dropped + trained["pairs"] != inventory.seeds:
+        raise RuntimeError(f"adapt: {inventory.seeds} sampled rows, {dropped} dropped and {trained['pairs']} pairs")
     report = {
         "base_model": cfg.rpsg.rewrite.engine.model,
         "public_records": str(public),
@@ -136,14 +159,14 @@ def adapt(
             "valid_unique": inventory.valid_unique,
             "quarantined_or_duplicate": inventory.input_rows - inventory.valid_unique,
             "not_sampled": inventory.valid_unique - inventory.seeds,
-            "dropped_by_stages": inventory.seeds - trained["records_trained_on"],
-            "trained_on": trained["records_trained_on"],
+            "dropped_by_stages": dropped,
+            "pairs": trained["pairs"],
         },
-        "training": {k: v for k, v in trained.items() if k != "records_trained_on"},
+        "training": {k: v for k, v in trained.items() if k != "pairs"},
         "settings": cfg.adapt.model_dump(),
         "privacy": "trained on the public records named here only, without noise: no ε is spent and none is "
         "claimed. The records must be public; this tool cannot know that they are.",
-        "wall_s": time.time() - started,
+        "wall_s": time.monotonic() - started,
     }
     (out_dir / REPORT).write_text(json.dumps(report, indent=2) + "\n")
     return report

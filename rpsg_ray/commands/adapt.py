@@ -36,7 +36,7 @@ def _adapt(args: argparse.Namespace) -> int:
     report = adapt(config(args, {}), Path(args.public), Path(args.output), args.overwrite, args.address)
     rows, training = report["rows"], report["training"]
     print(
-        f"adapted {report['base_model']} on {rows['trained_on']} public records of {rows['input']} "
+        f"adapted {report['base_model']} on {rows['pairs']} pairs from {rows['input']} public rows "
         f"({training['steps']} steps, loss {training['first_loss']:.3f} -> {training['last_loss']:.3f}, "
         f"{report['wall_s']:.0f} s): {args.output}"
     )

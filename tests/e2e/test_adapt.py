@@ -59,7 +59,7 @@ def test_adapt_trains_on_the_valid_public_records(ray_session: None, tiny_model:
         "quarantined_or_duplicate": 2,
         "not_sampled": 0,
         "dropped_by_stages": 0,
-        "trained_on": 6,
+        "pairs": 6,
     }
     assert report["training"]["steps"] == 2 and report["base_model"] == str(tiny_model)
     assert not any(text in json.dumps(report) for text in TEXTS)
