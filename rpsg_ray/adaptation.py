@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -38,8 +37,7 @@ from rpsg_ray.privacy.keys import RunKey
 from rpsg_ray.rows import OK
 from rpsg_ray.runtime import ray_runtime
 from rpsg_ray.stages.abstract import Abstract
-from rpsg_ray.stages.prompts import rewrite_chat, shown_examples
-from rpsg_ray.stages.rewrite import fit_target, target_words
+from rpsg_ray.stages.rewrite import fit_target, row_chat, target_words
 
 REPORT = "adaptation.json"
 
@@ -55,8 +53,8 @@ def public_key(cfg: Config) -> RunKey:
 
 
 def training_pairs(batch: pa.Table, cfg: Config, key: RunKey) -> pa.Table:
-    """Each record's pass-1 rewrite prompt as JSON, built as the Rewrite stage builds it (examples drawn the same
-    way), and the record as published as the answer. A run's pass 1 reads the noisy selection's pick of K
+    """Each record's pass-1 rewrite prompt as JSON, built by the Rewrite stage's own `row_chat`, and the record as
+    published as the answer. A run's pass 1 reads the noisy selection's pick of K
     abstractions; here there is one. The answer is not scrubbed: the model learns records as their writers wrote
     them, and a run's redactor handles what it writes."""
     r, domain = cfg.rpsg.rewrite, cfg.domain
@@ -64,12 +62,8 @@ def training_pairs(batch: pa.Table, cfg: Config, key: RunKey) -> pa.Table:
     for record_id, text, label, candidates in zip(
         *(batch.column(c).to_pylist() for c in ("id", "text", "label", "candidates")), strict=True
     ):
-        known = domain.known_label(label)
-        draw = random.Random(key.sampling_seed(record_id, "examples", 1))
         target = fit_target(target_words(text, r), r, domain)
-        chat = rewrite_chat(
-            domain, candidates[0], known, target, False, r.prompt_style, shown_examples(domain, draw, known)
-        )
+        chat = row_chat(r, domain, key, record_id, candidates[0], domain.known_label(label), target, pass_index=1)
         prompts.append(json.dumps(chat))
     return pa.table({"prompt": prompts, "answer": batch.column("text")})
 
@@ -78,21 +72,18 @@ def training_pairs(batch: pa.Table, cfg: Config, key: RunKey) -> pa.Table:
 def _train(pairs: ray.data.Dataset, base: str, out_dir: str, training: DpTraining) -> dict[str, Any]:
     """Fine-tune on the pairs: the trainer needs every pair at every step, so they live in this worker (the
     driver's memory stays flat however large the public set)."""
-    rows = pairs.take_all()
-    if not rows:
-        raise InputError("adapt: no public record came through label, scrub and abstraction")
-    examples = [(json.loads(row["prompt"]), row["answer"]) for row in rows]
-    sized = DpTraining(**{**asdict(training), "sample_rate": min(1.0, training.expected_batch_size / len(rows))})
-    return {"pairs": len(rows), **asdict(dp_finetune(base, Path(out_dir), examples, sized))}
+    examples = [(json.loads(row["prompt"]), row["answer"]) for row in pairs.take_all()]
+    return asdict(dp_finetune(base, Path(out_dir), examples, training))
 
 
-def training_plan(cfg: Config) -> DpTraining:
-    """The trainer without noise (noise_multiplier None); its sampling rate is set once the pairs are counted."""
+def training_plan(cfg: Config, pairs: int) -> DpTraining:
+    """The trainer without noise (noise_multiplier None), each step drawing each of the `pairs` with probability
+    batch_size / pairs."""
     a = cfg.adapt
     return DpTraining(
         noise_multiplier=None,
         max_grad_norm=1.0,  # unused: without noise nothing is clipped
-        sample_rate=1.0,
+        sample_rate=min(1.0, a.batch_size / pairs),
         expected_batch_size=a.batch_size,
         steps=a.steps,
         learning_rate=a.learning_rate,
@@ -144,13 +135,15 @@ def adapt(
             .map_batches(training_pairs, fn_kwargs={"cfg": cfg, "key": key}, batch_format="pyarrow")
             .materialize()
         )  # before the trainer starts, so it holds its cores only while it trains
+        n_pairs = pairs.count()
+        if dropped + n_pairs != inventory.seeds:
+            raise RuntimeError(f"adapt: {inventory.seeds} sampled rows, {dropped} dropped and {n_pairs} pairs")
+        if not n_pairs:
+            raise InputError("adapt: no public record came through label, scrub and abstraction")
         base = resolve_model_path(cfg.rpsg.rewrite.engine.model)
         env = {"env_vars": actor_env(cfg.adapt.threads)}
         options = {"num_cpus": cfg.adapt.threads, "runtime_env": env}  # reserve the cores its threads use
-        task = _train.options(**options).remote(pairs, base, str(out_dir), training_plan(cfg))
-        trained = ray.get(task)
-    if dropped + trained["pairs"] != inventory.seeds:
-        raise RuntimeError(f"adapt: {inventory.seeds} sampled rows, {dropped} dropped and {trained['pairs']} pairs")
+        trained = ray.get(_train.options(**options).remote(pairs, base, str(out_dir), training_plan(cfg, n_pairs)))
     report = {
         "base_model": cfg.rpsg.rewrite.engine.model,
         "public_records": str(public),
@@ -160,9 +153,9 @@ def adapt(
             "quarantined_or_duplicate": inventory.input_rows - inventory.valid_unique,
             "not_sampled": inventory.valid_unique - inventory.seeds,
             "dropped_by_stages": dropped,
-            "pairs": trained["pairs"],
+            "pairs": n_pairs,
         },
-        "training": {k: v for k, v in trained.items() if k != "pairs"},
+        "training": trained,
         "settings": cfg.adapt.model_dump(),
         "privacy": "trained on the public records named here only, without noise: no ε is spent and none is "
         "claimed. The records must be public; this tool cannot know that they are.",

@@ -59,6 +59,23 @@ def row_max_tokens(target: int, cfg: RewriteConfig, chat: Chat) -> int:
     return max(16, min(16 * math.ceil(need / 16), cfg.max_tokens, room))
 
 
+def row_chat(
+    cfg: RewriteConfig,
+    domain: Domain,
+    key: RunKey,
+    record_id: str,
+    notes: str,
+    label: str | None,
+    target: int,
+    pass_index: int,
+) -> Chat:
+    """One row's prompt for pass `pass_index`, its public examples drawn by the run's key and the row. `rpsg adapt`
+    builds its training prompts with it, so the model is trained on exactly what a run sends."""
+    draw = random.Random(key.sampling_seed(record_id, "examples", pass_index))
+    examples = shown_examples(domain, draw, label)
+    return rewrite_chat(domain, notes, label, target, pass_index > 1, cfg.prompt_style, examples)
+
+
 def guard(verdicts: list[Verdict], sentiments: list[Prediction], label: str | None, target: int) -> tuple[str, bool]:
     """Best attempt: passes the quality detector first, then label match (`label` None: the seed has no label
     of the set), then confidence, then closeness to the length target. Returns (text after the detector's
@@ -117,12 +134,9 @@ class Rewrite(Stage):
         else:
             targets = rows.column("target_words").to_pylist()
         notes = texts(rows, self.source)
-        draws = [random.Random(self.key.sampling_seed(i, "examples", self.pass_index)) for i in ids]
         chats = [
-            rewrite_chat(
-                self.domain, n, lab, t, self.pass_index > 1, self.cfg.prompt_style, shown_examples(self.domain, d, lab)
-            )
-            for n, lab, t, d in zip(notes, labels, targets, draws, strict=True)
+            row_chat(self.cfg, self.domain, self.key, i, n, lab, t, self.pass_index)
+            for i, n, lab, t in zip(ids, notes, labels, targets, strict=True)
         ]
         verdicts: list[list[Verdict]] = [[] for _ in ids]
         sentiments: list[list[Prediction]] = [[] for _ in ids]
