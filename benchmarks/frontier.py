@@ -122,6 +122,17 @@ def with_sittings(rows: list[dict[str, Any]], when: str, earlier: dict[str, Any]
     return kept + mine
 
 
+def run_names(method: str, epsilon: float, tag: str) -> tuple[str, str]:
+    """A run's row label and folder: `--variant TAG` runs are METHOD+TAG in METHOD-TAG-epsE, beside the plain ones."""
+    if not tag:
+        return method, f"{method}-eps{epsilon:g}"
+    return f"{method}+{tag}", f"{method}-{tag}-eps{epsilon:g}"
+
+
+def base_method(label: str) -> str:
+    return label.split("+")[0]
+
+
 def planned_runs(args: argparse.Namespace, epsilons: list[float]) -> list[tuple[str, float]]:
     """(method, ε) pairs: `--runs`, or every method at every ε it has (AUG-PE has no noiseless setting, its votes
     are its only privacy; RUPTA has no ε at all)."""
@@ -156,9 +167,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     inf_x = 2 * max(finite) if finite else 1.0
     fig, axes = plt.subplots(1, len(PANELS), figsize=(18, 5.6))
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    colour = dict(zip(("leak", *METHODS), palette, strict=False))  # one colour per method in every panel
+    variants = sorted({r["method"] for r in rows} - {"leak", *METHODS})  # METHOD+TAG rows of --variant
+    drawn = ("leak", *METHODS, *variants)
+    colour = dict(zip(drawn, palette * 2, strict=False))  # one colour per method in every panel
     sittings = sorted({r.get("sitting", "") for r in rows})
-    for method, sitting in ((m, t) for m in ("leak", *METHODS) for t in sittings):
+    for method, sitting in ((m, t) for m in drawn for t in sittings):
         mine = sorted((r for r in rows if (r["method"], r.get("sitting", "")) == (method, sitting)), key=_epsilon)
         xs = [inf_x if math.isinf(r["epsilon"]) else r["epsilon"] for r in mine]
         # a sitting has its own split and evaluate: never one line across sittings; earlier ones dashed
@@ -219,6 +232,13 @@ def main() -> None:
     parser.add_argument(
         "--rerun-non-members", type=int, metavar="N", help="non-members the re-run attack uses (default: members)"
     )
+    parser.add_argument(
+        "--variant",
+        nargs=2,
+        metavar=("TAG", "KEY=VALUE,..."),
+        help="the runs with these config overrides on top (e.g. adapted rpsg.rewrite.engine.model=DIR): folders "
+        "METHOD-TAG-epsE, rows METHOD+TAG, beside the plain runs of an earlier sitting (--add-to, --resume)",
+    )
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-frontier"))
     parser.add_argument("--resume", action="store_true", help="keep what the work folder already holds")
     parser.add_argument("--plot", metavar="JSON", help="only redraw frontier.png from a results JSON")
@@ -260,16 +280,20 @@ def main() -> None:
             cli("audit", "canaries", str(members), "--output", str(planted), *coins)
         seeds, canary_args = planted / "seeds_with_canaries.parquet", ["--canaries", str(planted / "canaries.json")]
     runs: dict[Path, dict[str, Any]] = {}
+    tag, variant = (
+        (args.variant[0], dict(kv.split("=", 1) for kv in args.variant[1].split(","))) if args.variant else ("", {})
+    )
     for method, eps in planned_runs(args, epsilons):
-        out = work / f"{method}-eps{eps:g}"
+        label, folder = run_names(method, eps, tag)
+        out = work / folder
         if method == "leak":
             planted_leak(out, seeds)
-            runs[out] = {"method": method, "epsilon": eps}
+            runs[out] = {"method": label, "epsilon": eps}
             continue
-        sets = {**method_sets(method, n, eps, (t, k)), **one_pool}
+        sets = {**method_sets(method, n, eps, (t, k)), **one_pool, **variant}
         figures = generate(method, out, seeds, sets, config, resume=args.resume)
-        runs[out] = {"method": method, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
-    generated = [out for out, r in runs.items() if r["method"] != "leak"]
+        runs[out] = {"method": label, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
+    generated = [out for out, r in runs.items() if base_method(r["method"]) != "leak"]
     utility = evaluate(generated, work / "evaluate", *measure, *smaller, reuse=args.resume)
     audits = []
     # The re-run attack re-runs a whole pipeline per audit; the stand-in smoke leaves it out (its own e2e test runs it)
@@ -280,7 +304,7 @@ def main() -> None:
         if not (args.resume and timing.exists()):
             sides = ["--members", str(members), "--non-members", str(non_members), "--output", str(audit)]
             sides += ["--negative-control", str(control), *canary_args]
-            sides += rerun if r["method"] in PER_RECORD else []
+            sides += rerun if base_method(r["method"]) in PER_RECORD else []
             started_audit = time.time()
             cli("audit", "run", str(out), *sides, *measure, *(["--bootstrap", "50"] if args.stand_ins else []))
             timing.write_text(json.dumps(time.time() - started_audit))

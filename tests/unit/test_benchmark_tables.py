@@ -32,6 +32,20 @@ def test_the_frontier_runs_per_record_methods_on_every_member() -> None:
     assert "input.seeds" not in frontier.method_sets("dpsgd", 128, 4.0, (2, 2))  # a release method samples none
 
 
+def test_a_frontier_variant_runs_beside_the_plain_ones_and_keeps_its_methods_attacks() -> None:
+    """`--variant adapted ...` must not overwrite the plain run's folder or row, and its RPSG runs still get the
+    per-record re-run attack."""
+    assert frontier.run_names("rpsg", 4.0, "") == ("rpsg", "rpsg-eps4")
+    assert frontier.run_names("rpsg", 4.0, "adapted") == ("rpsg+adapted", "rpsg-adapted-eps4")
+    assert frontier.base_method("rpsg+adapted") in frontier.PER_RECORD
+    kept = frontier.with_sittings(
+        [{"method": "rpsg+adapted", "epsilon": 4.0}],
+        "now",
+        {"when": "then", "rows": [{"method": "rpsg", "epsilon": 4.0}]},
+    )
+    assert [(r["method"], r["sitting"]) for r in kept] == [("rpsg", "then"), ("rpsg+adapted", "now")]
+
+
 def test_the_frontier_refuses_more_audit_canaries_than_a_quarter_of_the_members(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
