@@ -13,6 +13,7 @@ The noise and the Poisson sampling draw from generators seeded by the run's secr
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,14 @@ def train_step(model: object, optimizer: object, params: list[object], batch: tu
     return float(loss.detach())
 
 
+def report_step(step: int, steps: int, started: float) -> None:
+    """Progress about every tenth of the steps: the step and the time only, never a loss (on private records it
+    is a statistic of them that no ε covers). Printed to stderr because Ray forwards a task's stderr to the
+    driver, where a logger of the worker has no handler."""
+    if step == steps or step % max(1, steps // 10) == 0:
+        print(f"fine-tuning: step {step} of {steps}, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+
+
 def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]], t: DpTraining) -> DpTrainingResult:
     """Train, save the model and tokenizer to ``out_dir`` (an HF folder any engine loads), return what happened."""
     import torch
@@ -185,6 +194,7 @@ def dp_finetune(model_path: str, out_dir: Path, examples: list[tuple[Chat, str]]
             loss = train_step(model, optimizer, params, batch, private=t.noise_multiplier is not None)
             if loss is not None:
                 losses.append(loss)
+            report_step(step, t.steps, started)
     trained = model._module if hasattr(model, "_module") else model
     trained.eval()
     trained.save_pretrained(out_dir)

@@ -143,7 +143,7 @@ def test_per_sample_gradients_are_clipped(tiny_model: Path) -> None:
     assert gradient(clip) <= clip * (1 + 1e-5)
 
 
-def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
+def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def train(noise_seed: int, name: str) -> dict[str, torch.Tensor]:
         plan = DpTraining(
             noise_multiplier=1.0,
@@ -164,6 +164,8 @@ def test_noise_is_drawn_from_the_key(tiny_model: Path, tmp_path: Path) -> None:
         return load_file(tmp_path / name / "model.safetensors")
 
     a, again, other = train(1, "a"), train(1, "again"), train(2, "other")
+    progress = capsys.readouterr().err
+    assert "fine-tuning: step 2 of 2" in progress and "loss" not in progress  # progress, never a private statistic
     layer = "model.layers.1.mlp.down_proj.weight"
     assert torch.equal(a[layer], again[layer])  # a resumed draw with the same key is the same draw
     assert not torch.equal(a[layer], other[layer])  # another key, other noise
