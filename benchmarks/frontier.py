@@ -123,14 +123,27 @@ def with_sittings(rows: list[dict[str, Any]], when: str, earlier: dict[str, Any]
 
 
 def run_names(method: str, epsilon: float, tag: str) -> tuple[str, str]:
-    """A run's row label and folder: `--variant TAG` runs are METHOD+TAG in METHOD-TAG-epsE, beside the plain ones."""
-    if not tag:
+    """A run's row label and folder: `--variant TAG` runs are METHOD+TAG in METHOD-TAG-epsE, beside the plain ones
+    (the planted leak publishes the seeds whatever the config, so it stays untagged)."""
+    if not tag or method == "leak":
         return method, f"{method}-eps{epsilon:g}"
     return f"{method}+{tag}", f"{method}-{tag}-eps{epsilon:g}"
 
 
 def base_method(label: str) -> str:
+    """The method a row label names (a `--variant` row is METHOD+TAG)."""
     return label.split("+")[0]
+
+
+def variant_overrides(items: str, parser: argparse.ArgumentParser) -> dict[str, str]:
+    """`--variant`'s KEY=VALUE,... ; a key the benchmark sets itself (ε, sizes) would make the row's label lie."""
+    pairs = [item.split("=", 1) for item in items.split(",")]
+    if any(len(pair) != 2 for pair in pairs):
+        parser.error(f"--variant: {items!r} is not KEY=VALUE,...")
+    own = {key for method in METHODS for key in method_sets(method, 1, 1.0, (1, 1))} | {f"{m}.epsilon" for m in METHODS}
+    if clash := sorted({key for key, _ in pairs} & own):
+        parser.error(f"--variant: the benchmark sets {', '.join(clash)} itself")
+    return dict(pairs)
 
 
 def planned_runs(args: argparse.Namespace, epsilons: list[float]) -> list[tuple[str, float]]:
@@ -257,6 +270,7 @@ def main() -> None:
     n = args.members or (32 if args.quick else 256)
     if args.one_run > n // 4:
         parser.error(f"--one-run {args.one_run}: at most {n // 4} with {n} members (each host leaves the attacks)")
+    tag, variant = (args.variant[0], variant_overrides(args.variant[1], parser)) if args.variant else ("", {})
     config, measure, smaller, one_pool = DEMO, [], [], {}
     if args.stand_ins:
         if set(args.methods) - {"rpsg", "augpe"} or args.runs:
@@ -280,9 +294,6 @@ def main() -> None:
             cli("audit", "canaries", str(members), "--output", str(planted), *coins)
         seeds, canary_args = planted / "seeds_with_canaries.parquet", ["--canaries", str(planted / "canaries.json")]
     runs: dict[Path, dict[str, Any]] = {}
-    tag, variant = (
-        (args.variant[0], dict(kv.split("=", 1) for kv in args.variant[1].split(","))) if args.variant else ("", {})
-    )
     for method, eps in planned_runs(args, epsilons):
         label, folder = run_names(method, eps, tag)
         out = work / folder
@@ -294,7 +305,9 @@ def main() -> None:
         figures = generate(method, out, seeds, sets, config, resume=args.resume)
         runs[out] = {"method": label, "epsilon": eps, "retained": figures["retained"], "wall_s": figures["wall_s"]}
     generated = [out for out, r in runs.items() if base_method(r["method"]) != "leak"]
-    utility = evaluate(generated, work / "evaluate", *measure, *smaller, reuse=args.resume)
+    # a variant's sitting evaluates its own runs: beside, not over, the plain sitting's evaluate in the same folder
+    evaluation = work / ("evaluate-" + tag if tag else "evaluate")
+    utility = evaluate(generated, evaluation, *measure, *smaller, reuse=args.resume)
     audits = []
     # The re-run attack re-runs a whole pipeline per audit; the stand-in smoke leaves it out (its own e2e test runs it)
     rerun = [] if args.stand_ins else ["--rerun", "--rerun-non-members", str(args.rerun_non_members or n)]
@@ -329,7 +342,7 @@ def main() -> None:
     rows = with_sittings(list(runs.values()), time.strftime("%Y-%m-%d %H:%M"), earlier)
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(rows, RESULTS / "frontier.png")
-    table = comparison_table(work / "evaluate", audits)
+    table = comparison_table(evaluation, audits)
     print(table)
     print(
         save(

