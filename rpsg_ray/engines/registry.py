@@ -76,13 +76,16 @@ def convert_gguf(gguf: Path, target: Path) -> None:
 
 
 def _converted(gguf: Path, name: str) -> str:
-    """The cache folder of a converted GGUF file, converted on first use. Under a file lock: the actors of a
-    pool resolve the same model at once, and they would otherwise write the same folder."""
+    """The cache folder of a converted GGUF file, converted on first use. The conversion runs under a file lock
+    (the actors of a pool resolve the same model at once and would otherwise write the same folder); a folder
+    already converted is returned without touching the lock, so a read-only cache works."""
     target = cache_root() / "models" / name
+    if (target / "config.json").exists():
+        return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with (target.parent / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / "config.json").exists():
+        if not (target / "config.json").exists():  # another process may have converted it while this one waited
             convert_gguf(gguf, target)
     return str(target)
 
